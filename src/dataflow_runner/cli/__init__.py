@@ -1,0 +1,1 @@
+"""The command line: click commands, and the one place errors become exit codes."""

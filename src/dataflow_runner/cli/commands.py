@@ -1,0 +1,321 @@
+"""What each command does once its flags are checked (``app.py``).
+
+The order is always: parse flags → load and validate every input → (dry run:
+print and stop) → take the lock → record → act. Nothing is created anywhere
+before every input has been validated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dataflow_runner.cli.output import echo, print_json
+from dataflow_runner.config.loading import load_cluster, load_playbook, parse_vars
+from dataflow_runner.config.models import ClusterConfig, EmrCluster, Playbook
+from dataflow_runner.config.redact import SECRETS
+from dataflow_runner.errors import ConfigError, ConfigErrors, RunFailed
+
+log = logging.getLogger("dataflow_runner")
+
+
+@dataclass(frozen=True)
+class Common:
+    """Options shared by the commands that run something."""
+
+    state_dir: str | None = None
+    store: str | None = None
+    output: str = "text"
+    fabric: str | None = None
+    poll_interval: float | None = None
+    sentry: str | None = None
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _emr_section(config: ClusterConfig, path: str) -> EmrCluster:
+    if config.emr is None:
+        raise ConfigError('this cluster config has no "emr" section', file=path,
+                          path="$.data.emr")
+    return config.emr
+
+
+def _sentry(dsn: str | None) -> None:
+    if dsn:
+        SECRETS.add(dsn)
+        from dataflow_runner.cli import sentry
+
+        sentry.init(dsn)
+
+
+def collect(*loaders: Callable[[], Any]) -> list[Any]:
+    """Run each loader, reporting the problems of all of them before failing."""
+    errors: list[ConfigError] = []
+    results: list[Any] = []
+    for load in loaders:
+        try:
+            results.append(load())
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+        except ConfigError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
+    return results
+
+
+def state_dir(common: Common) -> Path:
+    from dataflow_runner.store import default_state_dir
+
+    return Path(common.state_dir) if common.state_dir else default_state_dir()
+
+
+def open_store(common: Common) -> Any:
+    from dataflow_runner.store import open_store as _open
+
+    return _open(common.store or os.environ.get("DATAFLOW_RUNNER_STORE"),
+                 state_dir=state_dir(common))
+
+
+def _local_fabric(config: ClusterConfig, config_path: str, common: Common) -> Any:
+    from dataflow_runner.fabrics.local.commands import LocalSettings
+    from dataflow_runner.fabrics.local.fabric import LocalFabric
+
+    # This project's configs resolve relative paths from their own directory;
+    # a Snowplow config has no local section: the working directory it is.
+    base = (Path(config_path).parent if "dev.dataflowrunner" in config.schema_uri
+            else Path.cwd())
+    return LocalFabric(LocalSettings.from_config(config, base.resolve()), state_dir(common))
+
+
+def _validate_for(fabric: Any, config: ClusterConfig, book: Playbook, playbook_path: str) -> None:
+    try:
+        fabric.validate(config, book)
+    except ConfigErrors as exc:
+        raise ConfigErrors([e.with_file(playbook_path) for e in exc.errors]) from None
+    except ConfigError as exc:
+        raise exc.with_file(playbook_path) from None
+
+
+def reporter(common: Common) -> Any:
+    from dataflow_runner.engine.events import JsonReporter, PlainReporter
+
+    if common.output == "json":
+        return _Both(PlainReporter(), JsonReporter())
+    if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+        from dataflow_runner.engine.live import LiveReporter
+
+        return LiveReporter()
+    return PlainReporter()
+
+
+class _Both:
+    """Sends every reporter call to several reporters."""
+
+    def __init__(self, *reporters: Any) -> None:
+        self.reporters = reporters
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> None:
+            for r in self.reporters:
+                getattr(r, name)(*args, **kwargs)
+        return call
+
+
+@contextmanager
+def locked(lock: str | None, soft_lock: str | None, consul: str | None) -> Iterator[str | None]:
+    """Hold the run's lock: a hard lock stays if the block fails, as in the Go tool."""
+    from dataflow_runner.locks import held_lock
+
+    with held_lock(hard=lock, soft=soft_lock, consul=consul) as name:
+        yield name
+
+
+def finish(summary: Any, *, success_line: str | None = None) -> None:
+    """Turn a run's outcome into the Go tool's last lines and exit code."""
+    if summary is None:
+        return  # --async, or a dry run
+    if summary.state == "CANCELLED":
+        raise RunFailed(f"run cancelled: {summary.completed}/{summary.total} steps completed "
+                        "before it stopped")
+    if summary.state != "COMPLETED":
+        raise RunFailed(f"{summary.unsuccessful}/{summary.total} steps failed to complete "
+                        "successfully")
+    if success_line:
+        log.info(success_line)
+
+
+def _context_factory(common: Common, config: ClusterConfig, book: Playbook, *, command: str,
+                     store: Any, variables: dict[str, str], playbook_path: str,
+                     cluster_path: str, lock: str | None) -> Callable[[Any, int], Any]:
+    from dataflow_runner.engine.run import RunContext
+
+    def make(fabric: Any, concurrency: int) -> Any:
+        return RunContext(command=command, fabric=fabric, store=store,
+                          reporter=reporter(common), cluster=config, playbook=book,
+                          concurrency=concurrency, playbook_path=playbook_path,
+                          cluster_path=cluster_path, variables=variables,
+                          options={"lock": lock, "fabric": fabric.name})
+    return make
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common) -> None:
+    _sentry(common.sentry)
+    variables = parse_vars(vars_text)
+    config = load_cluster(config_path, variables)
+    if (common.fabric or config.fabric) == "local":
+        from dataflow_runner.fabrics.local import cluster as local_cluster
+
+        if dry_run:
+            print_json({"fabric": "local", "cluster": config.name,
+                        "concurrency": config.local.concurrency or os.cpu_count()})
+            return
+        cluster_id = local_cluster.start(config, config_path, state_dir=state_dir(common),
+                                         store_url=common.store)
+        log.info("Local cluster launched successfully; Jobflow ID: %s", cluster_id)
+        return
+    from dataflow_runner.cli import emr
+
+    emr.up(config, _emr_section(config, config_path), dry_run=dry_run,
+           store_factory=lambda: open_store(common), poll=common.poll_interval)
+
+
+def run(playbook_path: str, cluster_id: str, vars_text: str | None, *, dry_run: bool,
+        async_: bool, lock: str | None, soft_lock: str | None, consul: str | None,
+        log_failed_steps: bool, common: Common) -> None:
+    _sentry(common.sentry)
+    variables = parse_vars(vars_text)
+    book = load_playbook(playbook_path, variables)
+    if cluster_id.startswith("l-"):
+        from dataflow_runner.fabrics.local import cluster as local_cluster
+
+        if dry_run:
+            print_json({"fabric": "local", "cluster": cluster_id,
+                        "steps": [{"id": s.id, "name": s.name, "after": list(s.upstream)}
+                                  for s in book.steps]})
+            return
+        with locked(lock, soft_lock, consul):
+            summary = local_cluster.run(
+                cluster_id, book, playbook_path=playbook_path, variables=variables,
+                state_dir=state_dir(common), store_url=common.store,
+                reporter=reporter(common), async_=async_)
+            finish(summary)
+        return
+    from dataflow_runner.cli import emr
+
+    if dry_run:
+        emr.run(book, cluster_id, dry_run=True, ctx_factory=None, poll=None, async_=async_,
+                log_failed_steps=False)
+        return
+    emr.check_run_flags(book, async_)
+    with locked(lock, soft_lock, consul) as held:
+        store = open_store(common)
+        try:
+            factory = _context_factory(common, ClusterConfig(name=cluster_id, fabric="emr"),
+                                       book, command="run", store=store, variables=variables,
+                                       playbook_path=playbook_path, cluster_path="", lock=held)
+            summary = emr.run(book, cluster_id, dry_run=False, ctx_factory=factory,
+                              poll=common.poll_interval, async_=async_,
+                              log_failed_steps=log_failed_steps)
+        finally:
+            store.close()
+        finish(summary)
+
+
+def down(config_path: str, cluster_id: str, vars_text: str | None, *, dry_run: bool,
+         common: Common) -> None:
+    _sentry(common.sentry)
+    variables = parse_vars(vars_text)
+    config = load_cluster(config_path, variables)
+    if cluster_id.startswith("l-"):
+        from dataflow_runner.fabrics.local import cluster as local_cluster
+
+        if dry_run:
+            print_json({"fabric": "local", "terminate": cluster_id})
+            return
+        local_cluster.stop(cluster_id, state_dir=state_dir(common), store_url=common.store)
+        log.info("Local cluster terminated successfully")
+        return
+    from dataflow_runner.cli import emr
+
+    emr.down(_emr_section(config, config_path), cluster_id, dry_run=dry_run,
+             store_factory=lambda: open_store(common), poll=common.poll_interval)
+
+
+def run_transient(config_path: str, playbook_path: str, vars_text: str | None, *,
+                  dry_run: bool, lock: str | None, soft_lock: str | None, consul: str | None,
+                  log_failed_steps: bool, common: Common) -> None:
+    _sentry(common.sentry)
+    variables = parse_vars(vars_text)
+    config, book = collect(lambda: load_cluster(config_path, variables),
+                           lambda: load_playbook(playbook_path, variables))
+    if (common.fabric or config.fabric) == "emr":
+        from dataflow_runner.cli import emr
+
+        emr_section = _emr_section(config, config_path)
+        if dry_run:
+            emr.run_transient(config, emr_section, book, dry_run=True, ctx_factory=None,
+                              poll=None, log_failed_steps=False)
+            return
+        with locked(lock, soft_lock, consul) as held:
+            store = open_store(common)
+            try:
+                factory = _context_factory(common, config, book, command="run-transient",
+                                           store=store, variables=variables,
+                                           playbook_path=playbook_path,
+                                           cluster_path=config_path, lock=held)
+                summary = emr.run_transient(config, emr_section, book, dry_run=False,
+                                            ctx_factory=factory, poll=common.poll_interval,
+                                            log_failed_steps=log_failed_steps)
+            finally:
+                store.close()
+            finish(summary, success_line="Transient EMR run completed successfully")
+        return
+    from dataflow_runner.engine.run import execute_transient
+
+    fabric = _local_fabric(config, config_path, common)
+    _validate_for(fabric, config, book, playbook_path)
+    if dry_run:
+        log.info("Dry run: what the local fabric would run for playbook '%s'", book.name)
+        print_json(fabric.plan(config, book))
+        return
+    with locked(lock, soft_lock, consul) as held:
+        store = open_store(common)
+        try:
+            limit = fabric.settings.concurrency
+            factory = _context_factory(common, config, book, command="run-transient",
+                                       store=store, variables=variables,
+                                       playbook_path=playbook_path, cluster_path=config_path,
+                                       lock=held)
+            summary = execute_transient(factory(fabric, min(limit, book.concurrency or limit)))
+        finally:
+            store.close()
+        # Inside the lock's block: a failed run keeps a hard lock, as in the Go tool.
+        finish(summary, success_line="Transient local run completed successfully")
+
+
+def validate(config_path: str | None, playbook_path: str | None, vars_text: str | None) -> None:
+    variables = parse_vars(vars_text)
+    loaders: list[Callable[[], Any]] = []
+    if config_path:
+        loaders.append(lambda: load_cluster(config_path, variables))
+    if playbook_path:
+        loaders.append(lambda: load_playbook(playbook_path, variables))
+    summary = []
+    for item in collect(*loaders):
+        if isinstance(item, ClusterConfig):
+            summary.append(f"cluster '{item.name}' ({item.fabric})")
+        else:
+            shape = "serial" if item.is_serial else "DAG"
+            summary.append(f"playbook '{item.name}' ({len(item.steps)} steps, {shape})")
+    echo("valid: " + "; ".join(summary))

@@ -1,0 +1,95 @@
+"""Log lines in the Go tool's format, on stderr, with secrets scrubbed.
+
+The Go tool logs through logrus: in a terminal ``INFO[0012] message``, and
+elsewhere ``time="2017-03-31T12:00:00Z" level=info msg="message"``. Scripts
+grep these lines, so both shapes are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import IO, Any
+
+from dataflow_runner.config.redact import scrub
+
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "panic": logging.CRITICAL + 10,
+}
+_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "fatal",
+}
+_COLOURS = {"debug": 37, "info": 36, "warning": 33, "error": 31, "fatal": 31}
+_START = time.monotonic()
+
+
+def _quote(text: str) -> str:
+    # logrus quotes a value when it holds anything but plain word characters.
+    if text and all(c.isalnum() or c in "-._/@^+" for c in text):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+class LogrusFormatter(logging.Formatter):
+    """Formats records like logrus's TextFormatter (coloured in a terminal)."""
+
+    def __init__(self, *, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = _NAMES.get(record.levelno, "info")
+        message = scrub(record.getMessage())
+        if record.exc_info and record.levelno <= logging.DEBUG:
+            message += "\n" + scrub(self.formatException(record.exc_info))
+        if self.tty:
+            elapsed = int(time.monotonic() - _START)
+            tag = level.upper()[:4]
+            return f"\x1b[{_COLOURS[level]}m{tag}\x1b[0m[{elapsed:04d}] {message}"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
+        offset = time.strftime("%z", time.localtime(record.created))
+        zone = "Z" if offset in ("+0000", "-0000") else f"{offset[:3]}:{offset[3:]}"
+        return f'time="{stamp}{zone}" level={level} msg={_quote(message)}'
+
+
+def setup_logging(level: str = "info", stream: IO[str] | None = None) -> None:
+    """Route the package's loggers to ``stream`` (stderr) at ``level``."""
+    out = stream or sys.stderr
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(LogrusFormatter(tty=_isatty(out)))
+    root = logging.getLogger("dataflow_runner")
+    root.handlers[:] = [handler]
+    root.setLevel(LEVELS[level])
+    root.propagate = False
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def print_json(value: Any, stream: IO[str] | None = None) -> None:
+    """Write one JSON document to stdout, secrets scrubbed."""
+    out = stream or sys.stdout
+    out.write(scrub(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")
+    out.flush()
+
+
+def echo(text: str, stream: IO[str] | None = None) -> None:
+    """Write a line of results to stdout, secrets scrubbed."""
+    out = stream or sys.stdout
+    out.write(scrub(text) + "\n")
+    out.flush()

@@ -1,0 +1,1 @@
+"""The engine: plans nothing, decides when steps run, waits, retries, records."""

@@ -1,0 +1,177 @@
+"""The one place that waits: on the fabric's handles, the scheduler's timers,
+the poll interval and signals, whichever comes first.
+
+Ctrl-C and SIGTERM do not kill the runner: they ask the scheduler to stop
+(cancel what runs, cancel what waits) and the loop goes on until everything
+is accounted for, so the run is recorded and nothing is left running. A
+second Ctrl-C is honoured at once (:class:`ForcedExit`) once the cleanup
+request was sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import signal
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+from dataflow_runner.engine.scheduler import Scheduler
+from dataflow_runner.errors import FabricUnavailable
+from dataflow_runner.fabrics.base import Fabric
+
+log = logging.getLogger("dataflow_runner.engine")
+
+#: Retry delays (seconds) when the fabric is unavailable: throttled, network, 5xx.
+BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+
+
+class ForcedExit(BaseException):
+    """A second interrupt: leave now (the cleanup request was already sent)."""
+
+
+class Interrupts:
+    """SIGINT/SIGTERM as a flag plus a file descriptor the loop can wait on."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.count = 0
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._r, False)
+        os.set_blocking(self._w, False)
+
+    @property
+    def fd(self) -> int:
+        return self._r
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signal).name if self.signal else ""
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.count += 1
+        self.signal = signum
+        with contextlib.suppress(OSError):
+            os.write(self._w, b"!")
+        if self.count > 1 and signum == signal.SIGINT:
+            raise ForcedExit()
+
+    def drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._r, 512):
+                pass
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Interrupts]:
+        """Handle SIGINT and SIGTERM while the block runs (main thread only)."""
+        previous = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread: signals stay as they are
+            pass
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.close()
+
+
+def drive(
+    scheduler: Scheduler,
+    fabric: Fabric,
+    *,
+    interrupts: Interrupts | None = None,
+    poll_interval: Callable[[float], float] = lambda _elapsed: 1.0,
+    on_wake: Callable[[float], None] | None = None,
+    extra_handles: Callable[[], list[int]] | None = None,
+    on_extra: Callable[[int], None] | None = None,
+    stop_when_done: Callable[[], bool] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Run ``scheduler`` until every task is finished.
+
+    ``poll_interval(elapsed)`` is how long to wait between polls when nothing
+    wakes the loop earlier (EMR: seconds; local: pidfds wake it at once).
+    ``extra_handles``/``on_extra`` let a local cluster's agent serve its socket
+    from the same loop.
+    """
+    selector = selectors.DefaultSelector()
+    started = last_poll = clock()
+    backoff = 0.0
+    retry_at = 0.0
+    must_poll = True
+    done = stop_when_done or (lambda: scheduler.done)
+    try:
+        while True:
+            now = clock()
+            if interrupts is not None and interrupts.requested and not scheduler.cancelling:
+                log.warning("%s received: cancelling the run's steps (again to force exit)",
+                            interrupts.name)
+                scheduler.cancel(f"run interrupted ({interrupts.name})", now)
+                must_poll = True
+            if now >= retry_at:
+                try:
+                    scheduler.tick(now)
+                    if must_poll or now - last_poll >= poll_interval(now - started):
+                        last_poll = now
+                        must_poll = False
+                        scheduler.poll(now)
+                        scheduler.tick(now)
+                    backoff = 0.0
+                except FabricUnavailable as exc:
+                    backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
+                    retry_at = now + backoff
+                    log.warning("%s; trying again in %.0fs", exc, backoff)
+            if done():
+                return
+            if on_wake is not None:
+                on_wake(now)
+            timers = [t for t in (scheduler.next_timer(), fabric.next_timer()) if t is not None]
+            wake = min([last_poll + poll_interval(now - started), *timers,
+                        *( [retry_at] if retry_at > now else [])])
+            timeout = max(0.0, wake - clock())
+            handles = list(fabric.wait_handles())
+            fired = _wait(selector, handles, interrupts, extra_handles, timeout)
+            for fd in fired:
+                if interrupts is not None and fd == interrupts.fd:
+                    interrupts.drain()
+                elif fd in handles:
+                    must_poll = True
+                elif on_extra is not None:
+                    on_extra(fd)
+                    must_poll = True
+    finally:
+        selector.close()
+
+
+def _wait(selector: selectors.BaseSelector, handles: list[int], interrupts: Interrupts | None,
+          extra: Callable[[], list[int]] | None, timeout: float) -> list[int]:
+    fds = [*handles]
+    if interrupts is not None:
+        fds.append(interrupts.fd)
+    if extra is not None:
+        fds.extend(extra())
+    for fd in fds:
+        with contextlib.suppress(KeyError, ValueError):
+            selector.register(fd, selectors.EVENT_READ)
+    try:
+        events = selector.select(timeout)
+    finally:
+        for fd in fds:
+            with contextlib.suppress(KeyError, ValueError):
+                selector.unregister(fd)
+    return [key.fd for key, _ in events]

@@ -1,0 +1,355 @@
+"""The scheduler: which step runs when, and what a failure does to the others.
+
+It is a state machine over *tasks* (one per step of a run). It never waits:
+``engine/loop.py`` waits on the fabric's handles and the scheduler's timers
+and calls :meth:`Scheduler.tick` and :meth:`Scheduler.poll`. It never writes
+the store or the terminal: it emits :class:`TaskEvent` s that the run's
+recorder and reporter consume.
+
+Semantics (EMR's, extended to DAGs):
+
+* a step starts when everything in its ``dependsOn`` COMPLETED and everything
+  in its ``after`` finished, up to the concurrency limit, in playbook order;
+* a failed attempt is retried (with backoff) before the step counts as FAILED;
+  a timeout stops the attempt's whole process group and counts as a failure;
+* a FAILED step with CANCEL_AND_WAIT cancels every step not yet finished
+  (running ones are stopped); with CONTINUE only the steps that depend on it
+  are CANCELLED ("upstream step X failed") and independent branches go on;
+* in *ordered* mode (a fabric that queues steps itself, like EMR, with a
+  serial playbook) everything is submitted at once and the fabric enforces
+  order and actionOnFailure; the scheduler only follows.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from dataflow_runner.config.models import Step
+from dataflow_runner.errors import FabricError, FabricUnavailable
+from dataflow_runner.fabrics.base import (
+    ClusterRef,
+    Fabric,
+    FailureCause,
+    StepRef,
+    StepStatus,
+    Submission,
+)
+from dataflow_runner.store.records import StepState
+
+log = logging.getLogger("dataflow_runner.engine")
+
+
+@dataclass(eq=False)
+class Task:
+    """One step of one run, as the scheduler tracks it."""
+
+    run_id: str
+    step: Step
+    position: int
+    state: StepState = StepState.PENDING
+    attempt: int = 0
+    ref: StepRef | None = None
+    submitted: bool = False  # an attempt is with the fabric
+    started_at: float | None = None  # first attempt
+    attempt_started_at: float | None = None
+    ended_at: float | None = None
+    deadline: float | None = None
+    retry_at: float | None = None
+    stop_reason: str | None = None  # why we asked the fabric to stop the attempt
+    timed_out: bool = False
+    exit_code: int | None = None
+    reason: str | None = None
+    cause: FailureCause | None = None
+    upstream: tuple[Task, ...] = ()
+    needs: tuple[Task, ...] = ()  # the dependsOn subset: must COMPLETE
+    downstream: list[Task] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.run_id, self.step.id)
+
+    @property
+    def id(self) -> str:
+        return self.step.id
+
+
+class EventKind(enum.Enum):
+    SUBMITTED = "submitted"  # an attempt went to the fabric
+    RUNNING = "running"  # the fabric says it runs (ordered mode: observed)
+    RETRYING = "retrying"  # an attempt failed; another comes after a delay
+    FINISHED = "finished"  # final state: COMPLETED, FAILED or CANCELLED
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    kind: EventKind
+    task: Task
+    at: float
+    attempt_state: StepState | None = None  # the attempt's end state (RETRYING/FINISHED)
+    delay: float = 0.0
+
+
+class Scheduler:
+    """Drives the tasks of one or more runs on one cluster of a fabric."""
+
+    def __init__(
+        self,
+        fabric: Fabric,
+        cluster: ClusterRef,
+        *,
+        concurrency: int,
+        on_event: Callable[[TaskEvent], None],
+        ordered: bool = False,
+    ) -> None:
+        self.fabric = fabric
+        self.cluster = cluster
+        self.concurrency = max(1, concurrency)
+        self.on_event = on_event
+        self.ordered = ordered
+        self.tasks: list[Task] = []
+        self._index: dict[tuple[str, str], Task] = {}
+        self._pending: list[Task] = []  # not submitted, not finished (kept in order)
+        self._active: dict[tuple[str, str], Task] = {}  # with the fabric
+        self._waiting: list[Task] = []  # failed attempt, retry later
+        self.cancelling: str | None = None
+
+    # --- building --------------------------------------------------------------
+
+    def add(self, run_id: str, steps: Sequence[Step], now: float,
+            refs: Sequence[StepRef] = ()) -> list[Task]:
+        """Queue a run's steps. ``refs`` are attempts already with the fabric
+        (a transient launch with steps attached, or a resumed run)."""
+        new = [Task(run_id, s, len(self.tasks) + i) for i, s in enumerate(steps)]
+        by_id = {t.id: t for t in new}
+        for t in new:
+            t.upstream = tuple(by_id[u] for u in dict.fromkeys(t.step.upstream))
+            t.needs = tuple(by_id[u] for u in dict.fromkeys(t.step.depends_on))
+            for up in t.upstream:
+                up.downstream.append(t)
+            self._index[t.key] = t
+        self.tasks.extend(new)
+        self._pending.extend(new)
+        if refs:
+            self._adopt(refs, now)
+        elif self.ordered:
+            self._submit(list(new), now)
+        return new
+
+    def _adopt(self, refs: Sequence[StepRef], now: float) -> None:
+        for ref in refs:
+            task = self._index[ref.key]
+            task.ref = ref
+            task.attempt = ref.attempt
+            task.submitted = True
+            task.attempt_started_at = task.started_at = task.started_at or now
+            self._pending.remove(task)
+            self._active[task.key] = task
+            self._emit(EventKind.SUBMITTED, task, now)
+
+    # --- the two entry points of the loop ------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Start what is ready; act on due retries and timeouts."""
+        for task in list(self._active.values()):
+            if task.deadline is not None and now >= task.deadline and not task.stop_reason:
+                task.timed_out = True
+                self._stop(task, f"timed out after {task.step.timeout_seconds:g}s")
+        if self.cancelling or self.ordered:
+            return
+        due = [t for t in self._waiting if t.retry_at is not None and t.retry_at <= now]
+        ready = sorted(due + [t for t in self._pending if self._ready(t)],
+                       key=lambda t: t.position)
+        room = self.concurrency - len(self._active)
+        if room > 0 and ready:
+            batch = ready[:room]
+            for t in batch:
+                if t in self._waiting:
+                    self._waiting.remove(t)
+                    self._pending.append(t)
+            self._submit(batch, now)
+
+    def poll(self, now: float) -> None:
+        """Ask the fabric about the active attempts (one call) and act on changes."""
+        if not self._active:
+            return
+        refs = [t.ref for t in self._active.values() if t.ref is not None]
+        statuses = self.fabric.poll(self.cluster, refs)
+        for key, status in statuses.items():
+            task = self._active.get(key)
+            if task is not None:
+                self._observe(task, status, now)
+
+    # --- queries -----------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return all(t.state.finished for t in self.tasks)
+
+    @property
+    def active(self) -> list[Task]:
+        return list(self._active.values())
+
+    def next_timer(self) -> float | None:
+        """The earliest moment :meth:`tick` has something to do without a poll."""
+        times = [t.deadline for t in self._active.values() if t.deadline is not None
+                 and not t.stop_reason]
+        if not self.cancelling:
+            times += [t.retry_at for t in self._waiting if t.retry_at is not None]
+        return min(times) if times else None
+
+    def task(self, run_id: str, step_id: str) -> Task:
+        return self._index[(run_id, step_id)]
+
+    def run_tasks(self, run_id: str) -> list[Task]:
+        return [t for t in self.tasks if t.run_id == run_id]
+
+    # --- cancelling --------------------------------------------------------------
+
+    def cancel(self, reason: str, now: float, *, run_id: str | None = None) -> None:
+        """Stop submitting; stop what runs; everything not started is CANCELLED."""
+        if run_id is None:
+            self.cancelling = reason
+        for task in self.tasks:
+            if task.state.finished or (run_id is not None and task.run_id != run_id):
+                continue
+            if task.submitted:
+                self._stop(task, reason)
+            else:
+                self._finish(task, StepState.CANCELLED, now, reason=reason)
+
+    # --- internals ---------------------------------------------------------------
+
+    def _ready(self, task: Task) -> bool:
+        for up in task.upstream:
+            if not up.state.finished:
+                return False
+        for up in task.needs:
+            if up.state is not StepState.COMPLETED:
+                # Normally already cancelled when ``up`` failed; kept for safety.
+                return False
+        return True
+
+    def _submit(self, batch: list[Task], now: float) -> None:
+        subs = [Submission(t.run_id, t.step, t.attempt + 1) for t in batch]
+        try:
+            refs = self.fabric.submit(self.cluster, subs)
+        except FabricUnavailable:
+            raise  # the loop backs off and calls tick() again: nothing was submitted
+        for task, ref in zip(batch, refs, strict=True):
+            task.attempt += 1
+            task.ref = ref
+            task.submitted = True
+            task.stop_reason = None
+            task.timed_out = False
+            task.cause = None
+            task.exit_code = None
+            task.attempt_started_at = now
+            task.started_at = task.started_at or now
+            if task.step.timeout_seconds and not self.ordered:
+                task.deadline = now + task.step.timeout_seconds
+            self._pending.remove(task)
+            self._active[task.key] = task
+            self._emit(EventKind.SUBMITTED, task, now)
+
+    def _stop(self, task: Task, reason: str) -> None:
+        task.stop_reason = reason
+        if task.ref is not None:
+            try:
+                self.fabric.cancel(self.cluster, [task.ref])
+            except FabricError as exc:
+                # The step may have ended meanwhile, or the cluster be gone: the
+                # next poll tells what became of it.
+                log.warning("could not cancel step '%s': %s", task.id, exc)
+
+    def _observe(self, task: Task, status: StepStatus, now: float) -> None:
+        if status.state is StepState.PENDING:
+            return
+        if status.state is StepState.RUNNING:
+            if task.state is not StepState.RUNNING:
+                task.state = StepState.RUNNING
+                self._emit(EventKind.RUNNING, task, status.started_at or now)
+            return
+        # The attempt ended.
+        del self._active[task.key]
+        task.submitted = False
+        task.deadline = None
+        task.exit_code = status.exit_code
+        at = status.ended_at or now
+        if status.state is StepState.COMPLETED:
+            self._finish(task, StepState.COMPLETED, at, reason=None)
+            return
+        if task.stop_reason and not task.timed_out:
+            self._finish(task, StepState.CANCELLED, at, reason=task.stop_reason)
+            return
+        reason = task.stop_reason if task.timed_out else status.reason
+        if status.state is StepState.CANCELLED and not task.timed_out:
+            # Cancelled by the fabric itself (EMR's CANCEL_AND_WAIT on another step).
+            self._finish(task, StepState.CANCELLED, at, reason=reason)
+            return
+        task.cause = self._diagnose(task)
+        if task.attempt <= task.step.retries.count and not self.cancelling and not self.ordered:
+            delay = task.step.retries.delay(task.attempt + 1)
+            task.retry_at = now + delay
+            task.reason = reason
+            self._waiting.append(task)
+            self._emit(EventKind.RETRYING, task, at, attempt_state=StepState.FAILED, delay=delay)
+            return
+        self._finish(task, StepState.FAILED, at, reason=reason)
+        self._after_failure(task, now)
+
+    def _diagnose(self, task: Task) -> FailureCause | None:
+        if task.ref is None:
+            return None
+        try:
+            return self.fabric.diagnose(self.cluster, task.ref)
+        except Exception:  # a diagnosis is a bonus: never let it break the run
+            log.debug("diagnosis of %s failed", task.id, exc_info=True)
+            return None
+
+    def _after_failure(self, failed: Task, now: float) -> None:
+        if self.ordered:
+            return  # the fabric applies actionOnFailure itself
+        if failed.step.action_on_failure == "CANCEL_AND_WAIT":
+            reason = f"cancelled because step '{failed.id}' failed"
+            for task in self.tasks:
+                if task.state.finished:
+                    continue
+                if task.submitted:
+                    self._stop(task, reason)
+                else:
+                    self._finish(task, StepState.CANCELLED, now, reason=reason)
+        else:
+            self._cancel_dependents(failed, now, f"upstream step '{failed.id}' failed")
+
+    def _cancel_dependents(self, task: Task, now: float, reason: str) -> None:
+        for down in task.downstream:
+            if task in down.needs and not down.state.finished and not down.submitted:
+                self._finish(down, StepState.CANCELLED, now, reason=reason)
+
+    def _finish(self, task: Task, state: StepState, at: float, *, reason: str | None) -> None:
+        if task in self._pending:
+            self._pending.remove(task)
+        if task in self._waiting:
+            self._waiting.remove(task)
+        task.state = state
+        task.reason = reason
+        task.ended_at = at
+        task.retry_at = None
+        self._emit(EventKind.FINISHED, task, at, attempt_state=state)
+        if state is not StepState.COMPLETED:
+            why = (f"upstream step '{task.id}' failed" if state is StepState.FAILED
+                   else f"upstream step '{task.id}' was cancelled")
+            self._cancel_dependents(task, at, why)
+
+    def _emit(self, kind: EventKind, task: Task, at: float, *,
+              attempt_state: StepState | None = None, delay: float = 0.0) -> None:
+        if kind is EventKind.SUBMITTED and self.fabric_marks_running():
+            task.state = StepState.RUNNING
+        self.on_event(TaskEvent(kind, task, at, attempt_state, delay))
+
+    def fabric_marks_running(self) -> bool:
+        """Local processes run as soon as they are submitted; EMR steps queue first."""
+        return bool(getattr(self.fabric, "submits_running", False))

@@ -1,0 +1,1 @@
+"""Fabrics: where steps run. Each implements the protocol in ``base.py``."""

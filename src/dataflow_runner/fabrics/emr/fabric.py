@@ -1,0 +1,271 @@
+"""The EMR fabric: clusters and steps on AWS EMR, through boto3.
+
+Monitoring costs one ListSteps per poll whatever the number of steps (the Go
+tool made one DescribeStep per step and hit EMR's throttling with 9+ steps).
+A step is never submitted twice: creating calls are sent once, and an
+ambiguous failure is reconciled against what EMR has before sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from dataflow_runner.config.models import ClusterConfig, EmrCluster, Playbook
+from dataflow_runner.errors import ConfigError, FabricError
+from dataflow_runner.fabrics.base import (
+    ClusterRef,
+    ClusterStatus,
+    FailureCause,
+    StepRef,
+    StepStatus,
+    Submission,
+)
+from dataflow_runner.fabrics.emr import requests
+from dataflow_runner.fabrics.emr.client import Ambiguous, call, clients, session
+from dataflow_runner.store.records import ClusterState, StepState
+
+log = logging.getLogger("dataflow_runner.emr")
+
+RUN_TAG = requests.RUN_TAG
+# ListSteps accepts at most this many StepIds; beyond it, page through the cluster's steps.
+MAX_STEP_IDS = 10
+_STATES = {
+    "PENDING": StepState.PENDING,
+    "CANCEL_PENDING": StepState.RUNNING,
+    "RUNNING": StepState.RUNNING,
+    "COMPLETED": StepState.COMPLETED,
+    "CANCELLED": StepState.CANCELLED,
+    "FAILED": StepState.FAILED,
+    "INTERRUPTED": StepState.FAILED,
+}
+
+
+def _epoch(value: Any) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
+
+
+class EmrFabric:
+    """Steps on an EMR cluster (``orders_steps``: EMR queues a serial playbook itself)."""
+
+    name = "emr"
+    orders_steps = True
+    submits_running = False
+
+    def __init__(self, emr: EmrCluster | None, *, credentials: Any, region: str,
+                 concurrency: int = 1) -> None:
+        self.emr = emr
+        self.region = region or (emr.region if emr else "")
+        self.concurrency = concurrency
+        self._session = session(credentials, self.region)
+        self._emr, self._emr_once = clients(self._session, "emr")
+        self._s3: Any = None
+        self._failures: dict[str, FailureCause] = {}  # EMR step id -> FailureDetails
+        self.calls: dict[str, int] = {}  # API calls made, by name (for the record)
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _call(self, name: str, fn: Any, **kwargs: Any) -> Any:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        return call(name, fn, **kwargs)
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = clients(self._session, "s3")[0]
+        return self._s3
+
+    # --- planning --------------------------------------------------------------------
+
+    def validate(self, cluster: ClusterConfig, playbook: Playbook) -> None:
+        if cluster.emr is None:
+            raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
+
+    def launch_request(self, cluster: ClusterConfig, *, run_id: str, keep_alive: bool,
+                       steps: Sequence[Any] = (), transient: bool = True) -> dict[str, Any]:
+        emr = cluster.emr
+        if emr is None:
+            raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
+        return requests.launch(emr, run_id=run_id, transient=transient, keep_alive=keep_alive,
+                               steps=steps, region=self.region, concurrency=self.concurrency)
+
+    def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
+        return self.launch_request(cluster, run_id="", keep_alive=False, steps=playbook.steps)
+
+    # --- cluster -----------------------------------------------------------------------
+
+    def launch(self, cluster: ClusterConfig, *, run_id: str, keep_alive: bool,
+               submissions: Sequence[Submission] = (),
+               transient: bool = True) -> tuple[ClusterRef, list[StepRef]]:
+        request = self.launch_request(cluster, run_id=run_id, keep_alive=keep_alive,
+                                      steps=[s.step for s in submissions], transient=transient)
+        started = time.time()
+        try:
+            response = self._call("RunJobFlow", self._emr_once.run_job_flow, **request)
+            cluster_id = str(response["JobFlowId"])
+        except Ambiguous:
+            found = self._find_launched(request["Name"], run_id, started)
+            if found is None:
+                raise
+            cluster_id = found
+        ref = ClusterRef(cluster_id, "emr")
+        # A new cluster holds only the steps just sent.
+        refs = self._match_steps(ref, submissions, since=0.0) if submissions else []
+        return ref, refs
+
+    def _find_launched(self, name: str, run_id: str, since: float) -> str | None:
+        """After an ambiguous RunJobFlow: the cluster it created, if it did."""
+        if not run_id:
+            return None
+        pages = self._emr.get_paginator("list_clusters").paginate(
+            CreatedAfter=datetime.fromtimestamp(since - 60))
+        self.calls["ListClusters"] = self.calls.get("ListClusters", 0) + 1
+        for page in pages:
+            for summary in page.get("Clusters", []):
+                if summary.get("Name") != name:
+                    continue
+                detail = self._call("DescribeCluster", self._emr.describe_cluster,
+                                    ClusterId=summary["Id"])["Cluster"]
+                tags = {t["Key"]: t["Value"] for t in detail.get("Tags", [])}
+                if tags.get(RUN_TAG) == run_id:
+                    log.warning("RunJobFlow got no answer, but cluster %s was created: using it",
+                                summary["Id"])
+                    return str(summary["Id"])
+        return None
+
+    def cluster_status(self, ref: ClusterRef) -> ClusterStatus:
+        cluster = self._call("DescribeCluster", self._emr.describe_cluster,
+                             ClusterId=ref.id)["Cluster"]
+        status = cluster.get("Status", {})
+        reason = status.get("StateChangeReason", {})
+        return ClusterStatus(ClusterState(status.get("State", "STARTING")),
+                             reason=reason.get("Message"), reason_code=reason.get("Code"))
+
+    def log_uri(self, ref: ClusterRef) -> str:
+        cluster = self._call("DescribeCluster", self._emr.describe_cluster,
+                             ClusterId=ref.id)["Cluster"]
+        return str(cluster.get("LogUri") or "")
+
+    def terminate(self, ref: ClusterRef) -> None:
+        self._call("TerminateJobFlows", self._emr.terminate_job_flows,
+                   **requests.terminate_job_flows(ref.id))
+
+    # --- steps -------------------------------------------------------------------------
+
+    def submit(self, ref: ClusterRef, submissions: Sequence[Submission]) -> list[StepRef]:
+        if not submissions:
+            return []
+        request = requests.add_job_flow_steps(ref.id, [s.step for s in submissions],
+                                              region=self.region)
+        started = time.time()
+        try:
+            response = self._call("AddJobFlowSteps", self._emr_once.add_job_flow_steps,
+                                  **request)
+        except Ambiguous:
+            # Were they added? Look before sending them again.
+            refs = self._match_steps(ref, submissions, since=started - 5, required=False)
+            if refs:
+                log.warning("AddJobFlowSteps got no answer, but the steps were added")
+                return refs
+            raise
+        ids = [str(i) for i in response["StepIds"]]
+        return [StepRef(s.run_id, s.step.id, s.attempt, fabric_id=sid, data={"cluster": ref.id})
+                for s, sid in zip(submissions, ids, strict=True)]
+
+    def _match_steps(self, ref: ClusterRef, submissions: Sequence[Submission], *, since: float,
+                     required: bool = True) -> list[StepRef]:
+        """The cluster's most recent steps named like ``submissions``, in order."""
+        want = len(submissions)
+        recent: list[dict[str, Any]] = []
+        for page in self._list_steps(ref.id):
+            for step in page:
+                created = _epoch(step.get("Status", {}).get("Timeline", {})
+                                 .get("CreationDateTime"))
+                if created is not None and created < since:
+                    break
+                recent.append(step)
+            if len(recent) >= want:
+                break
+        recent = list(reversed(recent))[-want:] if len(recent) >= want else []
+        names = [s.step.name for s in submissions]
+        if [s.get("Name") for s in recent] != names:
+            if required:
+                raise FabricError(f"cannot find the {want} steps just added to {ref.id}")
+            return []
+        return [StepRef(s.run_id, s.step.id, s.attempt, fabric_id=str(step["Id"]),
+                        data={"cluster": ref.id})
+                for s, step in zip(submissions, recent, strict=True)]
+
+    def _list_steps(self, cluster_id: str, step_ids: Sequence[str] = ()) -> Any:
+        """Pages of ListSteps (newest first), one API call per page."""
+        kwargs: dict[str, Any] = {"ClusterId": cluster_id}
+        if step_ids:
+            kwargs["StepIds"] = list(step_ids)
+        while True:
+            page = self._call("ListSteps", self._emr.list_steps, **kwargs)
+            yield page.get("Steps", [])
+            marker = page.get("Marker")
+            if not marker:
+                return
+            kwargs["Marker"] = marker
+
+    def poll(self, ref: ClusterRef, steps: Sequence[StepRef]) -> dict[tuple[str, str], StepStatus]:
+        """One ListSteps (paged only when the cluster has many newer steps)."""
+        by_id = {s.fabric_id: s for s in steps}
+        if not by_id:
+            return {}
+        ids = list(by_id) if len(by_id) <= MAX_STEP_IDS else []
+        out: dict[tuple[str, str], StepStatus] = {}
+        for page in self._list_steps(ref.id, ids):
+            for summary in page:
+                step = by_id.get(summary.get("Id", ""))
+                if step is not None:
+                    out[step.key] = self._status(summary)
+            if len(out) == len(by_id):
+                break
+        return out
+
+    def _status(self, summary: dict[str, Any]) -> StepStatus:
+        status = summary.get("Status", {})
+        raw = str(status.get("State", "PENDING"))
+        state = _STATES.get(raw, StepState.PENDING)
+        timeline = status.get("Timeline", {})
+        reason = status.get("StateChangeReason", {}).get("Message")
+        details = status.get("FailureDetails") or {}
+        if details:
+            summary_line = details.get("Message") or details.get("Reason") or ""
+            self._failures[str(summary.get("Id"))] = FailureCause(
+                summary=str(summary_line),
+                detail=tuple(str(v) for v in (details.get("Reason"), details.get("LogFile")) if v))
+            reason = reason or details.get("Reason")
+        if raw == "INTERRUPTED":
+            reason = reason or "interrupted"
+        return StepStatus(state, reason=reason, started_at=_epoch(timeline.get("StartDateTime")),
+                          ended_at=_epoch(timeline.get("EndDateTime")))
+
+    def cancel(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
+        ids = [s.fabric_id for s in steps]
+        for start in range(0, len(ids), 256):
+            self._call("CancelSteps", self._emr.cancel_steps, ClusterId=ref.id,
+                       StepIds=ids[start:start + 256],
+                       StepCancellationOption="SEND_INTERRUPT")
+
+    def modify_concurrency(self, ref: ClusterRef, level: int) -> None:
+        self._call("ModifyCluster", self._emr.modify_cluster, ClusterId=ref.id,
+                   StepConcurrencyLevel=min(256, level))
+
+    def wait_handles(self) -> Sequence[int]:
+        return ()
+
+    def next_timer(self) -> float | None:
+        return None
+
+    def diagnose(self, ref: ClusterRef, step: StepRef) -> FailureCause | None:
+        """EMR's FailureDetails, seen in the last poll (no extra call)."""
+        return self._failures.get(step.fabric_id)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""The local fabric: steps run on this machine."""

@@ -1,0 +1,237 @@
+"""The local fabric: each step is a process (group) on this machine.
+
+Processes write straight to per-attempt log files (no pipes to drain), and
+each one gets its own session, so cancelling or timing out a step stops its
+whole process group, grandchildren included. The engine waits on pidfds, so
+a finished step is noticed at once, without polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dataflow_runner.config.models import ClusterConfig, Playbook
+from dataflow_runner.errors import ConfigError, ConfigErrors
+from dataflow_runner.fabrics.base import (
+    ClusterRef,
+    ClusterStatus,
+    FailureCause,
+    StepRef,
+    StepStatus,
+    Submission,
+)
+from dataflow_runner.fabrics.local import commands
+from dataflow_runner.diagnosis import diagnose_files
+from dataflow_runner.store.records import ClusterState, StepState
+
+# How long a cancelled step gets to exit on SIGTERM before SIGKILL.
+KILL_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class _Proc:
+    ref: StepRef
+    popen: subprocess.Popen[bytes] | None  # None when the step could not start
+    pidfd: int | None
+    started_at: float
+    error: str | None = None  # why it could not start
+    term_at: float | None = None  # SIGTERM sent
+    killed: bool = False
+
+
+def attempt_dir(state_dir: Path, run_id: str, step_id: str, attempt: int) -> Path:
+    """Where an attempt's stdout.log and stderr.log live."""
+    return state_dir / "runs" / run_id / step_id / str(attempt)
+
+
+class LocalFabric:
+    """Runs steps as local processes (in-process engine: ``run-transient``, and
+    the agent of a local cluster)."""
+
+    name = "local"
+    orders_steps = False
+    submits_running = True
+
+    def __init__(self, settings: commands.LocalSettings, state_dir: Path,
+                 *, cluster_id: str = "local") -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.cluster_id = cluster_id
+        self._procs: dict[tuple[str, str], _Proc] = {}
+        self._base_env = {**os.environ, **settings.env}
+
+    # --- planning ----------------------------------------------------------------
+
+    def validate(self, cluster: ClusterConfig, playbook: Playbook) -> None:
+        errors = []
+        for i, step in enumerate(playbook.steps):
+            for problem in commands.check(step, self.settings):
+                errors.append(ConfigError(f"cannot run on the local fabric: {problem}",
+                                          path=f"$.data.steps[{i}]"))
+        if errors:
+            raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
+
+    def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
+        return {
+            "fabric": "local",
+            "concurrency": min(self.settings.concurrency,
+                               playbook.concurrency or self.settings.concurrency),
+            "workDir": str(self.settings.work_dir),
+            "steps": [
+                {"id": s.id, "name": s.name, "after": list(s.upstream),
+                 "command": _safe_argv(s, self.settings)}
+                for s in playbook.steps
+            ],
+        }
+
+    # --- cluster -------------------------------------------------------------------
+
+    def launch(self, cluster: ClusterConfig, *, run_id: str, keep_alive: bool,
+               submissions: Sequence[Submission] = ()) -> tuple[ClusterRef, list[StepRef]]:
+        self.settings.work_dir.mkdir(parents=True, exist_ok=True)
+        ref = ClusterRef(self.cluster_id, "local")
+        return ref, self.submit(ref, submissions) if submissions else []
+
+    def cluster_status(self, ref: ClusterRef) -> ClusterStatus:
+        return ClusterStatus(ClusterState.RUNNING if self._procs else ClusterState.WAITING)
+
+    def terminate(self, ref: ClusterRef) -> None:
+        for proc in self._procs.values():
+            self._signal(proc, signal.SIGKILL)
+
+    # --- steps ---------------------------------------------------------------------
+
+    def submit(self, ref: ClusterRef, submissions: Sequence[Submission]) -> list[StepRef]:
+        return [self._start(sub) for sub in submissions]
+
+    def _start(self, sub: Submission) -> StepRef:
+        step = sub.step
+        logs = attempt_dir(self.state_dir, sub.run_id, step.id, sub.attempt)
+        logs.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        env = {**self._base_env, **step.env,
+               "DATAFLOW_RUNNER_RUN_ID": sub.run_id, "DATAFLOW_RUNNER_STEP_ID": step.id,
+               "DATAFLOW_RUNNER_ATTEMPT": str(sub.attempt)}
+        popen: subprocess.Popen[bytes] | None = None
+        error = None
+        argv: list[str] = []
+        with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
+            try:
+                argv = commands.argv(step, self.settings)
+                popen = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                    cwd=self.settings.work_dir, env=env, start_new_session=True,
+                )
+            except commands.StepCommandError as exc:
+                error = str(exc)
+            except OSError as exc:
+                error = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
+            if error:
+                err.write(f"dataflow-runner: {error}\n".encode())
+        pidfd = None
+        if popen is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                pidfd = os.pidfd_open(popen.pid)
+        ref = StepRef(sub.run_id, step.id, sub.attempt,
+                      fabric_id=str(popen.pid) if popen else "-",
+                      data={"pid": popen.pid if popen else None, "logs": str(logs)})
+        self._procs[ref.key] = _Proc(ref, popen, pidfd, now, error)
+        return ref
+
+    def poll(self, ref: ClusterRef, steps: Sequence[StepRef]) -> dict[tuple[str, str], StepStatus]:
+        out: dict[tuple[str, str], StepStatus] = {}
+        now = time.time()
+        for step in steps:
+            proc = self._procs.get(step.key)
+            if proc is None:
+                continue
+            if proc.popen is None:
+                out[step.key] = self._done(proc, StepStatus(
+                    StepState.FAILED, exit_code=None, reason=proc.error,
+                    started_at=proc.started_at, ended_at=now))
+                continue
+            code = proc.popen.poll()
+            if code is None:
+                if proc.term_at and not proc.killed and now - proc.term_at >= KILL_GRACE_SECONDS:
+                    self._signal(proc, signal.SIGKILL)
+                out[step.key] = StepStatus(StepState.RUNNING, started_at=proc.started_at)
+                continue
+            # The leader exited: whatever it left behind in its group goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+            if code == 0:
+                status = StepStatus(StepState.COMPLETED, 0, None, proc.started_at, now)
+            elif code < 0:
+                name = signal.Signals(-code).name
+                status = StepStatus(StepState.FAILED, code, f"killed by {name}",
+                                    proc.started_at, now)
+            else:
+                status = StepStatus(StepState.FAILED, code, f"exit code {code}",
+                                    proc.started_at, now)
+            out[step.key] = self._done(proc, status)
+        return out
+
+    def _done(self, proc: _Proc, status: StepStatus) -> StepStatus:
+        if proc.pidfd is not None:
+            os.close(proc.pidfd)
+            proc.pidfd = None
+        del self._procs[proc.ref.key]
+        return status
+
+    def cancel(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
+        for step in steps:
+            proc = self._procs.get(step.key)
+            if proc is not None and proc.term_at is None:
+                proc.term_at = time.time()
+                self._signal(proc, signal.SIGTERM)
+
+    def _signal(self, proc: _Proc, sig: signal.Signals) -> None:
+        if proc.popen is None or proc.popen.returncode is not None:
+            return
+        if sig is signal.SIGKILL:
+            proc.killed = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.popen.pid, sig)
+
+    def wait_handles(self) -> Sequence[int]:
+        handles = [p.pidfd for p in self._procs.values() if p.pidfd is not None]
+        return handles
+
+    def next_timer(self) -> float | None:
+        now = time.time()
+        times = [p.term_at + KILL_GRACE_SECONDS for p in self._procs.values()
+                 if p.term_at is not None and not p.killed]
+        # Without pidfds (not Linux), or for steps that never started, poll soon.
+        if any(p.pidfd is None for p in self._procs.values()):
+            times.append(now + 0.05)
+        return min(times) if times else None
+
+    def diagnose(self, ref: ClusterRef, step: StepRef) -> FailureCause | None:
+        logs = Path(str(step.data.get("logs", "")))
+        return diagnose_files(logs / "stderr.log", logs / "stdout.log")
+
+    def close(self) -> None:
+        self.terminate(ClusterRef(self.cluster_id, "local"))
+        for proc in list(self._procs.values()):
+            if proc.popen is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.popen.wait(timeout=5)
+            if proc.pidfd is not None:
+                os.close(proc.pidfd)
+        self._procs.clear()
+
+
+def _safe_argv(step: Any, settings: commands.LocalSettings) -> list[str] | str:
+    try:
+        return commands.argv(step, settings)
+    except commands.StepCommandError as exc:
+        return f"<cannot run here: {exc}>"
+

@@ -1,0 +1,106 @@
+"""Locks: one protocol, several backends, the Go tool's semantics.
+
+``--lock NAME`` (hard) is released only when the run succeeds; ``--softLock
+NAME`` on success or failure. A lock that is taken is exit code 17 and the
+line ``lock already held at NAME``. Acquiring is atomic in every backend
+(never check-then-write, as the Go tool did).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from dataflow_runner.errors import FlagError
+
+log = logging.getLogger("dataflow_runner.locks")
+
+
+class Lock(Protocol):
+    name: str
+
+    def acquire(self, owner: dict[str, Any]) -> None:
+        """Take the lock or raise LockHeldError (atomic)."""
+
+    def release(self) -> None: ...
+
+    def holder(self) -> dict[str, Any] | None:
+        """Who holds it (pid, host, run id, time), or None when free."""
+
+
+def owner_info(run_id: str | None = None) -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "run_id": run_id,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def describe_holder(holder: dict[str, Any] | None) -> str:
+    if not holder:
+        return ""
+    parts = []
+    if holder.get("pid"):
+        parts.append(f"pid {holder['pid']}")
+    if holder.get("host"):
+        parts.append(f"on {holder['host']}")
+    if holder.get("time"):
+        parts.append(f"since {holder['time']}")
+    if holder.get("run_id"):
+        parts.append(f"run {holder['run_id']}")
+    return " (held by " + " ".join(parts) + ")" if parts else ""
+
+
+def make_lock(name: str, consul: str | None = None) -> Lock:
+    """The lock named ``name``: a file, or a Consul key when ``consul`` is given,
+    or an etcd key when ``name`` is ``etcd://host:port/key``."""
+    if consul:
+        from dataflow_runner.locks.consul import ConsulLock
+
+        return ConsulLock(consul, name)
+    if name.startswith("etcd://"):
+        from dataflow_runner.locks.etcd import EtcdLock
+
+        return EtcdLock.from_url(name)
+    from dataflow_runner.locks.file import FileLock
+
+    return FileLock(name)
+
+
+@contextlib.contextmanager
+def held_lock(*, hard: str | None, soft: str | None, consul: str | None = None,
+              run_id: str | None = None) -> Iterator[str | None]:
+    """Hold the hard or soft lock (if any) around a block.
+
+    Leaving the block normally releases it; leaving by an exception (a failed
+    or interrupted run) releases only a soft lock.
+    """
+    name = hard or soft
+    if not name:
+        if consul:
+            raise FlagError("--lock or --softLock is needed to make use of --consul")
+        yield None
+        return
+    lock = make_lock(name, consul)
+    lock.acquire(owner_info(run_id))
+    log.debug("lock %s acquired", lock.name)
+    try:
+        yield lock.name
+    except BaseException:
+        if soft:
+            _release(lock)
+        else:
+            log.warning("hard lock %s is kept because the run did not succeed; release it "
+                        "with: dataflow-runner unlock %s", lock.name, name)
+        raise
+    _release(lock)
+
+
+def _release(lock: Lock) -> None:
+    try:
+        lock.release()
+        log.debug("lock %s released", lock.name)
+    except Exception as exc:  # a lock we cannot release must not hide the run's outcome
+        log.error("could not release lock %s: %s", lock.name, exc)

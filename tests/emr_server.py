@@ -1,0 +1,343 @@
+"""A real EMR/S3 endpoint for tests: moto's server over HTTP on 127.0.0.1.
+
+boto3 talks to it over the network (``AWS_ENDPOINT_URL``), exactly as to AWS.
+moto never advances a step or a cluster by itself, so :class:`EmrDriver` plays
+EMR from the test process: it starts pending steps, completes or fails them,
+applies actionOnFailure, and ends transient clusters. Where moto lacks a call
+or a field (CancelSteps, a state change reason code, FailureDetails), the
+emulator is extended here, and :class:`Faults` injects throttling.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+# --- extending moto ----------------------------------------------------------------
+
+
+def _extend_moto() -> None:
+    from moto.core.responses import ActionResult
+    from moto.emr import models, responses
+
+    if getattr(responses.ElasticMapReduceResponse, "_dfr_extended", False):
+        return
+
+    def cancel_steps(self: Any) -> Any:
+        cluster_id = self._get_param("ClusterId")
+        step_ids = self._get_param("StepIds", [])
+        infos = []
+        for step in self.backend.clusters[cluster_id].steps:
+            if step.id not in step_ids:
+                continue
+            if step.state == "PENDING":
+                step.state = "CANCELLED"
+                step.end_date_time = models.utcnow()
+                infos.append({"StepId": step.id, "Status": "SUBMITTED", "Reason": ""})
+            elif step.state == "RUNNING":
+                # EMR interrupts a running step: it ends CANCELLED shortly after.
+                step.state = "CANCEL_PENDING"
+                infos.append({"StepId": step.id, "Status": "SUBMITTED", "Reason": ""})
+            else:
+                infos.append({"StepId": step.id, "Status": "FAILED",
+                              "Reason": f"step is {step.state}"})
+        return ActionResult({"CancelStepsInfoList": infos})
+
+    responses.ElasticMapReduceResponse.cancel_steps = cancel_steps
+
+    def step_status(self: Any) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "State": self.state,
+            "StateChangeReason": {"Message": getattr(self, "last_state_change_reason", None)},
+            "Timeline": {"CreationDateTime": self.creation_date_time,
+                         "EndDateTime": self.end_date_time,
+                         "StartDateTime": self.start_date_time},
+        }
+        details = getattr(self, "failure_details", None)
+        if details:
+            status["FailureDetails"] = details
+        return status
+
+    models.Step.status = property(step_status)
+
+    original_cluster_status = models.Cluster.status.fget
+
+    def cluster_status(self: Any) -> dict[str, Any]:
+        status: dict[str, Any] = original_cluster_status(self)
+        code = getattr(self, "state_change_code", None)
+        if code:
+            status["StateChangeReason"]["Code"] = code
+        return status
+
+    models.Cluster.status = property(cluster_status)
+    responses.ElasticMapReduceResponse._dfr_extended = True
+
+
+# --- faults --------------------------------------------------------------------------
+
+
+@dataclass
+class Faults:
+    """Throttle a share of EMR calls (HTTP 400 ThrottlingException), deterministically."""
+
+    throttle_share: float = 0.0
+    seed: int = 7
+    calls: Counter[str] = field(default_factory=Counter)
+    throttled: Counter[str] = field(default_factory=Counter)
+    _rng: random.Random = field(default_factory=random.Random)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._rng.seed(self.seed)
+
+    def middleware(self, app: Callable[..., Any]) -> Callable[..., Any]:
+        def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            action = target.split(".")[-1] if target.startswith("ElasticMapReduce") else ""
+            if action:
+                with self._lock:
+                    self.calls[action] += 1
+                    throttle = self.throttle_share and self._rng.random() < self.throttle_share
+                    if throttle:
+                        self.throttled[action] += 1
+                if throttle:
+                    body = json.dumps({"__type": "ThrottlingException",
+                                       "message": "Rate exceeded"}).encode()
+                    start_response("400 Bad Request", [
+                        ("Content-Type", "application/x-amz-json-1.1"),
+                        ("Content-Length", str(len(body)))])
+                    return [body]
+            return app(environ, start_response)
+        return wsgi
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.throttled.clear()
+
+
+class EmrServer:
+    """moto's server on 127.0.0.1 (a free port), with call counting and faults."""
+
+    def __init__(self) -> None:
+        _extend_moto()
+        self.faults = Faults()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> EmrServer:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server("127.0.0.1", 0, self.faults.middleware(app), threaded=True,
+                                   request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment a CLI subprocess needs to talk to this server."""
+        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION}
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def reset(self) -> None:
+        from moto.core.base_backend import BackendDict  # noqa: F401 (moto's reset)
+        from moto.emr.models import emr_backends
+        from moto.s3.models import s3_backends
+
+        emr_backends[ACCOUNT][REGION].reset()
+        s3_backends[ACCOUNT]["global"].reset()
+        self.faults.reset()
+        self.faults.throttle_share = 0.0
+
+
+# --- the test-side EMR -----------------------------------------------------------------
+
+
+def backend() -> Any:
+    from moto.emr.models import emr_backends
+
+    return emr_backends[ACCOUNT][REGION]
+
+
+@dataclass
+class Outcome:
+    """What the driver does with a step named ``name``."""
+
+    state: str = "COMPLETED"  # COMPLETED | FAILED
+    seconds: float = 0.05  # how long it runs
+    failure: dict[str, str] | None = None  # FailureDetails
+    logs: dict[str, str] | None = None  # files written to the log URI when it ends
+
+
+class EmrDriver:
+    """Plays EMR on moto's backend: a thread that advances steps and clusters."""
+
+    def __init__(self, outcomes: dict[str, Outcome] | None = None, *,
+                 default: Outcome | None = None, bootstrap_failures: int = 0,
+                 tick: float = 0.02) -> None:
+        self.outcomes = outcomes or {}
+        self.default = default or Outcome()
+        self.bootstrap_failures = bootstrap_failures
+        self.tick = tick
+        self.started: dict[str, float] = {}
+        self.submitted: Counter[str] = Counter()  # step name -> times seen on any cluster
+        self._seen_steps: set[str] = set()
+        self._seen_clusters: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.errors: list[BaseException] = []
+        self.max_running = 0
+
+    def __enter__(self) -> EmrDriver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if self.errors:
+            raise self.errors[0]
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for cluster in list(backend().clusters.values()):
+                    self._advance(cluster)
+            except Exception as exc:  # surfaced at __exit__
+                self.errors.append(exc)
+                return
+            time.sleep(self.tick)
+
+    def _advance(self, cluster: Any) -> None:
+        from moto.emr import models
+
+        if cluster.id not in self._seen_clusters:
+            self._seen_clusters.add(cluster.id)
+            if self.bootstrap_failures > 0:
+                self.bootstrap_failures -= 1
+                cluster.state = "TERMINATED_WITH_ERRORS"
+                cluster.state_change_code = "BOOTSTRAP_FAILURE"
+                cluster.last_state_change_reason = "bootstrap action 1 returned a non-zero code"
+                for step in cluster.steps:
+                    step.state = "CANCELLED"
+                return
+            # moto starts a cluster WAITING at once; a real one takes a while.
+            for step in cluster.steps:
+                if step.state == "RUNNING" and step.id not in self.started:
+                    step.state = "PENDING"
+        if cluster.state in ("TERMINATED", "TERMINATED_WITH_ERRORS"):
+            for step in cluster.steps:
+                if step.state in ("PENDING", "RUNNING", "CANCEL_PENDING"):
+                    step.state = "CANCELLED"
+            return
+        now = time.monotonic()
+        level = int(getattr(cluster, "step_concurrency_level", 1) or 1)
+        for step in cluster.steps:
+            if step.id not in self._seen_steps:
+                self._seen_steps.add(step.id)
+                self.submitted[step.name] += 1
+            if step.state == "CANCEL_PENDING":
+                step.state = "CANCELLED"
+                step.end_date_time = models.utcnow()
+            elif step.state == "RUNNING":
+                outcome = self.outcomes.get(step.name, self.default)
+                if now - self.started.get(step.id, now) >= outcome.seconds:
+                    self._end(cluster, step, outcome)
+        running = sum(1 for s in cluster.steps if s.state == "RUNNING")
+        for step in cluster.steps:
+            if running >= level:
+                break
+            if step.state == "PENDING":
+                step.state = "RUNNING"
+                step.start_date_time = models.utcnow()
+                self.started[step.id] = now
+                running += 1
+        self.max_running = max(self.max_running, running)
+        active = [s for s in cluster.steps if s.state in ("PENDING", "RUNNING", "CANCEL_PENDING")]
+        if active:
+            cluster.state = "RUNNING"
+        elif cluster.state == "RUNNING":
+            cluster.state = "WAITING"
+        if (not active and cluster.steps and not cluster.keep_job_flow_alive_when_no_steps
+                and cluster.state == "WAITING"):
+            cluster.terminate()
+
+    def _end(self, cluster: Any, step: Any, outcome: Outcome) -> None:
+        from moto.emr import models
+
+        step.state = outcome.state
+        step.end_date_time = models.utcnow()
+        if outcome.failure:
+            step.failure_details = outcome.failure
+        if outcome.logs and cluster.log_uri:
+            write_logs(cluster.log_uri, cluster.id, step.id, outcome.logs)
+        if outcome.state == "FAILED" and step.action_on_failure in ("CANCEL_AND_WAIT",
+                                                                    "TERMINATE_CLUSTER"):
+            for other in cluster.steps:
+                if other.state == "PENDING":
+                    other.state = "CANCELLED"
+                    other.end_date_time = models.utcnow()
+            if step.action_on_failure == "TERMINATE_CLUSTER":
+                cluster.terminate()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.02)
+        raise AssertionError("condition not reached in time")
+
+
+def write_logs(log_uri: str, cluster_id: str, step_id: str, files: dict[str, str]) -> None:
+    """Put gzipped step logs where EMR would (``<logUri>/<cluster>/steps/<step>/``)."""
+    from moto.s3.models import s3_backends
+
+    s3 = s3_backends[ACCOUNT]["global"]
+    uri = log_uri.replace("s3n://", "s3://").replace("s3a://", "s3://")
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    if bucket not in s3.buckets:
+        s3.create_bucket(bucket, REGION)
+    base = f"{key.rstrip('/')}/" if key.strip("/") else ""
+    for name, text in files.items():
+        s3.put_object(bucket, f"{base}{cluster_id}/steps/{step_id}/{name}.gz",
+                      gzip.compress(text.encode()))
+
+
+@contextmanager
+def running_server() -> Iterator[EmrServer]:
+    server = EmrServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
