@@ -21,6 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import logging
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -204,8 +208,9 @@ class EmrDriver:
 
     def __init__(self, outcomes: dict[str, Outcome] | None = None, *,
                  default: Outcome | None = None, bootstrap_failures: int = 0,
-                 tick: float = 0.02) -> None:
+                 tick: float = 0.02, hold: Callable[[], bool] | None = None) -> None:
         self.outcomes = outcomes or {}
+        self.hold = hold  # while it returns True, running steps keep running
         self.default = default or Outcome()
         self.bootstrap_failures = bootstrap_failures
         self.tick = tick
@@ -270,7 +275,11 @@ class EmrDriver:
                 step.state = "CANCELLED"
                 step.end_date_time = models.utcnow()
             elif step.state == "RUNNING":
+                # moto marks the first step of an idle cluster RUNNING by itself.
+                self.started.setdefault(step.id, now)
                 outcome = self.outcomes.get(step.name, self.default)
+                if self.hold is not None and self.hold():
+                    continue
                 if now - self.started.get(step.id, now) >= outcome.seconds:
                     self._end(cluster, step, outcome)
         running = sum(1 for s in cluster.steps if s.state == "RUNNING")

@@ -295,14 +295,21 @@ def logs(run_id: str, step_id: str, attempt: int | None, stream: str, follow: bo
 @cli.command()
 @_options(click.option("--fabric", type=click.Choice(["local", "emr"])),
           click.option("--active", is_flag=True, help="Only clusters not terminated."),
+          click.option("--orphans", is_flag=True,
+                       help="EMR clusters tagged by this tool that no live run owns "
+                            "(asks EMR, with the default AWS credentials)."),
+          click.option("--region", metavar="REGION", help="The AWS region for --orphans."),
           json_output, state_dir, store_option, log_level_option)
-def clusters(fabric: str | None, active: bool, output: str, state_dir: str | None,
-             store: str | None) -> None:
+def clusters(fabric: str | None, active: bool, orphans: bool, region: str | None, output: str,
+             state_dir: str | None, store: str | None) -> None:
     """Lists the clusters this tool launched"""
     from dataflow_runner.cli import history
 
     db = _store(state_dir, store)
     try:
-        history.clusters(db, fabric=fabric, active=active, output=output)
+        if orphans:
+            history.orphans(db, region=region, output=output)
+        else:
+            history.clusters(db, fabric=fabric, active=active, output=output)
     finally:
         db.close()

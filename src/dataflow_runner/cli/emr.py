@@ -28,7 +28,6 @@ log = logging.getLogger("dataflow_runner")
 DEFAULT_DAG_CONCURRENCY = 4
 #: How long --log-failed-steps waits for EMR to copy a step's logs to S3.
 LOG_WAIT_SECONDS = 600.0
-LOG_POLL_SECONDS = 15.0
 
 
 def concurrency(emr: EmrCluster, book: Playbook | None) -> int:
@@ -152,11 +151,12 @@ def run_transient(config: ClusterConfig, emr: EmrCluster, book: Playbook, *, dry
                           on_state=_state_recorder(store, ref.id))
         log.info("EMR cluster with ID [%s] is terminated (%s)", ref.id, status.state.value)
         if log_failed_steps:
-            fetch_failed_logs(emr_fabric, ctx, emr.log_uri, ref.id)
+            fetch_failed_logs(emr_fabric, ctx, emr.log_uri, ref.id, interval)
     return summary
 
 
-def fetch_failed_logs(emr_fabric: Any, ctx: RunContext, log_uri: str, cluster_id: str) -> None:
+def fetch_failed_logs(emr_fabric: Any, ctx: RunContext, log_uri: str, cluster_id: str,
+                      interval: Any) -> None:
     """Print each FAILED step's logs once EMR has copied them (bounded wait), and
     keep the probable cause they show."""
     from dataflow_runner.engine.lifecycle import _pause
@@ -184,7 +184,7 @@ def fetch_failed_logs(emr_fabric: Any, ctx: RunContext, log_uri: str, cluster_id
             if files or time.monotonic() >= deadline:
                 break
             log.info("Waiting for EMR to copy the logs of step %s to %s...", emr_step, location)
-            _pause(LOG_POLL_SECONDS, None)
+            _pause(interval(60.0), None)
         if not files:
             log.error("No logs for step %s at %s after %.0fs", emr_step, location,
                       LOG_WAIT_SECONDS)
@@ -230,5 +230,6 @@ def run(book: Playbook, cluster_id: str, *, dry_run: bool, ctx_factory: Any,
     ctx.poll_interval = default_poll_interval(poll)
     summary = execute_on_cluster(ctx, ref, async_=async_)
     if log_failed_steps and summary is not None and summary.failed:
-        fetch_failed_logs(emr_fabric, ctx, emr_fabric.log_uri(ref), cluster_id)
+        fetch_failed_logs(emr_fabric, ctx, emr_fabric.log_uri(ref), cluster_id,
+                          ctx.poll_interval)
     return summary

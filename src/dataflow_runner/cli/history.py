@@ -246,6 +246,45 @@ def _follow(store: Any, run_id: str, step_id: str, attempt: int, paths: list[Pat
     sys.stdout.flush()
 
 
+def orphans(store: Any, *, region: str | None, output: str) -> None:
+    """EMR clusters this tool created for a transient run that no live run owns
+    any more (its runner was killed, its host rebooted): they cost money."""
+    from dataflow_runner.config.models import Credentials
+    from dataflow_runner.fabrics.emr.client import call, clients, session
+    from dataflow_runner.fabrics.emr.requests import MODE_TAG, RUN_TAG, TOOL_TAG
+
+    emr = clients(session(Credentials(), region or ""), "emr")[0]
+    active = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+    found = []
+    for page in emr.get_paginator("list_clusters").paginate(ClusterStates=active):
+        for summary in page.get("Clusters", []):
+            cluster = call("DescribeCluster", emr.describe_cluster,
+                           ClusterId=summary["Id"])["Cluster"]
+            tags = {t["Key"]: t["Value"] for t in cluster.get("Tags", [])}
+            if TOOL_TAG not in tags or tags.get(MODE_TAG) != "transient":
+                continue
+            run_id = tags.get(RUN_TAG, "")
+            run = store.get_run(run_id) if run_id else None
+            if run is None:
+                why = "its run is not in this store"
+            elif run_state(run) in ("RUNNING", "SUBMITTED"):
+                continue
+            else:
+                why = f"its run is {run_state(run)}"
+            found.append({"id": cluster["Id"], "name": cluster.get("Name", ""),
+                          "state": cluster.get("Status", {}).get("State", ""),
+                          "run_id": run_id, "why": why})
+    if output == "json":
+        _json(found)
+        return
+    if not found:
+        echo("no orphan clusters")
+        return
+    echo(_table([[o["id"], o["state"], o["name"], o["run_id"], o["why"]] for o in found],
+                ["CLUSTER", "STATE", "NAME", "RUN", "WHY"]))
+    echo("terminate one with: dataflow-runner down --emr-config CONFIG --emr-cluster ID")
+
+
 def clusters(store: Any, *, fabric: str | None, active: bool, output: str) -> None:
     records: list[ClusterRecord] = store.list_clusters(fabric=fabric, active=active or None)
     records = [_local_liveness(store, c) for c in records]

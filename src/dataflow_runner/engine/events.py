@@ -73,7 +73,7 @@ def _iso(at: float) -> str:
 
 def step_line(task: Task) -> str:
     """The Go tool's line for a finished step."""
-    head = f"Step '{task.step.name}' with id '{task.id}'"
+    head = f"Step '{task.step.name}' with id '{task.fabric_id}'"
     if task.state is StepState.COMPLETED:
         return (f"{head} completed successfully - StartTime: {go_time(task.started_at)}"
                 f" - EndTime: {go_time(task.ended_at)}")
@@ -164,6 +164,8 @@ class JsonReporter:
             "event": "step", "time": _iso(event.at), "run_id": task.run_id, "step": task.id,
             "name": task.step.name, "state": state, "attempt": task.attempt,
         }
+        if task.fabric_id != task.id:
+            out["fabric_id"] = task.fabric_id
         if event.kind in (EventKind.FINISHED, EventKind.RETRYING):
             out.update(exit_code=task.exit_code, reason=task.reason,
                        cause=task.cause.summary if task.cause else None)

@@ -103,7 +103,8 @@ def launch_cluster(fabric: Any, cluster: Any, *, poll_interval: Callable[[float]
         if status.state is ClusterState.WAITING:
             return ref
         if status.reason_code == "BOOTSTRAP_FAILURE" and attempt < BOOTSTRAP_RETRIES:
-            delay = random.uniform(0, BOOTSTRAP_RETRY_MAX_SLEEP)
+            # A random pause, so runners that failed together do not retry together.
+            delay = random.uniform(0, min(BOOTSTRAP_RETRY_MAX_SLEEP, 4 * poll_interval(0.0)))
             log.error("Bootstrap failure detected, retrying in %d seconds...", int(delay))
             _pause(delay, interrupts)
             continue

@@ -75,6 +75,12 @@ class Task:
     def id(self) -> str:
         return self.step.id
 
+    @property
+    def fabric_id(self) -> str:
+        """The id the fabric gave this step (EMR's ``s-...``), else the step's id."""
+        ref = self.ref
+        return ref.fabric_id if ref is not None and ref.fabric_id.startswith("s-") else self.id
+
 
 class EventKind(enum.Enum):
     SUBMITTED = "submitted"  # an attempt went to the fabric
@@ -177,9 +183,10 @@ class Scheduler:
             return
         refs = [t.ref for t in self._active.values() if t.ref is not None]
         statuses = self.fabric.poll(self.cluster, refs)
-        for key, status in statuses.items():
-            task = self._active.get(key)
-            if task is not None:
+        # In playbook order, whatever order the fabric answered in.
+        for task in sorted(self._active.values(), key=lambda t: t.position):
+            status = statuses.get(task.key)
+            if status is not None:
                 self._observe(task, status, now)
 
     # --- queries -----------------------------------------------------------------

@@ -102,6 +102,9 @@ class Agent:
         if now - self.last_beat >= HEARTBEAT_SECONDS:
             self.last_beat = now
             self.store.update_cluster(self.cluster_id, updated_at=now)
+            # The agent runs these runs: it is their runner, and it is alive.
+            for run_id in {t.run_id for t in self.scheduler.tasks if not t.state.finished}:
+                self.store.heartbeat(run_id, now)
 
     # --- requests --------------------------------------------------------------------
 
