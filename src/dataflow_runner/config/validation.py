@@ -99,6 +99,8 @@ def _message(err: Mapping[str, Any], value: Any, found: bool, secret: bool) -> s
         op = {"greater_than_equal": ">=", "greater_than": ">",
               "less_than_equal": "<=", "less_than": "<"}[kind]
         bound = next(iter(ctx.values()), "")
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
         return f"expected a number {op} {bound}, got {describe(value, secret=secret)}"
     if kind == "extra_forbidden":
         return "unknown field"
