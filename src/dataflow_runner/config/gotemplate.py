@@ -251,6 +251,7 @@ class _Parser:
 
     def parse(self) -> list[Node]:
         self._items = self.items()
+        self._ranges = 0
         body, end = self._list(depth=0)
         if end is not None:
             word, pos = end
@@ -281,6 +282,8 @@ class _Parser:
                 if word in ("if", "with", "range"):
                     nodes.append(self._branch(word, toks[1:], pos, depth))
                 elif word in ("break", "continue"):
+                    if not self._ranges:
+                        raise self.error(pos, f"{{{{{word}}}}} outside {{{{range}}}}")
                     nodes.append(Loop(pos, word))
                 else:
                     raise self.error(pos, f"{{{{{word}}}}} is not supported in config templates")
@@ -292,7 +295,9 @@ class _Parser:
         if not toks:
             raise self.error(pos, f"missing value for {word}")
         pipe = self._pipeline(toks, pos, allow_decl=True, allow_two=word == "range")
+        self._ranges += word == "range"
         body, end = self._list(depth + 1)
+        self._ranges -= word == "range"
         if end is None:
             raise self.error(pos, f"unexpected EOF: missing {{{{end}}}} for {{{{{word}}}}} "
                                   f"started at line {_line(self.src, pos)}")
@@ -318,7 +323,7 @@ class _Parser:
 
     def _pipeline(self, toks: list[Tok], pos: int, *, allow_decl: bool = False,
                   allow_two: bool = False) -> Pipeline:
-        pipe = Pipeline(pos)
+        pipe = Pipeline(toks[0].pos if toks else pos)
         i = 0
         if allow_decl and toks and toks[0].kind == "variable":
             names = [toks[0].text]
@@ -618,13 +623,17 @@ def default_funcs(*, now: Callable[[], dt.datetime] | None = None,
     env = os.environ if environ is None else environ
 
     def _read(path: str) -> bytes:
-        try:
-            with open(path, "rb") as fh:
-                return fh.read()
-        except OSError as exc:
-            raise _ExecError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+        with open(path, "rb") as fh:
+            return fh.read()
 
     reader = read_file or _read
+
+    def base64_file(path: str) -> str:
+        try:
+            return base64.b64encode(reader(path)).decode()
+        except OSError as exc:
+            # Go's wording: "open PATH: no such file or directory".
+            raise _ExecError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
 
     def now_with_format(layout: str) -> str:
         return gotime.format_go_time(clock(), layout)
@@ -646,7 +655,7 @@ def default_funcs(*, now: Callable[[], dt.datetime] | None = None,
         "timeWithFormat": time_with_format,
         "systemEnv": system_env,
         "base64": lambda text: base64.b64encode(text.encode()).decode(),
-        "base64File": lambda path: base64.b64encode(reader(path)).decode(),
+        "base64File": base64_file,
     }
 
 
@@ -714,12 +723,12 @@ class _Exec:
             items = list(enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool):
             if value > MAX_RANGE:
-                raise self.error(node, f"range over {value} is too long")
+                raise self.error(node.pipe, f"range over {value} is too long")
             items = [(i, i) for i in range(value)]
         elif value is None:
             items = []
         else:
-            raise self.error(node, f"range can't iterate over {_printable(value)}")
+            raise self.error(node.pipe, f"range can't iterate over {_printable(value)}")
         if not items:
             self.walk(node.else_body, dot)
             return
@@ -882,8 +891,6 @@ def render(text: str, name: str, data: Mapping[str, Any], *,
     run = _Exec(text, name, table, dict(data))
     try:
         run.walk(tree, run.vars[0][1])
-    except (_Break, _Continue):
-        raise TemplateError("{{break}} or {{continue}} outside {{range}}", file=name) from None
     except RecursionError:
         raise TemplateError("template nested too deeply", file=name) from None
     return "".join(run.out)
