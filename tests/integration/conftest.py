@@ -55,3 +55,35 @@ class EmrCli:
 @pytest.fixture
 def emr_cli(emr: EmrServer, tmp_path: Path) -> Any:
     return EmrCli(emr, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (fails clearly if not installed)."""
+    from tests.servers import postgres
+
+    with postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite3", "sqlalchemy-sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The same store contract on every backend."""
+    from dataflow_runner.store import open_store
+
+    if request.param == "sqlite3":
+        db = open_store(None, state_dir=tmp_path)
+    elif request.param == "sqlalchemy-sqlite":
+        db = open_store(f"sqlite:///{tmp_path}/alchemy.db", state_dir=tmp_path)
+    else:
+        url = request.getfixturevalue("pg_url")
+        db = open_store(url, state_dir=tmp_path)
+        _truncate(db)
+    yield db
+    db.close()
+
+
+def _truncate(db: Any) -> None:
+    with db.backend.transaction() as tx:
+        for table in ("attempts", "steps", "runs", "clusters"):
+            tx.execute(f"DELETE FROM {table}", {})
