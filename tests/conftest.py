@@ -45,8 +45,10 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 @pytest.fixture
 def compat() -> Path:
     if not COMPAT.is_dir():
-        pytest.skip(f"the shared reference folder {COMPAT} is absent (it holds the Go tool's "
-                    "public configs); CI has it")
+        pytest.skip(
+            f"the shared reference folder {COMPAT} is absent (it holds the Go tool's "
+            "public configs); CI has it"
+        )
     return COMPAT
 
 
@@ -72,15 +74,21 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[object]:
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
-    yield invoke
+    return invoke
 
 
-def run_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                timeout: float = 120) -> Result:
+def run_process(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> Result:
     """Run ``dataflow-runner ARGS`` as a real subprocess."""
     proc = subprocess.run(
-        [sys.executable, "-m", "dataflow_runner", *args], cwd=cwd, capture_output=True,
-        text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False,
+        [sys.executable, "-m", "dataflow_runner", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

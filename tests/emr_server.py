@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import random
 import threading
 import time
@@ -20,8 +21,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-
-import logging
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -55,8 +54,9 @@ def _extend_moto() -> None:
                 step.state = "CANCEL_PENDING"
                 infos.append({"StepId": step.id, "Status": "SUBMITTED", "Reason": ""})
             else:
-                infos.append({"StepId": step.id, "Status": "FAILED",
-                              "Reason": f"step is {step.state}"})
+                infos.append(
+                    {"StepId": step.id, "Status": "FAILED", "Reason": f"step is {step.state}"}
+                )
         return ActionResult({"CancelStepsInfoList": infos})
 
     responses.ElasticMapReduceResponse.cancel_steps = cancel_steps
@@ -65,9 +65,11 @@ def _extend_moto() -> None:
         status: dict[str, Any] = {
             "State": self.state,
             "StateChangeReason": {"Message": getattr(self, "last_state_change_reason", None)},
-            "Timeline": {"CreationDateTime": self.creation_date_time,
-                         "EndDateTime": self.end_date_time,
-                         "StartDateTime": self.start_date_time},
+            "Timeline": {
+                "CreationDateTime": self.creation_date_time,
+                "EndDateTime": self.end_date_time,
+                "StartDateTime": self.start_date_time,
+            },
         }
         details = getattr(self, "failure_details", None)
         if details:
@@ -117,13 +119,19 @@ class Faults:
                     if throttle:
                         self.throttled[action] += 1
                 if throttle:
-                    body = json.dumps({"__type": "ThrottlingException",
-                                       "message": "Rate exceeded"}).encode()
-                    start_response("400 Bad Request", [
-                        ("Content-Type", "application/x-amz-json-1.1"),
-                        ("Content-Length", str(len(body)))])
+                    body = json.dumps(
+                        {"__type": "ThrottlingException", "message": "Rate exceeded"}
+                    ).encode()
+                    start_response(
+                        "400 Bad Request",
+                        [
+                            ("Content-Type", "application/x-amz-json-1.1"),
+                            ("Content-Length", str(len(body))),
+                        ],
+                    )
                     return [body]
             return app(environ, start_response)
+
         return wsgi
 
     def reset(self) -> None:
@@ -150,8 +158,13 @@ class EmrServer:
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server("127.0.0.1", 0, self.faults.middleware(app), threaded=True,
-                                   request_handler=MotoRequestHandler)
+        self._server = make_server(
+            "127.0.0.1",
+            0,
+            self.faults.middleware(app),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -163,9 +176,13 @@ class EmrServer:
 
     def env(self) -> dict[str, str]:
         """The environment a CLI subprocess needs to talk to this server."""
-        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
-                "AWS_REGION": REGION}
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
 
     def stop(self) -> None:
         if self._server is not None:
@@ -206,9 +223,15 @@ class Outcome:
 class EmrDriver:
     """Plays EMR on moto's backend: a thread that advances steps and clusters."""
 
-    def __init__(self, outcomes: dict[str, Outcome] | None = None, *,
-                 default: Outcome | None = None, bootstrap_failures: int = 0,
-                 tick: float = 0.02, hold: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        outcomes: dict[str, Outcome] | None = None,
+        *,
+        default: Outcome | None = None,
+        bootstrap_failures: int = 0,
+        tick: float = 0.02,
+        hold: Callable[[], bool] | None = None,
+    ) -> None:
         self.outcomes = outcomes or {}
         self.hold = hold  # while it returns True, running steps keep running
         self.default = default or Outcome()
@@ -297,8 +320,12 @@ class EmrDriver:
             cluster.state = "RUNNING"
         elif cluster.state == "RUNNING":
             cluster.state = "WAITING"
-        if (not active and cluster.steps and not cluster.keep_job_flow_alive_when_no_steps
-                and cluster.state == "WAITING"):
+        if (
+            not active
+            and cluster.steps
+            and not cluster.keep_job_flow_alive_when_no_steps
+            and cluster.state == "WAITING"
+        ):
             cluster.terminate()
 
     def _end(self, cluster: Any, step: Any, outcome: Outcome) -> None:
@@ -310,8 +337,10 @@ class EmrDriver:
             step.failure_details = outcome.failure
         if outcome.logs and cluster.log_uri:
             write_logs(cluster.log_uri, cluster.id, step.id, outcome.logs)
-        if outcome.state == "FAILED" and step.action_on_failure in ("CANCEL_AND_WAIT",
-                                                                    "TERMINATE_CLUSTER"):
+        if outcome.state == "FAILED" and step.action_on_failure in (
+            "CANCEL_AND_WAIT",
+            "TERMINATE_CLUSTER",
+        ):
             for other in cluster.steps:
                 if other.state == "PENDING":
                     other.state = "CANCELLED"
@@ -334,13 +363,14 @@ def write_logs(log_uri: str, cluster_id: str, step_id: str, files: dict[str, str
 
     s3 = s3_backends[ACCOUNT]["global"]
     uri = log_uri.replace("s3n://", "s3://").replace("s3a://", "s3://")
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if bucket not in s3.buckets:
         s3.create_bucket(bucket, REGION)
     base = f"{key.rstrip('/')}/" if key.strip("/") else ""
     for name, text in files.items():
-        s3.put_object(bucket, f"{base}{cluster_id}/steps/{step_id}/{name}.gz",
-                      gzip.compress(text.encode()))
+        s3.put_object(
+            bucket, f"{base}{cluster_id}/steps/{step_id}/{name}.gz", gzip.compress(text.encode())
+        )
 
 
 @contextmanager

@@ -37,28 +37,77 @@ def postgres() -> Iterator[str]:
     """A throwaway PostgreSQL server on 127.0.0.1; yields a database URL."""
     initdb = PG_BIN / "initdb"
     if not initdb.exists():
-        raise RuntimeError(f"PostgreSQL is not installed ({initdb} is missing): "
-                           "apt-get install postgresql (scripts/test does)")
+        raise RuntimeError(
+            f"PostgreSQL is not installed ({initdb} is missing): "
+            "apt-get install postgresql (scripts/test does)"
+        )
     root = Path(tempfile.mkdtemp(prefix="dfr-pg-"))
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
         os.chmod(root, 0o755)
     port = free_port()
-    subprocess.run(_as_postgres([str(initdb), "-D", str(data), "-U", "postgres", "-A", "trust",
-                                 "--no-sync", "-E", "UTF8"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [
+                str(initdb),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     log = root / "server.log"
-    subprocess.run(_as_postgres([
-        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
-        f"-p {port} -k {root} -h 127.0.0.1 -c fsync=off -c max_connections=200", "start"]),
-        check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -k {root} -h 127.0.0.1 -c fsync=off -c max_connections=200",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
-        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
-                        "CREATE DATABASE dfr"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-c",
+                "CREATE DATABASE dfr",
+            ],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql://postgres:not-a-real-secret@127.0.0.1:{port}/dfr"
     finally:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                                     "stop"]), capture_output=True, check=False)
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -70,15 +119,31 @@ def etcd() -> Iterator[str]:
         raise RuntimeError("etcd is not installed: apt-get install etcd-server (scripts/test does)")
     root = Path(tempfile.mkdtemp(prefix="dfr-etcd-"))
     client, peer = free_port(), free_port()
+    log = open(root / "etcd.log", "wb")  # noqa: SIM115 - open while etcd runs, closed below
     proc = subprocess.Popen(
-        [binary, "--name", "dfr-test", "--data-dir", str(root / "data"),
-         "--listen-client-urls", f"http://127.0.0.1:{client}",
-         "--advertise-client-urls", f"http://127.0.0.1:{client}",
-         "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-         "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-         "--initial-cluster", f"dfr-test=http://127.0.0.1:{peer}",
-         "--unsafe-no-fsync", "--log-level", "error"],
-        stdout=subprocess.DEVNULL, stderr=open(root / "etcd.log", "wb"))
+        [
+            binary,
+            "--name",
+            "dfr-test",
+            "--data-dir",
+            str(root / "data"),
+            "--listen-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--advertise-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-cluster",
+            f"dfr-test=http://127.0.0.1:{peer}",
+            "--unsafe-no-fsync",
+            "--log-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -93,4 +158,5 @@ def etcd() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
         shutil.rmtree(root, ignore_errors=True)

@@ -33,7 +33,7 @@ def topological_order(edges: Mapping[str, Sequence[str]]) -> list[str]:
     Raises CycleError naming one cycle (``a -> b -> a``).
     """
     downstream: dict[str, list[str]] = {n: [] for n in edges}
-    pending = {n: 0 for n in edges}
+    pending = dict.fromkeys(edges, 0)
     for node, ups in edges.items():
         for up in dict.fromkeys(ups):  # a repeated dependency counts once
             if up in downstream:
@@ -75,7 +75,7 @@ def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str]:
                 stack.append((node, i + 1))
                 up = ups[i]
                 if state.get(up) == 1:
-                    cycle = path[path.index(up) :] + [up]
+                    cycle = [*path[path.index(up) :], up]
                     # Report it in the direction work flows: upstream first.
                     return cycle[::-1]
                 if not state.get(up):

@@ -21,17 +21,24 @@ from dataflow_runner.fabrics.base import FailureCause
 TAIL_BYTES = 64 * 1024
 DETAIL_LINES = 10
 
-_PY_EXC = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure)"
-                     r"|[A-Za-z_][\w.]*\.[A-Z]\w*)(?::\s.*)?$")
+_PY_EXC = re.compile(
+    r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure)"
+    r"|[A-Za-z_][\w.]*\.[A-Z]\w*)(?::\s.*)?$"
+)
 _JAVA_EXC = re.compile(
     r"(?:Exception in thread \"[^\"]*\" |Caused by: |User class threw exception: )?"
-    r"((?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::\s.*)?)$")
+    r"((?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::\s.*)?)$"
+)
 _CAUSED_BY = re.compile(r"Caused by: (.+)$")
 _YARN = re.compile(
     r"(Application application_\d+_\d+ failed .*|Diagnostics: .+|diagnostics: .+"
-    r"|final status: FAILED.*|Job \w+ failed with state FAILED.*)")
-_SHELL = re.compile(r"(command not found|No such file or directory|Permission denied"
-                    r"|cannot open|not found)", re.IGNORECASE)
+    r"|final status: FAILED.*|Job \w+ failed with state FAILED.*)"
+)
+_SHELL = re.compile(
+    r"(command not found|No such file or directory|Permission denied"
+    r"|cannot open|not found)",
+    re.IGNORECASE,
+)
 
 
 def tail(path: Path, limit: int = TAIL_BYTES) -> str:

@@ -37,19 +37,29 @@ class EmrCli:
         self.workdir = workdir
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {**os.environ, **self.server.env(), "DATAFLOW_RUNNER_POLL_INTERVAL": "0.2",
-                **extra}
+        return {**os.environ, **self.server.env(), "DATAFLOW_RUNNER_POLL_INTERVAL": "0.2", **extra}
 
     def __call__(self, *args: str, timeout: float = 120, **env: str) -> Result:
-        proc = subprocess.run([sys.executable, "-m", "dataflow_runner", *args],
-                              cwd=self.workdir, capture_output=True, text=True, check=False,
-                              timeout=timeout, env=self.env(**env))
+        proc = subprocess.run(
+            [sys.executable, "-m", "dataflow_runner", *args],
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env=self.env(**env),
+        )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "dataflow_runner", *args],
-                                cwd=self.workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=self.env(**env))
+        return subprocess.Popen(
+            [sys.executable, "-m", "dataflow_runner", *args],
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(**env),
+        )
 
 
 @pytest.fixture

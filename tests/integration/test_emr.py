@@ -20,37 +20,82 @@ NATIVE_PLAYBOOK = "iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-0"
 
 
 def cluster_file(d: Path, **extra: Any) -> Path:
-    data = {"name": "emr-test", "logUri": "s3://emr-logs/", "region": REGION,
-            "credentials": {"accessKeyId": "env", "secretAccessKey": "env"},
-            "roles": {"jobflow": "EMR_EC2_DefaultRole", "service": "EMR_DefaultRole"},
-            "ec2": {"amiVersion": "6.10.0", "keyName": "k",
-                    "location": {"vpc": {"subnetId": "subnet-1"}},
-                    "instances": {"master": {"type": "m5.xlarge"},
-                                  "core": {"type": "m5.xlarge", "count": 2},
-                                  "task": {"type": "m5.xlarge", "count": 0}}}, **extra}
+    data = {
+        "name": "emr-test",
+        "logUri": "s3://emr-logs/",
+        "region": REGION,
+        "credentials": {"accessKeyId": "env", "secretAccessKey": "env"},
+        "roles": {"jobflow": "EMR_EC2_DefaultRole", "service": "EMR_DefaultRole"},
+        "ec2": {
+            "amiVersion": "6.10.0",
+            "keyName": "k",
+            "location": {"vpc": {"subnetId": "subnet-1"}},
+            "instances": {
+                "master": {"type": "m5.xlarge"},
+                "core": {"type": "m5.xlarge", "count": 2},
+                "task": {"type": "m5.xlarge", "count": 0},
+            },
+        },
+        **extra,
+    }
     path = d / "cluster.json"
     path.write_text(json.dumps({"schema": SNOWPLOW_CLUSTER, "data": data}))
     return path
 
 
 def serial_playbook(d: Path, names: list[str], action: str = "CANCEL_AND_WAIT") -> Path:
-    steps = [{"type": "CUSTOM_JAR", "name": n, "actionOnFailure": action,
-              "jar": "command-runner.jar", "arguments": ["echo", n]} for n in names]
+    steps = [
+        {
+            "type": "CUSTOM_JAR",
+            "name": n,
+            "actionOnFailure": action,
+            "jar": "command-runner.jar",
+            "arguments": ["echo", n],
+        }
+        for n in names
+    ]
     path = d / "playbook.json"
-    path.write_text(json.dumps({"schema": SNOWPLOW_PLAYBOOK, "data": {
-        "region": REGION, "credentials": {"accessKeyId": "env", "secretAccessKey": "env"},
-        "steps": steps}}))
+    path.write_text(
+        json.dumps(
+            {
+                "schema": SNOWPLOW_PLAYBOOK,
+                "data": {
+                    "region": REGION,
+                    "credentials": {"accessKeyId": "env", "secretAccessKey": "env"},
+                    "steps": steps,
+                },
+            }
+        )
+    )
     return path
 
 
 def dag_playbook(d: Path, width: int, concurrency: int) -> Path:
-    steps = [{"id": f"leaf{i}", "type": "COMMAND", "command": ["echo", str(i)]}
-             for i in range(width)]
-    steps.append({"id": "join", "type": "COMMAND", "command": ["echo", "join"],
-                  "dependsOn": [f"leaf{i}" for i in range(width)]})
+    steps = [
+        {"id": f"leaf{i}", "type": "COMMAND", "command": ["echo", str(i)]} for i in range(width)
+    ]
+    steps.append(
+        {
+            "id": "join",
+            "type": "COMMAND",
+            "command": ["echo", "join"],
+            "dependsOn": [f"leaf{i}" for i in range(width)],
+        }
+    )
     path = d / "playbook.json"
-    path.write_text(json.dumps({"schema": NATIVE_PLAYBOOK, "data": {
-        "name": "dag", "region": REGION, "concurrency": concurrency, "steps": steps}}))
+    path.write_text(
+        json.dumps(
+            {
+                "schema": NATIVE_PLAYBOOK,
+                "data": {
+                    "name": "dag",
+                    "region": REGION,
+                    "concurrency": concurrency,
+                    "steps": steps,
+                },
+            }
+        )
+    )
     return path
 
 
@@ -71,8 +116,9 @@ def test_up_run_down(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     with EmrDriver():
         run = emr_cli("run", "--emr-playbook", str(playbook), "--emr-cluster", cluster.id)
     assert run.code == 0, run.err
-    assert f"Successfully added 2 steps to the EMR cluster with jobflow id '{cluster.id}'" \
-        in run.err
+    assert (
+        f"Successfully added 2 steps to the EMR cluster with jobflow id '{cluster.id}'" in run.err
+    )
     ids = [s.id for s in cluster.steps]
     assert f"Step 'one' with id '{ids[0]}' completed successfully - StartTime: " in run.err
     assert "All steps completed successfully" in run.err
@@ -90,8 +136,13 @@ def test_up_run_down(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
 
 def test_run_transient_success(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     with EmrDriver():
-        result = emr_cli("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                         "--emr-playbook", str(serial_playbook(tmp_path, ["a", "b", "c"])))
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(serial_playbook(tmp_path, ["a", "b", "c"])),
+        )
     assert result.code == 0, result.err
     [cluster] = clusters()
     assert cluster.state == "TERMINATED"
@@ -106,12 +157,24 @@ def test_run_transient_success(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
 
 
 def test_run_transient_failure_cancel_and_wait(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
-    outcomes = {"b": Outcome("FAILED", failure={
-        "Reason": "Unknown Error.", "Message": "Exception in thread main: boom",
-        "LogFile": "s3://emr-logs/steps/stderr.gz"})}
+    outcomes = {
+        "b": Outcome(
+            "FAILED",
+            failure={
+                "Reason": "Unknown Error.",
+                "Message": "Exception in thread main: boom",
+                "LogFile": "s3://emr-logs/steps/stderr.gz",
+            },
+        )
+    }
     with EmrDriver(outcomes):
-        result = emr_cli("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                         "--emr-playbook", str(serial_playbook(tmp_path, ["a", "b", "c"])))
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(serial_playbook(tmp_path, ["a", "b", "c"])),
+        )
     assert result.code == 1
     [cluster] = clusters()
     assert [s.state for s in cluster.steps] == ["COMPLETED", "FAILED", "CANCELLED"]
@@ -125,26 +188,39 @@ def test_run_transient_failure_cancel_and_wait(emr_cli: Any, emr: Any, tmp_path:
     assert "terminated by user request" not in result.err.lower()
     run = json.loads(emr_cli("status", "--output", "json").out)
     assert run["state"] == "FAILED"
-    assert {s["id"]: s["state"] for s in run["steps"]} == {"a": "COMPLETED", "b": "FAILED",
-                                                           "c": "CANCELLED"}
+    assert {s["id"]: s["state"] for s in run["steps"]} == {
+        "a": "COMPLETED",
+        "b": "FAILED",
+        "c": "CANCELLED",
+    }
 
 
 def test_continue_goes_on_after_a_failure(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     with EmrDriver({"a": Outcome("FAILED")}):
-        result = emr_cli("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                         "--emr-playbook",
-                         str(serial_playbook(tmp_path, ["a", "b"], action="CONTINUE")))
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(serial_playbook(tmp_path, ["a", "b"], action="CONTINUE")),
+        )
     assert result.code == 1
     [cluster] = clusters()
     assert [s.state for s in cluster.steps] == ["FAILED", "COMPLETED"]
     assert "1/2 steps failed to complete successfully" in result.err
 
 
-def test_dag_sets_step_concurrency_and_submits_each_step_once(emr_cli: Any, emr: Any,
-                                                              tmp_path: Path) -> None:
+def test_dag_sets_step_concurrency_and_submits_each_step_once(
+    emr_cli: Any, emr: Any, tmp_path: Path
+) -> None:
     with EmrDriver(default=Outcome(seconds=0.3)) as driver:
-        result = emr_cli("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                         "--emr-playbook", str(dag_playbook(tmp_path, 6, concurrency=2)))
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(dag_playbook(tmp_path, 6, concurrency=2)),
+        )
     assert result.code == 0, result.err
     [cluster] = clusters()
     assert cluster.step_concurrency_level == 2
@@ -159,8 +235,13 @@ def test_dag_sets_step_concurrency_and_submits_each_step_once(emr_cli: Any, emr:
 def test_throttling_does_not_fail_the_run(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     emr.faults.throttle_share = 0.3
     with EmrDriver(default=Outcome(seconds=0.2)):
-        result = emr_cli("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                         "--emr-playbook", str(dag_playbook(tmp_path, 4, concurrency=2)))
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(dag_playbook(tmp_path, 4, concurrency=2)),
+        )
     assert result.code == 0, result.err
     assert sum(emr.faults.throttled.values()) > 0
     [cluster] = clusters()
@@ -168,11 +249,17 @@ def test_throttling_does_not_fail_the_run(emr_cli: Any, emr: Any, tmp_path: Path
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_terminates_the_transient_cluster(emr_cli: Any, emr: Any, tmp_path: Path,
-                                                    sig: signal.Signals) -> None:
+def test_interrupt_terminates_the_transient_cluster(
+    emr_cli: Any, emr: Any, tmp_path: Path, sig: signal.Signals
+) -> None:
     with EmrDriver(default=Outcome(seconds=600)) as driver:
-        proc = emr_cli.popen("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                             "--emr-playbook", str(serial_playbook(tmp_path, ["long", "next"])))
+        proc = emr_cli.popen(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(serial_playbook(tmp_path, ["long", "next"])),
+        )
         driver.wait_for(lambda: any(s.state == "RUNNING" for c in clusters() for s in c.steps))
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
@@ -184,15 +271,23 @@ def test_interrupt_terminates_the_transient_cluster(emr_cli: Any, emr: Any, tmp_
     assert run["state"] == "CANCELLED"
 
 
-def test_log_failed_steps_prints_logs_and_the_probable_cause(emr_cli: Any, emr: Any,
-                                                             tmp_path: Path) -> None:
-    stderr = ("INFO starting\nException in thread \"main\" java.lang.IllegalArgumentException:"
-              " bad --config\n\tat com.acme.Main.main(Main.scala:12)\n")
+def test_log_failed_steps_prints_logs_and_the_probable_cause(
+    emr_cli: Any, emr: Any, tmp_path: Path
+) -> None:
+    stderr = (
+        'INFO starting\nException in thread "main" java.lang.IllegalArgumentException:'
+        " bad --config\n\tat com.acme.Main.main(Main.scala:12)\n"
+    )
     outcomes = {"b": Outcome("FAILED", logs={"stderr": stderr, "controller": "exit code 1\n"})}
     with EmrDriver(outcomes):
-        result = emr_cli("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                         "--emr-playbook", str(serial_playbook(tmp_path, ["a", "b"])),
-                         "--log-failed-steps")
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(serial_playbook(tmp_path, ["a", "b"])),
+            "--log-failed-steps",
+        )
     assert result.code == 1
     step_id = clusters()[0].steps[1].id
     assert f"Content of log file 'stderr' for step {step_id}:" in result.err
@@ -211,8 +306,13 @@ def test_calls_per_poll_do_not_grow_with_steps(emr_cli: Any, emr: Any, tmp_path:
         emr.reset()
         held = HoldUntil(emr, list_steps_calls=8)
         with EmrDriver(default=Outcome(seconds=0.0), hold=held):
-            result = emr_cli("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                             "--emr-playbook", str(dag_playbook(tmp_path, width, width)))
+            result = emr_cli(
+                "run-transient",
+                "--emr-config",
+                str(cluster_file(tmp_path)),
+                "--emr-playbook",
+                str(dag_playbook(tmp_path, width, width)),
+            )
         assert result.code == 0, result.err
         counts[width] = dict(emr.faults.calls)
     for width, calls in counts.items():
@@ -242,17 +342,25 @@ def test_bootstrap_failure_is_retried(emr_cli: Any, emr: Any, tmp_path: Path) ->
     assert f"EMR cluster launched successfully; Jobflow ID: {second.id}" in result.err
 
 
-def test_endpoint_and_credentials_from_the_environment(emr_cli: Any, emr: Any,
-                                                       tmp_path: Path) -> None:
+def test_endpoint_and_credentials_from_the_environment(
+    emr_cli: Any, emr: Any, tmp_path: Path
+) -> None:
     # `env` credentials without the variables: a clear error, nothing created.
-    result = emr_cli("up", "--emr-config", str(cluster_file(tmp_path)),
-                     AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY="")
+    result = emr_cli(
+        "up",
+        "--emr-config",
+        str(cluster_file(tmp_path)),
+        AWS_ACCESS_KEY_ID="",
+        AWS_SECRET_ACCESS_KEY="",
+    )
     assert result.code == 1
     assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set" in result.err
     assert clusters() == []
     # Static keys in the config are used, and never printed.
-    config = cluster_file(tmp_path, credentials={"accessKeyId": "AKIAEXAMPLEKEY1",
-                                                 "secretAccessKey": "s3cr3t-Value-XYZ"})
+    config = cluster_file(
+        tmp_path,
+        credentials={"accessKeyId": "AKIAEXAMPLEKEY1", "secretAccessKey": "s3cr3t-Value-XYZ"},
+    )
     with EmrDriver():
         result = emr_cli("up", "--emr-config", str(config), "--log-level", "debug")
     assert result.code == 0, result.err
@@ -261,8 +369,13 @@ def test_endpoint_and_credentials_from_the_environment(emr_cli: Any, emr: Any,
 
 def test_orphans_are_listed(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     with EmrDriver(default=Outcome(seconds=600)) as driver:
-        proc = emr_cli.popen("run-transient", "--emr-config", str(cluster_file(tmp_path)),
-                             "--emr-playbook", str(serial_playbook(tmp_path, ["long"])))
+        proc = emr_cli.popen(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(serial_playbook(tmp_path, ["long"])),
+        )
         driver.wait_for(lambda: any(s.state == "RUNNING" for c in clusters() for s in c.steps))
         proc.kill()  # the runner dies without cleaning up: the cluster is an orphan
         proc.communicate(timeout=30)
@@ -275,6 +388,11 @@ def test_orphans_are_listed(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
 
 
 def test_boto3_sees_the_server(emr: Any) -> None:
-    client = boto3.client("emr", endpoint_url=emr.url, region_name=REGION,
-                          aws_access_key_id="x", aws_secret_access_key="y")
+    client = boto3.client(
+        "emr",
+        endpoint_url=emr.url,
+        region_name=REGION,
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+    )
     assert client.list_clusters()["Clusters"] == []

@@ -25,19 +25,34 @@ from dataflow_runner.store.records import (
 
 def run_record(run_id: str = "r-1", **extra: Any) -> RunRecord:
     base: dict[str, Any] = {
-        "id": run_id, "command": "run-transient", "playbook": "p", "fabric": "local",
-        "state": RunState.RUNNING, "created_at": 1000.0, "started_at": 1000.5,
-        "variables": {"day": "2026-11-22"}, "playbook_doc": {"steps": [{"id": "a"}]},
-        "cluster_doc": {"name": "c"}, "options": {"lock": None, "concurrency": 2},
-        "pid": 42, "host": "h",
+        "id": run_id,
+        "command": "run-transient",
+        "playbook": "p",
+        "fabric": "local",
+        "state": RunState.RUNNING,
+        "created_at": 1000.0,
+        "started_at": 1000.5,
+        "variables": {"day": "2026-11-22"},
+        "playbook_doc": {"steps": [{"id": "a"}]},
+        "cluster_doc": {"name": "c"},
+        "options": {"lock": None, "concurrency": 2},
+        "pid": 42,
+        "host": "h",
     }
     base.update(extra)
     return RunRecord(**base)
 
 
 def step_record(step_id: str, position: int, run_id: str = "r-1") -> StepRecord:
-    return StepRecord(run_id=run_id, step_id=step_id, position=position, name=step_id.upper(),
-                      type="COMMAND", state=StepState.PENDING, depends_on=("x", "y"))
+    return StepRecord(
+        run_id=run_id,
+        step_id=step_id,
+        position=position,
+        name=step_id.upper(),
+        type="COMMAND",
+        state=StepState.PENDING,
+        depends_on=("x", "y"),
+    )
 
 
 def test_run_round_trip(store: Any) -> None:
@@ -46,8 +61,14 @@ def test_run_round_trip(store: Any) -> None:
     assert store.get_run("r-1") == run
     assert [s.step_id for s in store.get_steps("r-1")] == ["a", "b"]
     assert store.get_steps("r-1")[0].depends_on == ("x", "y")
-    store.update_run("r-1", state=RunState.FAILED, ended_at=1005.25, reason="1/2 failed",
-                     cluster_id="l-X", options={"k": [1, 2]})
+    store.update_run(
+        "r-1",
+        state=RunState.FAILED,
+        ended_at=1005.25,
+        reason="1/2 failed",
+        cluster_id="l-X",
+        options={"k": [1, 2]},
+    )
     got = store.get_run("r-1")
     assert got.state is RunState.FAILED and got.ended_at == 1005.25
     assert got.reason == "1/2 failed" and got.cluster_id == "l-X" and got.options == {"k": [1, 2]}
@@ -58,22 +79,51 @@ def test_run_round_trip(store: Any) -> None:
 
 def test_attempts_and_step_transitions(store: Any) -> None:
     store.create_run(run_record(), [step_record("a", 0)])
-    store.start_attempt(AttemptRecord("r-1", "a", 1, StepState.RUNNING, started_at=10.0,
-                                      fabric_ref={"pid": 7}, log_location="/logs/a/1"))
+    store.start_attempt(
+        AttemptRecord(
+            "r-1",
+            "a",
+            1,
+            StepState.RUNNING,
+            started_at=10.0,
+            fabric_ref={"pid": 7},
+            log_location="/logs/a/1",
+        )
+    )
     step = store.get_steps("r-1")[0]
-    assert (step.state, step.attempts, step.started_at, step.fabric_ref) == \
-        (StepState.RUNNING, 1, 10.0, {"pid": 7})
-    store.finish_attempt("r-1", "a", 1, StepState.FAILED, at=11.0, exit_code=3, reason="exit code 3",
-                         cause="ValueError: x", final=False)
+    assert (step.state, step.attempts, step.started_at, step.fabric_ref) == (
+        StepState.RUNNING,
+        1,
+        10.0,
+        {"pid": 7},
+    )
+    store.finish_attempt(
+        "r-1",
+        "a",
+        1,
+        StepState.FAILED,
+        at=11.0,
+        exit_code=3,
+        reason="exit code 3",
+        cause="ValueError: x",
+        final=False,
+    )
     assert store.get_steps("r-1")[0].state is StepState.RUNNING  # not final: retried
     store.start_attempt(AttemptRecord("r-1", "a", 2, StepState.RUNNING, started_at=12.0))
     store.finish_attempt("r-1", "a", 2, StepState.COMPLETED, at=13.0, exit_code=0)
     step = store.get_steps("r-1")[0]
-    assert (step.state, step.attempts, step.started_at, step.ended_at, step.exit_code) == \
-        (StepState.COMPLETED, 2, 10.0, 13.0, 0)
+    assert (step.state, step.attempts, step.started_at, step.ended_at, step.exit_code) == (
+        StepState.COMPLETED,
+        2,
+        10.0,
+        13.0,
+        0,
+    )
     attempts = store.get_attempts("r-1", "a")
     assert [(a.attempt, a.state, a.exit_code, a.cause) for a in attempts] == [
-        (1, StepState.FAILED, 3, "ValueError: x"), (2, StepState.COMPLETED, 0, None)]
+        (1, StepState.FAILED, 3, "ValueError: x"),
+        (2, StepState.COMPLETED, 0, None),
+    ]
     assert attempts[0].log_location == "/logs/a/1"
     store.update_attempt("r-1", "a", 1, log_location="s3://b/k/")
     assert store.get_attempts("r-1")[0].log_location == "s3://b/k/"
@@ -82,10 +132,17 @@ def test_attempts_and_step_transitions(store: Any) -> None:
 
 
 def test_listing_and_filters(store: Any) -> None:
-    for i, (state, playbook) in enumerate([(RunState.COMPLETED, "x"), (RunState.FAILED, "y"),
-                                           (RunState.COMPLETED, "y"), (RunState.RUNNING, "x")]):
-        store.create_run(run_record(f"r-2026-{i}", state=state, playbook=playbook,
-                                    created_at=100.0 + i), [])
+    for i, (state, playbook) in enumerate(
+        [
+            (RunState.COMPLETED, "x"),
+            (RunState.FAILED, "y"),
+            (RunState.COMPLETED, "y"),
+            (RunState.RUNNING, "x"),
+        ]
+    ):
+        store.create_run(
+            run_record(f"r-2026-{i}", state=state, playbook=playbook, created_at=100.0 + i), []
+        )
     assert [r.id for r in store.list_runs()] == ["r-2026-3", "r-2026-2", "r-2026-1", "r-2026-0"]
     assert [r.id for r in store.list_runs(state="COMPLETED")] == ["r-2026-2", "r-2026-0"]
     assert [r.id for r in store.list_runs(playbook="y")] == ["r-2026-2", "r-2026-1"]
@@ -100,8 +157,15 @@ def test_listing_and_filters(store: Any) -> None:
 
 
 def test_clusters(store: Any) -> None:
-    base = ClusterRecord("l-A", "local", "c", ClusterState.STARTING, created_at=1.0,
-                         config_doc={"k": "v"}, endpoint="/x")
+    base = ClusterRecord(
+        "l-A",
+        "local",
+        "c",
+        ClusterState.STARTING,
+        created_at=1.0,
+        config_doc={"k": "v"},
+        endpoint="/x",
+    )
     store.upsert_cluster(base)
     store.upsert_cluster(dataclasses.replace(base, id="j-B", fabric="emr", created_at=2.0))
     store.update_cluster("l-A", state=ClusterState.TERMINATED, ended_at=5.0, reason="done")
@@ -140,18 +204,26 @@ def test_unreachable_postgres_is_one_line_without_the_password(tmp_path: Path) -
 
 def test_opening_an_existing_sqlite_store_does_not_import_sqlalchemy(tmp_path: Path) -> None:
     open_store(state_dir=tmp_path).close()  # creates and migrates
-    code = ("import sys; from pathlib import Path; from dataflow_runner.store import open_store; "
-            f"s = open_store(state_dir=Path({str(tmp_path)!r})); s.list_runs(); "
-            "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)")
+    code = (
+        "import sys; from pathlib import Path; from dataflow_runner.store import open_store; "
+        f"s = open_store(state_dir=Path({str(tmp_path)!r})); s.list_runs(); "
+        "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
 
 
 def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
-    code = ("from pathlib import Path; from dataflow_runner.store import open_store; "
-            f"s = open_store(state_dir=Path({str(tmp_path)!r})); s.list_runs(); print('ok')")
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    code = (
+        "from pathlib import Path; from dataflow_runner.store import open_store; "
+        f"s = open_store(state_dir=Path({str(tmp_path)!r})); s.list_runs(); print('ok')"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     results = [p.communicate(timeout=60) for p in procs]
     assert all(p.returncode == 0 for p in procs), results
     assert [r[0].strip() for r in results] == ["ok"] * 4
@@ -200,9 +272,15 @@ for i in range(int(sys.argv[3])):
 
 def test_two_writers_never_lose_a_transition(tmp_path: Path) -> None:
     open_store(state_dir=tmp_path).close()
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), name, "300"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), name, "300"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     store = open_store(state_dir=tmp_path)
@@ -217,8 +295,11 @@ def test_sigkill_never_corrupts_or_loses_a_committed_transition(tmp_path: Path) 
     open_store(state_dir=tmp_path).close()
     rng = random.Random(11)
     for trial in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"t{trial}", "100000"],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), f"t{trial}", "100000"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         committed = -1
         wanted = rng.randint(5, 200)

@@ -22,14 +22,21 @@ NATIVE_PLAYBOOK = "iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-0"
 
 def cluster(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "name": "c", "logUri": "s3://logs/", "region": "us-east-1",
+        "name": "c",
+        "logUri": "s3://logs/",
+        "region": "us-east-1",
         "credentials": {"accessKeyId": "env", "secretAccessKey": "env"},
         "roles": {"jobflow": "EMR_EC2_DefaultRole", "service": "EMR_DefaultRole"},
-        "ec2": {"amiVersion": "6.10.0", "keyName": "k",
-                "location": {"vpc": {"subnetId": "subnet-1"}},
-                "instances": {"master": {"type": "m5.xlarge"},
-                              "core": {"type": "m5.xlarge", "count": 1},
-                              "task": {"type": "m5.xlarge", "count": 0, "bid": "0.015"}}},
+        "ec2": {
+            "amiVersion": "6.10.0",
+            "keyName": "k",
+            "location": {"vpc": {"subnetId": "subnet-1"}},
+            "instances": {
+                "master": {"type": "m5.xlarge"},
+                "core": {"type": "m5.xlarge", "count": 1},
+                "task": {"type": "m5.xlarge", "count": 0, "bid": "0.015"},
+            },
+        },
     }
     for path, value in changes.items():
         node = data
@@ -44,12 +51,22 @@ def cluster(**changes: Any) -> dict[str, Any]:
 
 
 def playbook(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    default = {"type": "CUSTOM_JAR", "name": "s", "actionOnFailure": "CANCEL_AND_WAIT",
-               "jar": "command-runner.jar", "arguments": ["true"]}
-    return {"schema": PLAYBOOK, "data": {"region": "us-east-1",
-                                         "credentials": {"accessKeyId": "env",
-                                                         "secretAccessKey": "env"},
-                                         "steps": list(steps) if steps else [default], **extra}}
+    default = {
+        "type": "CUSTOM_JAR",
+        "name": "s",
+        "actionOnFailure": "CANCEL_AND_WAIT",
+        "jar": "command-runner.jar",
+        "arguments": ["true"],
+    }
+    return {
+        "schema": PLAYBOOK,
+        "data": {
+            "region": "us-east-1",
+            "credentials": {"accessKeyId": "env", "secretAccessKey": "env"},
+            "steps": list(steps) if steps else [default],
+            **extra,
+        },
+    }
 
 
 def native(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -77,229 +94,707 @@ def j(value: Any) -> str:
 CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
     # --- flags (exit 1 as the Go tool, or 2 for usage) -----------------------------
     ("missing-emr-config", {}, ["up"], 1, r"^--emr-config needs to be specified$"),
-    ("missing-playbook", {}, ["run", "--emr-cluster", "j-1"], 1,
-     r"^--emr-playbook needs to be specified$"),
-    ("missing-cluster-id", {"p.json": OK_P}, ["run", "--emr-playbook", "{d}/p.json"], 1,
-     r"^--emr-cluster needs to be specified$"),
-    ("down-missing-cluster", {"c.json": OK_C}, ["down", "--emr-config", "{d}/c.json"], 1,
-     r"^--emr-cluster needs to be specified$"),
-    ("transient-missing-playbook", {"c.json": OK_C},
-     ["run-transient", "--emr-config", "{d}/c.json"], 1,
-     r"^--emr-playbook needs to be specified$"),
-    ("lock-and-softlock", {"c.json": OK_C, "p.json": OK_P},
-     [*RT, "--lock", "a", "--softLock", "b"], 1,
-     r"^--lock and --softLock are mutually exclusive$"),
-    ("consul-without-lock", {"c.json": OK_C, "p.json": OK_P}, [*RT, "--consul", "127.0.0.1:1"],
-     1, r"^--lock or --softLock is needed to make use of --consul$"),
-    ("async-with-lock", {"p.json": OK_P}, [*RUN, "--async", "--lock", "x"], 1,
-     r"^--async and --lock or --softLock are not compatible$"),
-    ("odd-vars", {"c.json": OK_C}, [*UP, "--vars", "a,b,c"], 1,
-     r"^--vars must have an even number of keys and values$"),
-    ("bad-log-level", {}, ["--log-level", "loud", "up"], 1,
-     r"^Supported log levels are debug,info,warning,error,fatal,panic, provided loud$"),
+    (
+        "missing-playbook",
+        {},
+        ["run", "--emr-cluster", "j-1"],
+        1,
+        r"^--emr-playbook needs to be specified$",
+    ),
+    (
+        "missing-cluster-id",
+        {"p.json": OK_P},
+        ["run", "--emr-playbook", "{d}/p.json"],
+        1,
+        r"^--emr-cluster needs to be specified$",
+    ),
+    (
+        "down-missing-cluster",
+        {"c.json": OK_C},
+        ["down", "--emr-config", "{d}/c.json"],
+        1,
+        r"^--emr-cluster needs to be specified$",
+    ),
+    (
+        "transient-missing-playbook",
+        {"c.json": OK_C},
+        ["run-transient", "--emr-config", "{d}/c.json"],
+        1,
+        r"^--emr-playbook needs to be specified$",
+    ),
+    (
+        "lock-and-softlock",
+        {"c.json": OK_C, "p.json": OK_P},
+        [*RT, "--lock", "a", "--softLock", "b"],
+        1,
+        r"^--lock and --softLock are mutually exclusive$",
+    ),
+    (
+        "consul-without-lock",
+        {"c.json": OK_C, "p.json": OK_P},
+        [*RT, "--consul", "127.0.0.1:1"],
+        1,
+        r"^--lock or --softLock is needed to make use of --consul$",
+    ),
+    (
+        "async-with-lock",
+        {"p.json": OK_P},
+        [*RUN, "--async", "--lock", "x"],
+        1,
+        r"^--async and --lock or --softLock are not compatible$",
+    ),
+    (
+        "odd-vars",
+        {"c.json": OK_C},
+        [*UP, "--vars", "a,b,c"],
+        1,
+        r"^--vars must have an even number of keys and values$",
+    ),
+    (
+        "bad-log-level",
+        {},
+        ["--log-level", "loud", "up"],
+        1,
+        r"^Supported log levels are debug,info,warning,error,fatal,panic, provided loud$",
+    ),
     ("unknown-command", {}, ["launch"], 2, r"No such command 'launch'"),
-    ("unknown-flag", {}, ["up", "--emr-cfg", "x"], 2,
-     r"^dataflow-runner up: No such option '--emr-cfg'\. Did you mean '--emr-config'\?"),
+    (
+        "unknown-flag",
+        {},
+        ["up", "--emr-cfg", "x"],
+        2,
+        r"^dataflow-runner up: No such option '--emr-cfg'\. Did you mean '--emr-config'\?",
+    ),
     ("unknown-flag-go-style", {}, ["up", "-emr-cfg", "x"], 2, r"No such option"),
     ("flag-without-value", {}, ["up", "--emr-config"], 2, r"requires an argument"),
-    ("bad-output-choice", {"c.json": OK_C, "p.json": OK_P}, [*RT, "--output", "xml"], 2,
-     r"'xml' is not one of"),
-    ("bad-fabric-choice", {"c.json": OK_C, "p.json": OK_P}, [*RT, "--fabric", "gcp"], 2,
-     r"'gcp' is not one of"),
-    ("validate-nothing", {}, ["validate"], 1,
-     r"^--emr-config or --emr-playbook needs to be specified$"),
+    (
+        "bad-output-choice",
+        {"c.json": OK_C, "p.json": OK_P},
+        [*RT, "--output", "xml"],
+        2,
+        r"'xml' is not one of",
+    ),
+    (
+        "bad-fabric-choice",
+        {"c.json": OK_C, "p.json": OK_P},
+        [*RT, "--fabric", "gcp"],
+        2,
+        r"'gcp' is not one of",
+    ),
+    (
+        "validate-nothing",
+        {},
+        ["validate"],
+        1,
+        r"^--emr-config or --emr-playbook needs to be specified$",
+    ),
     # --- files and JSON -----------------------------------------------------------
-    ("no-such-file", {}, ["up", "--emr-config", "{d}/nope.json", "--dry-run"], 1,
-     r"nope\.json: cannot read the file: No such file or directory$"),
-    ("directory", {}, ["up", "--emr-config", "{d}", "--dry-run"], 1,
-     r": cannot read the file: it is a directory$"),
+    (
+        "no-such-file",
+        {},
+        ["up", "--emr-config", "{d}/nope.json", "--dry-run"],
+        1,
+        r"nope\.json: cannot read the file: No such file or directory$",
+    ),
+    (
+        "directory",
+        {},
+        ["up", "--emr-config", "{d}", "--dry-run"],
+        1,
+        r": cannot read the file: it is a directory$",
+    ),
     ("not-utf8", {"c.json": "\udcff"}, UP, 1, r"c\.json:1: the file is not UTF-8 text$"),
     ("empty-file", {"c.json": ""}, UP, 1, r"c\.json:1:1: invalid JSON: expecting value$"),
-    ("broken-json", {"c.json": '{"schema": "x",\n "data": {]}'}, UP, 1,
-     r"c\.json:2:11: invalid JSON: "),
-    ("trailing-comma", {"c.json": '{"schema": "x", "data": {},}'}, UP, 1,
-     r"c\.json:1:\d+: invalid JSON: "),
-    ("top-level-array", {"c.json": "[]"}, UP, 1,
-     r'c\.json: \$: expected an object with "schema" and "data", got an array$'),
-    ("top-level-string", {"c.json": '"x"'}, UP, 1,
-     r'c\.json: \$: expected an object with "schema" and "data", got "x"$'),
-    ("no-schema", {"c.json": j({"data": {}})}, UP, 1,
-     r"c\.json: \$\.schema: a value is required: the iglu URI"),
-    ("unknown-schema", {"c.json": j({"schema": "iglu:com.acme/Thing/jsonschema/1-0-0",
-                                     "data": {}})}, UP, 1,
-     r'c\.json: \$\.schema: unknown schema "iglu:com\.acme/Thing/jsonschema/1-0-0"; expected'),
-    ("playbook-as-config", {"c.json": OK_P}, UP, 1,
-     r"c\.json: \$\.schema: this is a playbook config, but a cluster config was expected"),
-    ("config-as-playbook", {"p.json": OK_C}, RUN, 1,
-     r"p\.json: \$\.schema: this is a cluster config, but a playbook config was expected"),
-    ("data-missing", {"c.json": j({"schema": CLUSTER})}, UP, 1,
-     r"c\.json: \$\.data: a value is required"),
-    ("data-not-object", {"c.json": j({"schema": CLUSTER, "data": [1]})}, UP, 1,
-     r"c\.json: \$\.data: expected an object, got \[1\]$"),
-    ("yaml-broken", {"p.yaml": "schema: x\ndata: [\n"},
-     ["validate", "--emr-playbook", "{d}/p.yaml"], 1, r"p\.yaml:\d+:\d+: invalid YAML: "),
+    (
+        "broken-json",
+        {"c.json": '{"schema": "x",\n "data": {]}'},
+        UP,
+        1,
+        r"c\.json:2:11: invalid JSON: ",
+    ),
+    (
+        "trailing-comma",
+        {"c.json": '{"schema": "x", "data": {},}'},
+        UP,
+        1,
+        r"c\.json:1:\d+: invalid JSON: ",
+    ),
+    (
+        "top-level-array",
+        {"c.json": "[]"},
+        UP,
+        1,
+        r'c\.json: \$: expected an object with "schema" and "data", got an array$',
+    ),
+    (
+        "top-level-string",
+        {"c.json": '"x"'},
+        UP,
+        1,
+        r'c\.json: \$: expected an object with "schema" and "data", got "x"$',
+    ),
+    (
+        "no-schema",
+        {"c.json": j({"data": {}})},
+        UP,
+        1,
+        r"c\.json: \$\.schema: a value is required: the iglu URI",
+    ),
+    (
+        "unknown-schema",
+        {"c.json": j({"schema": "iglu:com.acme/Thing/jsonschema/1-0-0", "data": {}})},
+        UP,
+        1,
+        r'c\.json: \$\.schema: unknown schema "iglu:com\.acme/Thing/jsonschema/1-0-0"; expected',
+    ),
+    (
+        "playbook-as-config",
+        {"c.json": OK_P},
+        UP,
+        1,
+        r"c\.json: \$\.schema: this is a playbook config, but a cluster config was expected",
+    ),
+    (
+        "config-as-playbook",
+        {"p.json": OK_C},
+        RUN,
+        1,
+        r"p\.json: \$\.schema: this is a cluster config, but a playbook config was expected",
+    ),
+    (
+        "data-missing",
+        {"c.json": j({"schema": CLUSTER})},
+        UP,
+        1,
+        r"c\.json: \$\.data: a value is required",
+    ),
+    (
+        "data-not-object",
+        {"c.json": j({"schema": CLUSTER, "data": [1]})},
+        UP,
+        1,
+        r"c\.json: \$\.data: expected an object, got \[1\]$",
+    ),
+    (
+        "yaml-broken",
+        {"p.yaml": "schema: x\ndata: [\n"},
+        ["validate", "--emr-playbook", "{d}/p.yaml"],
+        1,
+        r"p\.yaml:\d+:\d+: invalid YAML: ",
+    ),
     # --- templates ----------------------------------------------------------------------
-    ("missing-var", {"c.json": OK_C.replace('"name": "c"', '"name": "{{.cluster_name}}"')},
-     UP, 1, r'c\.json:1:\d+: executing "c\.json" at <\.cluster_name>: map has no entry for '
-            r'key "cluster_name" \(pass it with --vars cluster_name,VALUE\)$'),
-    ("unknown-function", {"c.json": '{\n"schema": "{{ secret \"x\" }}"}'}, UP, 1,
-     r'c\.json:2: function "secret" not defined'),
-    ("unclosed-action", {"c.json": '{"schema": {{ .a'}, [*UP, "--vars", "a,b"], 1,
-     r"c\.json:1: unclosed action$"),
-    ("unterminated-string", {"c.json": '{{ base64 "abc\n}}'}, UP, 1,
-     r"c\.json:1: unterminated quoted string$"),
-    ("missing-end", {"c.json": '{"a": 1,\n{{ if .x }}\n"b": 2}'}, [*UP, "--vars", "x,1"], 1,
-     r"c\.json:2: unexpected EOF: missing \{\{end\}\} for \{\{if\}\} started at line 2$"),
-    ("stray-end", {"c.json": '{{ end }}'}, UP, 1, r"c\.json:1: unexpected \{\{end\}\}$"),
-    ("wrong-arg-count", {"c.json": '{{ base64 "a" "b" }}'}, UP, 1,
-     r"wrong number of args for base64: want 1 got 2$"),
-    ("wrong-arg-type", {"c.json": '{{ base64 3 }}'}, UP, 1,
-     r"wrong type for value; expected string; got int$"),
-    ("system-env-unset", {"c.json": '{{ systemEnv "DFR_TEST_SURELY_UNSET" }}'}, UP, 1,
-     r"error calling systemEnv: environment variable DFR_TEST_SURELY_UNSET not set$"),
-    ("base64file-missing", {"c.json": '{{ base64File "/nonexistent/x.json" }}'}, UP, 1,
-     r"error calling base64File: open /nonexistent/x\.json: no such file or directory$"),
-    ("bad-epoch", {"c.json": '{{ timeWithFormat "soon" "2006" }}'}, UP, 1,
-     r'error calling timeWithFormat: strconv\.ParseInt: parsing "soon": invalid syntax$'),
-    ("unclosed-comment", {"c.json": '{{/* no end }}'}, UP, 1, r"c\.json:1: unclosed comment$"),
-    ("field-of-string", {"c.json": '{{ .a.b }}'}, [*UP, "--vars", "a,x"], 1,
-     r"can't evaluate field b in type string$"),
-    ("template-renders-bad-json", {"c.json": '{"schema": "{{ .s }}"}'},
-     [*UP, "--vars", 's,a"b'], 1, r"c\.json:1:\d+: invalid JSON: "),
+    (
+        "missing-var",
+        {"c.json": OK_C.replace('"name": "c"', '"name": "{{.cluster_name}}"')},
+        UP,
+        1,
+        r'c\.json:1:\d+: executing "c\.json" at <\.cluster_name>: map has no entry for '
+        r'key "cluster_name" \(pass it with --vars cluster_name,VALUE\)$',
+    ),
+    (
+        "unknown-function",
+        {"c.json": '{\n"schema": "{{ secret "x" }}"}'},
+        UP,
+        1,
+        r'c\.json:2: function "secret" not defined',
+    ),
+    (
+        "unclosed-action",
+        {"c.json": '{"schema": {{ .a'},
+        [*UP, "--vars", "a,b"],
+        1,
+        r"c\.json:1: unclosed action$",
+    ),
+    (
+        "unterminated-string",
+        {"c.json": '{{ base64 "abc\n}}'},
+        UP,
+        1,
+        r"c\.json:1: unterminated quoted string$",
+    ),
+    (
+        "missing-end",
+        {"c.json": '{"a": 1,\n{{ if .x }}\n"b": 2}'},
+        [*UP, "--vars", "x,1"],
+        1,
+        r"c\.json:2: unexpected EOF: missing \{\{end\}\} for \{\{if\}\} started at line 2$",
+    ),
+    ("stray-end", {"c.json": "{{ end }}"}, UP, 1, r"c\.json:1: unexpected \{\{end\}\}$"),
+    (
+        "wrong-arg-count",
+        {"c.json": '{{ base64 "a" "b" }}'},
+        UP,
+        1,
+        r"wrong number of args for base64: want 1 got 2$",
+    ),
+    (
+        "wrong-arg-type",
+        {"c.json": "{{ base64 3 }}"},
+        UP,
+        1,
+        r"wrong type for value; expected string; got int$",
+    ),
+    (
+        "system-env-unset",
+        {"c.json": '{{ systemEnv "DFR_TEST_SURELY_UNSET" }}'},
+        UP,
+        1,
+        r"error calling systemEnv: environment variable DFR_TEST_SURELY_UNSET not set$",
+    ),
+    (
+        "base64file-missing",
+        {"c.json": '{{ base64File "/nonexistent/x.json" }}'},
+        UP,
+        1,
+        r"error calling base64File: open /nonexistent/x\.json: no such file or directory$",
+    ),
+    (
+        "bad-epoch",
+        {"c.json": '{{ timeWithFormat "soon" "2006" }}'},
+        UP,
+        1,
+        r'error calling timeWithFormat: strconv\.ParseInt: parsing "soon": invalid syntax$',
+    ),
+    ("unclosed-comment", {"c.json": "{{/* no end }}"}, UP, 1, r"c\.json:1: unclosed comment$"),
+    (
+        "field-of-string",
+        {"c.json": "{{ .a.b }}"},
+        [*UP, "--vars", "a,x"],
+        1,
+        r"can't evaluate field b in type string$",
+    ),
+    (
+        "template-renders-bad-json",
+        {"c.json": '{"schema": "{{ .s }}"}'},
+        [*UP, "--vars", 's,a"b'],
+        1,
+        r"c\.json:1:\d+: invalid JSON: ",
+    ),
     # --- types (Go's strict decoding) -------------------------------------------------
-    ("count-string", {"c.json": j(cluster(ec2__instances__core__count="three"))}, UP, 1,
-     r'c\.json: \$\.data\.ec2\.instances\.core\.count: expected an integer, got "three"$'),
-    ("count-float", {"c.json": j(cluster(ec2__instances__core__count=1.5))}, UP, 1,
-     r"\$\.data\.ec2\.instances\.core\.count: expected an integer, got 1\.5$"),
-    ("count-bool", {"c.json": j(cluster(ec2__instances__core__count=True))}, UP, 1,
-     r"\$\.data\.ec2\.instances\.core\.count: expected an integer, got true$"),
-    ("name-number", {"c.json": j(cluster(name=3))}, UP, 1,
-     r"\$\.data\.name: expected a string, got 3$"),
-    ("ebs-optimized-string", {"c.json": j(cluster(
-        ec2__instances__master={"type": "m5.xlarge",
-                                "ebsConfiguration": {"ebsOptimized": "yes"}}))}, UP, 1,
-     r'\$\.data\.ec2\.instances\.master\.ebsConfiguration\.ebsOptimized: expected true or '
-     r'false, got "yes"$'),
-    ("tags-object", {"c.json": j(cluster(tags={"a": "b"}))}, UP, 1,
-     r"\$\.data\.tags: expected an array, got an object$"),
-    ("tag-without-key", {"c.json": j(cluster(tags=[{"value": "b"}]))}, UP, 1,
-     r"\$\.data\.tags\[0\]\.key: a value is required$"),
-    ("property-number", {"c.json": j(cluster(configurations=[
-        {"classification": "spark", "properties": {"maximizeResourceAllocation": True}}]))},
-     UP, 1, r'\$\.data\.configurations\[0\]\.properties\.maximizeResourceAllocation: '
-            r"expected a string, got true$"),
-    ("odd-property-key", {"c.json": j(cluster(configurations=[
-        {"classification": "spark", "properties": {"a b": 1}}]))}, UP, 1,
-     r'\$\.data\.configurations\[0\]\.properties\["a b"\]: expected a string, got 1$'),
-    ("secret-not-echoed", {"c.json": j(cluster(credentials={"accessKeyId": "AKIAXXXX",
-                                                            "secretAccessKey": 123456789}))},
-     UP, 1, r"\$\.data\.credentials\.secretAccessKey: expected a string, got a hidden value$"),
-    ("arguments-string", {"p.json": j(playbook({"type": "CUSTOM_JAR", "name": "s",
-                                               "actionOnFailure": "CONTINUE", "jar": "x.jar",
-                                               "arguments": "a b"}))}, RUN, 1,
-     r'\$\.data\.steps\[0\]\.arguments: expected an array, got "a b"$'),
-    ("argument-number", {"p.json": j(playbook({"type": "CUSTOM_JAR", "name": "s",
-                                              "actionOnFailure": "CONTINUE", "jar": "x.jar",
-                                              "arguments": ["a", 2]}))}, RUN, 1,
-     r"\$\.data\.steps\[0\]\.arguments\[1\]: expected a string, got 2$"),
-    ("steps-object", {"p.json": j({"schema": PLAYBOOK, "data": {"steps": {}}})}, RUN, 1,
-     r"\$\.data\.steps: expected an array, got an object$"),
+    (
+        "count-string",
+        {"c.json": j(cluster(ec2__instances__core__count="three"))},
+        UP,
+        1,
+        r'c\.json: \$\.data\.ec2\.instances\.core\.count: expected an integer, got "three"$',
+    ),
+    (
+        "count-float",
+        {"c.json": j(cluster(ec2__instances__core__count=1.5))},
+        UP,
+        1,
+        r"\$\.data\.ec2\.instances\.core\.count: expected an integer, got 1\.5$",
+    ),
+    (
+        "count-bool",
+        {"c.json": j(cluster(ec2__instances__core__count=True))},
+        UP,
+        1,
+        r"\$\.data\.ec2\.instances\.core\.count: expected an integer, got true$",
+    ),
+    (
+        "name-number",
+        {"c.json": j(cluster(name=3))},
+        UP,
+        1,
+        r"\$\.data\.name: expected a string, got 3$",
+    ),
+    (
+        "ebs-optimized-string",
+        {
+            "c.json": j(
+                cluster(
+                    ec2__instances__master={
+                        "type": "m5.xlarge",
+                        "ebsConfiguration": {"ebsOptimized": "yes"},
+                    }
+                )
+            )
+        },
+        UP,
+        1,
+        r"\$\.data\.ec2\.instances\.master\.ebsConfiguration\.ebsOptimized: expected true or "
+        r'false, got "yes"$',
+    ),
+    (
+        "tags-object",
+        {"c.json": j(cluster(tags={"a": "b"}))},
+        UP,
+        1,
+        r"\$\.data\.tags: expected an array, got an object$",
+    ),
+    (
+        "tag-without-key",
+        {"c.json": j(cluster(tags=[{"value": "b"}]))},
+        UP,
+        1,
+        r"\$\.data\.tags\[0\]\.key: a value is required$",
+    ),
+    (
+        "property-number",
+        {
+            "c.json": j(
+                cluster(
+                    configurations=[
+                        {
+                            "classification": "spark",
+                            "properties": {"maximizeResourceAllocation": True},
+                        }
+                    ]
+                )
+            )
+        },
+        UP,
+        1,
+        r"\$\.data\.configurations\[0\]\.properties\.maximizeResourceAllocation: "
+        r"expected a string, got true$",
+    ),
+    (
+        "odd-property-key",
+        {
+            "c.json": j(
+                cluster(configurations=[{"classification": "spark", "properties": {"a b": 1}}])
+            )
+        },
+        UP,
+        1,
+        r'\$\.data\.configurations\[0\]\.properties\["a b"\]: expected a string, got 1$',
+    ),
+    (
+        "secret-not-echoed",
+        {
+            "c.json": j(
+                cluster(credentials={"accessKeyId": "AKIAXXXX", "secretAccessKey": 123456789})
+            )
+        },
+        UP,
+        1,
+        r"\$\.data\.credentials\.secretAccessKey: expected a string, got a hidden value$",
+    ),
+    (
+        "arguments-string",
+        {
+            "p.json": j(
+                playbook(
+                    {
+                        "type": "CUSTOM_JAR",
+                        "name": "s",
+                        "actionOnFailure": "CONTINUE",
+                        "jar": "x.jar",
+                        "arguments": "a b",
+                    }
+                )
+            )
+        },
+        RUN,
+        1,
+        r'\$\.data\.steps\[0\]\.arguments: expected an array, got "a b"$',
+    ),
+    (
+        "argument-number",
+        {
+            "p.json": j(
+                playbook(
+                    {
+                        "type": "CUSTOM_JAR",
+                        "name": "s",
+                        "actionOnFailure": "CONTINUE",
+                        "jar": "x.jar",
+                        "arguments": ["a", 2],
+                    }
+                )
+            )
+        },
+        RUN,
+        1,
+        r"\$\.data\.steps\[0\]\.arguments\[1\]: expected a string, got 2$",
+    ),
+    (
+        "steps-object",
+        {"p.json": j({"schema": PLAYBOOK, "data": {"steps": {}}})},
+        RUN,
+        1,
+        r"\$\.data\.steps: expected an array, got an object$",
+    ),
     # --- late checks of the Go tool, now early ------------------------------------------
-    ("both-locations", {"c.json": j(cluster(ec2__location={
-        "vpc": {"subnetId": "s"}, "classic": {"availabilityZone": "a"}}))}, UP, 1,
-     r"\$\.data\.ec2\.location: only one of classic \(availability zone\) and vpc"),
-    ("no-location", {"c.json": j(cluster(ec2__location={}))}, UP, 1,
-     r"\$\.data\.ec2\.location: one of classic \(availability zone\) or vpc \(subnet id\) "
-     r"is required$"),
-    ("null-locations", {"c.json": j(cluster(ec2__location={"vpc": None, "classic": None}))},
-     UP, 1, r"\$\.data\.ec2\.location: one of classic"),
-    ("env-mixed", {"c.json": j(cluster(credentials={"accessKeyId": "env",
-                                                   "secretAccessKey": "abc"}))}, UP, 1,
-     r"\$\.data\.credentials: access-key and secret-key must both be set to 'env', or "
-     r"neither$"),
-    ("iam-mixed", {"p.json": j(playbook(credentials={"accessKeyId": "iam",
-                                                    "secretAccessKey": "env"}))}, RUN, 1,
-     r"\$\.data\.credentials: access-key and secret-key must both be set to 'iam', or "
-     r"neither$"),
-    ("static-half", {"c.json": j(cluster(credentials={"accessKeyId": "AKIAXXXXXXXX"}))}, UP,
-     1, r"\$\.data\.credentials\.secretAccessKey: a value is required when the other"),
-    ("bad-action", {"p.json": j(playbook({"type": "CUSTOM_JAR", "name": "s",
-                                         "actionOnFailure": "TERMINATE_CLUSTER",
-                                         "jar": "x.jar"}))}, RUN, 1,
-     r'\$\.data\.steps\[0\]\.actionOnFailure: expected one of CANCEL_AND_WAIT, CONTINUE, got '
-     r"\"TERMINATE_CLUSTER\" \(to terminate the cluster, use the 'down' command\)$"),
-    ("empty-playbook", {"p.json": j({"schema": PLAYBOOK, "data": {"steps": []}})}, RUN, 1,
-     r"\$\.data\.steps: no steps found in the playbook, nothing to run$"),
-    ("step-without-jar", {"p.json": j(playbook({"type": "CUSTOM_JAR", "name": "s",
-                                               "actionOnFailure": "CONTINUE"}))}, RUN, 1,
-     r"\$\.data\.steps\[0\]\.jar: a value is required for a CUSTOM_JAR step$"),
-    ("step-without-name", {"p.json": j(playbook({"type": "CUSTOM_JAR", "jar": "x.jar",
-                                                "actionOnFailure": "CONTINUE"}))}, RUN, 1,
-     r"\$\.data\.steps\[0\]\.name: a value is required"),
-    ("no-ami", {"c.json": j(cluster(ec2__amiVersion=_DELETE))}, UP, 1,
-     r'\$\.data\.ec2\.amiVersion: a value is required \(an EMR release such as "6\.10\.0"\)$'),
-    ("bad-ami", {"c.json": j(cluster(ec2__amiVersion="latest"))}, UP, 1,
-     r'\$\.data\.ec2\.amiVersion: expected an EMR release such as "6\.10\.0", got "latest"$'),
-    ("no-master-type", {"c.json": j(cluster(ec2__instances__master={}))}, UP, 1,
-     r"\$\.data\.ec2\.instances\.master\.type: a value is required"),
-    ("core-count-no-type", {"c.json": j(cluster(ec2__instances__core={"count": 2}))}, UP, 1,
-     r"\$\.data\.ec2\.instances\.core\.type: a value is required when count is 2$"),
-    ("negative-count", {"c.json": j(cluster(ec2__instances__task={"type": "m", "count": -1}))},
-     UP, 1, r"\$\.data\.ec2\.instances\.task\.count: expected a count >= 0, got -1$"),
-    ("bad-bid", {"c.json": j(cluster(ec2__instances__task={"type": "m", "count": 1,
-                                                          "bid": "cheap"}))}, UP, 1,
-     r'\$\.data\.ec2\.instances\.task\.bid: expected a price in USD such as "0\.015", '
-     r'got "cheap"$'),
+    (
+        "both-locations",
+        {
+            "c.json": j(
+                cluster(
+                    ec2__location={"vpc": {"subnetId": "s"}, "classic": {"availabilityZone": "a"}}
+                )
+            )
+        },
+        UP,
+        1,
+        r"\$\.data\.ec2\.location: only one of classic \(availability zone\) and vpc",
+    ),
+    (
+        "no-location",
+        {"c.json": j(cluster(ec2__location={}))},
+        UP,
+        1,
+        r"\$\.data\.ec2\.location: one of classic \(availability zone\) or vpc \(subnet id\) "
+        r"is required$",
+    ),
+    (
+        "null-locations",
+        {"c.json": j(cluster(ec2__location={"vpc": None, "classic": None}))},
+        UP,
+        1,
+        r"\$\.data\.ec2\.location: one of classic",
+    ),
+    (
+        "env-mixed",
+        {"c.json": j(cluster(credentials={"accessKeyId": "env", "secretAccessKey": "abc"}))},
+        UP,
+        1,
+        r"\$\.data\.credentials: access-key and secret-key must both be set to 'env', or "
+        r"neither$",
+    ),
+    (
+        "iam-mixed",
+        {"p.json": j(playbook(credentials={"accessKeyId": "iam", "secretAccessKey": "env"}))},
+        RUN,
+        1,
+        r"\$\.data\.credentials: access-key and secret-key must both be set to 'iam', or "
+        r"neither$",
+    ),
+    (
+        "static-half",
+        {"c.json": j(cluster(credentials={"accessKeyId": "AKIAXXXXXXXX"}))},
+        UP,
+        1,
+        r"\$\.data\.credentials\.secretAccessKey: a value is required when the other",
+    ),
+    (
+        "bad-action",
+        {
+            "p.json": j(
+                playbook(
+                    {
+                        "type": "CUSTOM_JAR",
+                        "name": "s",
+                        "actionOnFailure": "TERMINATE_CLUSTER",
+                        "jar": "x.jar",
+                    }
+                )
+            )
+        },
+        RUN,
+        1,
+        r"\$\.data\.steps\[0\]\.actionOnFailure: expected one of CANCEL_AND_WAIT, CONTINUE, got "
+        r"\"TERMINATE_CLUSTER\" \(to terminate the cluster, use the 'down' command\)$",
+    ),
+    (
+        "empty-playbook",
+        {"p.json": j({"schema": PLAYBOOK, "data": {"steps": []}})},
+        RUN,
+        1,
+        r"\$\.data\.steps: no steps found in the playbook, nothing to run$",
+    ),
+    (
+        "step-without-jar",
+        {"p.json": j(playbook({"type": "CUSTOM_JAR", "name": "s", "actionOnFailure": "CONTINUE"}))},
+        RUN,
+        1,
+        r"\$\.data\.steps\[0\]\.jar: a value is required for a CUSTOM_JAR step$",
+    ),
+    (
+        "step-without-name",
+        {
+            "p.json": j(
+                playbook({"type": "CUSTOM_JAR", "jar": "x.jar", "actionOnFailure": "CONTINUE"})
+            )
+        },
+        RUN,
+        1,
+        r"\$\.data\.steps\[0\]\.name: a value is required",
+    ),
+    (
+        "no-ami",
+        {"c.json": j(cluster(ec2__amiVersion=_DELETE))},
+        UP,
+        1,
+        r'\$\.data\.ec2\.amiVersion: a value is required \(an EMR release such as "6\.10\.0"\)$',
+    ),
+    (
+        "bad-ami",
+        {"c.json": j(cluster(ec2__amiVersion="latest"))},
+        UP,
+        1,
+        r'\$\.data\.ec2\.amiVersion: expected an EMR release such as "6\.10\.0", got "latest"$',
+    ),
+    (
+        "no-master-type",
+        {"c.json": j(cluster(ec2__instances__master={}))},
+        UP,
+        1,
+        r"\$\.data\.ec2\.instances\.master\.type: a value is required",
+    ),
+    (
+        "core-count-no-type",
+        {"c.json": j(cluster(ec2__instances__core={"count": 2}))},
+        UP,
+        1,
+        r"\$\.data\.ec2\.instances\.core\.type: a value is required when count is 2$",
+    ),
+    (
+        "negative-count",
+        {"c.json": j(cluster(ec2__instances__task={"type": "m", "count": -1}))},
+        UP,
+        1,
+        r"\$\.data\.ec2\.instances\.task\.count: expected a count >= 0, got -1$",
+    ),
+    (
+        "bad-bid",
+        {"c.json": j(cluster(ec2__instances__task={"type": "m", "count": 1, "bid": "cheap"}))},
+        UP,
+        1,
+        r'\$\.data\.ec2\.instances\.task\.bid: expected a price in USD such as "0\.015", '
+        r'got "cheap"$',
+    ),
     # --- this project's format --------------------------------------------------------
-    ("native-unknown-field", {"p.json": j(native(cmd("a", dependson=["b"])))}, VAL_P, 1,
-     r"\$\.data\.steps\[0\]\.dependson: unknown field \(did you mean 'dependsOn'\?\)$"),
-    ("native-unknown-type", {"p.json": j(native({"id": "a", "type": "SHELL"}))}, VAL_P, 1,
-     r"\$\.data\.steps\[0\]\.type: expected one of 'CUSTOM_JAR', 'COMMAND', 'SCRIPT' or "
-     r"'SPARK', got \"SHELL\"$"),
-    ("native-command-missing", {"p.json": j(native({"id": "a", "type": "COMMAND"}))}, VAL_P, 1,
-     r"\$\.data\.steps\[0\]\.command: a value is required for a COMMAND step$"),
-    ("native-spark-missing-app", {"p.json": j(native({"id": "a", "type": "SPARK"}))}, VAL_P, 1,
-     r"\$\.data\.steps\[0\]\.application: a value is required for a SPARK step$"),
-    ("native-unknown-dependency", {"p.json": j(native(cmd("a", dependsOn=["nope"])))}, VAL_P,
-     1, r"\$\.data\.steps\[0\]\.dependsOn\[0\]: unknown step id 'nope'$"),
-    ("native-self-dependency", {"p.json": j(native(cmd("a", dependsOn=["a"])))}, VAL_P, 1,
-     r"\$\.data\.steps\[0\]\.dependsOn\[0\]: a step cannot depend on itself$"),
-    ("native-cycle", {"p.json": j(native(cmd("a", dependsOn=["c"]), cmd("b", dependsOn=["a"]),
-                                         cmd("c", dependsOn=["b"])))}, VAL_P, 1,
-     r"\$\.data\.steps: steps form a cycle: (a -> b -> c -> a|b -> c -> a -> b|"
-     r"c -> a -> b -> c)$"),
-    ("native-duplicate-id", {"p.json": j(native(cmd("a"), cmd("a")))}, VAL_P, 1,
-     r"\$\.data\.steps\[1\]\.id: duplicate step id 'a' \(also at \$\.data\.steps\[0\]\)$"),
-    ("native-retries-negative", {"p.json": j(native(cmd("a", retries=-1)))}, VAL_P, 1,
-     r"\$\.data\.steps\[0\]\.retries: expected a number >= 0, got -1$"),
-    ("native-timeout-zero", {"p.json": j(native(cmd("a", timeoutSeconds=0)))}, VAL_P, 1,
-     r"\$\.data\.steps\[0\]\.timeoutSeconds: expected a number > 0, got 0$"),
-    ("native-concurrency-zero", {"p.json": j(native(cmd("a"), concurrency=0))}, VAL_P, 1,
-     r"\$\.data\.concurrency: expected a number >= 1, got 0$"),
-    ("native-env-number", {"p.json": j(native(cmd("a", env={"N": 1})))}, VAL_P, 1,
-     r"\$\.data\.steps\[0\]\.env\.N: expected a string, got 1$"),
-    ("native-cluster-bad-fabric", {"c.json": j({"schema": NATIVE_CLUSTER,
-                                               "data": {"name": "x", "fabric": "gcp"}})},
-     VAL_C, 1, r"\$\.data\.fabric: expected one of 'local' or 'emr', got \"gcp\"$"),
-    ("native-cluster-emr-missing", {"c.json": j({"schema": NATIVE_CLUSTER,
-                                                "data": {"name": "x", "fabric": "emr"}})},
-     VAL_C, 1, r'\$\.data\.emr: an "emr" section is required when the fabric is emr$'),
-    ("native-cluster-unknown-local-field", {"c.json": j({
-        "schema": NATIVE_CLUSTER, "data": {"name": "x", "local": {"workdir": "."}}})}, VAL_C, 1,
-     r"\$\.data\.local\.workdir: unknown field \(did you mean 'workDir'\?\)$"),
-    ("native-cluster-no-name", {"c.json": j({"schema": NATIVE_CLUSTER, "data": {}})}, VAL_C,
-     1, r"\$\.data\.name: a value is required$"),
-    ("native-yaml-type", {"p.yaml": f"schema: {NATIVE_PLAYBOOK}\ndata:\n  steps:\n"
-                                    "    - id: a\n      type: COMMAND\n      command: true\n"},
-     ["validate", "--emr-playbook", "{d}/p.yaml"], 1,
-     r"p\.yaml: \$\.data\.steps\[0\]\.command: expected an array, got true$"),
+    (
+        "native-unknown-field",
+        {"p.json": j(native(cmd("a", dependson=["b"])))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.dependson: unknown field \(did you mean 'dependsOn'\?\)$",
+    ),
+    (
+        "native-unknown-type",
+        {"p.json": j(native({"id": "a", "type": "SHELL"}))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.type: expected one of 'CUSTOM_JAR', 'COMMAND', 'SCRIPT' or "
+        r"'SPARK', got \"SHELL\"$",
+    ),
+    (
+        "native-command-missing",
+        {"p.json": j(native({"id": "a", "type": "COMMAND"}))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.command: a value is required for a COMMAND step$",
+    ),
+    (
+        "native-spark-missing-app",
+        {"p.json": j(native({"id": "a", "type": "SPARK"}))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.application: a value is required for a SPARK step$",
+    ),
+    (
+        "native-unknown-dependency",
+        {"p.json": j(native(cmd("a", dependsOn=["nope"])))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.dependsOn\[0\]: unknown step id 'nope'$",
+    ),
+    (
+        "native-self-dependency",
+        {"p.json": j(native(cmd("a", dependsOn=["a"])))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.dependsOn\[0\]: a step cannot depend on itself$",
+    ),
+    (
+        "native-cycle",
+        {
+            "p.json": j(
+                native(
+                    cmd("a", dependsOn=["c"]), cmd("b", dependsOn=["a"]), cmd("c", dependsOn=["b"])
+                )
+            )
+        },
+        VAL_P,
+        1,
+        r"\$\.data\.steps: steps form a cycle: (a -> b -> c -> a|b -> c -> a -> b|"
+        r"c -> a -> b -> c)$",
+    ),
+    (
+        "native-duplicate-id",
+        {"p.json": j(native(cmd("a"), cmd("a")))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[1\]\.id: duplicate step id 'a' \(also at \$\.data\.steps\[0\]\)$",
+    ),
+    (
+        "native-retries-negative",
+        {"p.json": j(native(cmd("a", retries=-1)))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.retries: expected a number >= 0, got -1$",
+    ),
+    (
+        "native-timeout-zero",
+        {"p.json": j(native(cmd("a", timeoutSeconds=0)))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.timeoutSeconds: expected a number > 0, got 0$",
+    ),
+    (
+        "native-concurrency-zero",
+        {"p.json": j(native(cmd("a"), concurrency=0))},
+        VAL_P,
+        1,
+        r"\$\.data\.concurrency: expected a number >= 1, got 0$",
+    ),
+    (
+        "native-env-number",
+        {"p.json": j(native(cmd("a", env={"N": 1})))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.env\.N: expected a string, got 1$",
+    ),
+    (
+        "native-cluster-bad-fabric",
+        {"c.json": j({"schema": NATIVE_CLUSTER, "data": {"name": "x", "fabric": "gcp"}})},
+        VAL_C,
+        1,
+        r"\$\.data\.fabric: expected one of 'local' or 'emr', got \"gcp\"$",
+    ),
+    (
+        "native-cluster-emr-missing",
+        {"c.json": j({"schema": NATIVE_CLUSTER, "data": {"name": "x", "fabric": "emr"}})},
+        VAL_C,
+        1,
+        r'\$\.data\.emr: an "emr" section is required when the fabric is emr$',
+    ),
+    (
+        "native-cluster-unknown-local-field",
+        {"c.json": j({"schema": NATIVE_CLUSTER, "data": {"name": "x", "local": {"workdir": "."}}})},
+        VAL_C,
+        1,
+        r"\$\.data\.local\.workdir: unknown field \(did you mean 'workDir'\?\)$",
+    ),
+    (
+        "native-cluster-no-name",
+        {"c.json": j({"schema": NATIVE_CLUSTER, "data": {}})},
+        VAL_C,
+        1,
+        r"\$\.data\.name: a value is required$",
+    ),
+    (
+        "native-yaml-type",
+        {
+            "p.yaml": f"schema: {NATIVE_PLAYBOOK}\ndata:\n  steps:\n"
+            "    - id: a\n      type: COMMAND\n      command: true\n"
+        },
+        ["validate", "--emr-playbook", "{d}/p.yaml"],
+        1,
+        r"p\.yaml: \$\.data\.steps\[0\]\.command: expected an array, got true$",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("files", "argv", "code", "pattern"),
-                         [pytest.param(*c[1:], id=c[0]) for c in CASES])
-def test_bad_input_gives_one_clear_line(cli: Any, tmp_path: Path, files: dict[str, str],
-                                        argv: list[str], code: int, pattern: str) -> None:
+@pytest.mark.parametrize(
+    ("files", "argv", "code", "pattern"), [pytest.param(*c[1:], id=c[0]) for c in CASES]
+)
+def test_bad_input_gives_one_clear_line(
+    cli: Any, tmp_path: Path, files: dict[str, str], argv: list[str], code: int, pattern: str
+) -> None:
     for name, text in files.items():
         (tmp_path / name).write_bytes(text.encode("utf-8", "surrogateescape"))
     result = cli(*[a.replace("{d}", str(tmp_path)) for a in argv])
@@ -327,12 +822,15 @@ def test_corpus_is_large_enough() -> None:
 
 
 def test_all_errors_are_reported_at_once(cli: Any, tmp_path: Path) -> None:
-    (tmp_path / "c.json").write_text(j(cluster(name=3, ec2__instances__core__count="x",
-                                               ec2__location={})))
-    (tmp_path / "p.json").write_text(j(playbook({"type": "CUSTOM_JAR", "name": "s",
-                                                "actionOnFailure": "NOPE", "jar": "x"})))
-    result = cli("validate", "--emr-config", f"{tmp_path}/c.json",
-                 "--emr-playbook", f"{tmp_path}/p.json")
+    (tmp_path / "c.json").write_text(
+        j(cluster(name=3, ec2__instances__core__count="x", ec2__location={}))
+    )
+    (tmp_path / "p.json").write_text(
+        j(playbook({"type": "CUSTOM_JAR", "name": "s", "actionOnFailure": "NOPE", "jar": "x"}))
+    )
+    result = cli(
+        "validate", "--emr-config", f"{tmp_path}/c.json", "--emr-playbook", f"{tmp_path}/p.json"
+    )
     assert result.code == 1
     messages = [_message(line) for line in result.err_lines]
     assert len(messages) == 3, messages
@@ -344,7 +842,8 @@ def test_all_errors_are_reported_at_once(cli: Any, tmp_path: Path) -> None:
 def test_validate_summary(cli: Any, tmp_path: Path) -> None:
     (tmp_path / "c.json").write_text(OK_C)
     (tmp_path / "p.json").write_text(j(native(cmd("a"), cmd("b"), cmd("c", dependsOn=["a"]))))
-    result = cli("validate", "--emr-config", f"{tmp_path}/c.json",
-                 "--emr-playbook", f"{tmp_path}/p.json")
+    result = cli(
+        "validate", "--emr-config", f"{tmp_path}/c.json", "--emr-playbook", f"{tmp_path}/p.json"
+    )
     assert result.code == 0, result.err
     assert result.out.strip() == "valid: cluster 'c' (emr); playbook 'p' (3 steps, DAG)"

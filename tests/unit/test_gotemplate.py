@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,15 @@ from dataflow_runner.config.gotemplate import default_funcs, render
 from dataflow_runner.errors import TemplateError
 
 NOW = dt.datetime(2024, 3, 9, 7, 5, 1, tzinfo=dt.UTC)
-FUNCS = default_funcs(now=lambda: NOW, environ={"HOME_DIR": "/home/x", "EMPTY": ""},
-                      read_file=lambda p: {"a.json": b'{"k": 1}'}[p] if p == "a.json"
-                      else (_ for _ in ()).throw(OSError(2, "No such file or directory")))
+FUNCS = default_funcs(
+    now=lambda: NOW,
+    environ={"HOME_DIR": "/home/x", "EMPTY": ""},
+    read_file=lambda p: (
+        {"a.json": b'{"k": 1}'}[p]
+        if p == "a.json"
+        else (_ for _ in ()).throw(OSError(2, "No such file or directory"))
+    ),
+)
 
 
 def r(text: str, data: dict[str, Any] | None = None) -> str:
@@ -46,20 +53,25 @@ CASES = [
     ("a {{- /* comment */ -}} b", {}, "ab"),
     ("{{-3}}", {}, "-3"),  # not a trim marker: a negative number
     # conditionals
-    ('{{ if eq .env "prod" }}P{{ else if eq .env "dev" }}D{{ else }}?{{ end }}', {"env": "dev"},
-     "D"),
-    ('{{ if eq .env "prod" }}P{{ else if eq .env "dev" }}D{{ else }}?{{ end }}', {"env": "x"},
-     "?"),
+    (
+        '{{ if eq .env "prod" }}P{{ else if eq .env "dev" }}D{{ else }}?{{ end }}',
+        {"env": "dev"},
+        "D",
+    ),
+    ('{{ if eq .env "prod" }}P{{ else if eq .env "dev" }}D{{ else }}?{{ end }}', {"env": "x"}, "?"),
     ("{{ if .a }}yes{{ end }}", {"a": ""}, ""),
     ("{{ if not .a }}empty{{ end }}", {"a": ""}, "empty"),
-    ('{{ if and .a .b }}both{{ else }}not both{{ end }}', {"a": "1", "b": ""}, "not both"),
+    ("{{ if and .a .b }}both{{ else }}not both{{ end }}", {"a": "1", "b": ""}, "not both"),
     ('{{ or .a .b "fallback" }}', {"a": "", "b": ""}, "fallback"),
-    ('{{ and .a .b }}', {"a": "1", "b": "2"}, "2"),
+    ("{{ and .a .b }}", {"a": "1", "b": "2"}, "2"),
     ('{{ if ne (index . "spark") "off" }}spark{{ end }}', {}, "spark"),  # missing via index: nil
     ('{{ index . "spark" }}', {}, "<no value>"),
     ('{{ if eq .n "1" "2" "3" }}in{{ end }}', {"n": "2"}, "in"),
-    ("{{ if lt 1 2 }}lt{{ end }}{{ if ge 2 2 }}ge{{ end }}{{ if gt \"b\" \"a\" }}gt{{ end }}",
-     {}, "ltgegt"),
+    (
+        '{{ if lt 1 2 }}lt{{ end }}{{ if ge 2 2 }}ge{{ end }}{{ if gt "b" "a" }}gt{{ end }}',
+        {},
+        "ltgegt",
+    ),
     # with
     ("{{ with .a }}[{{ . }}]{{ else }}none{{ end }}", {"a": "v"}, "[v]"),
     ("{{ with .a }}[{{ . }}]{{ else with .b }}<{{ . }}>{{ end }}", {"a": "", "b": "w"}, "<w>"),
@@ -67,13 +79,19 @@ CASES = [
     ("{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}", {"b": "2", "a": "1"}, "a=1;b=2;"),
     ("{{ range . }}{{ . }}{{ end }}", {"b": "2", "a": "1"}, "12"),
     ("{{ range 3 }}{{ . }}{{ end }}", {}, "012"),
-    ("{{ range $i, $e := .l }}{{ if eq $i 2 }}{{ break }}{{ end }}{{ $e }}{{ end }}",
-     {"l": ["a", "b", "c", "d"]}, "ab"),
-    ("{{ range $e := .l }}{{ if eq $e \"b\" }}{{ continue }}{{ end }}{{ $e }}{{ end }}",
-     {"l": ["a", "b", "c"]}, "ac"),
+    (
+        "{{ range $i, $e := .l }}{{ if eq $i 2 }}{{ break }}{{ end }}{{ $e }}{{ end }}",
+        {"l": ["a", "b", "c", "d"]},
+        "ab",
+    ),
+    (
+        '{{ range $e := .l }}{{ if eq $e "b" }}{{ continue }}{{ end }}{{ $e }}{{ end }}',
+        {"l": ["a", "b", "c"]},
+        "ac",
+    ),
     ("{{ range .l }}x{{ else }}none{{ end }}", {"l": []}, "none"),
     # variables and scope
-    ("{{ $x := .a }}{{ $x }}{{ $x = \"q\" }}{{ $x }}", {"a": "p"}, "pq"),
+    ('{{ $x := .a }}{{ $x }}{{ $x = "q" }}{{ $x }}', {"a": "p"}, "pq"),
     ("{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}", {}, "21"),
     ("{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}", {}, "2"),
     ("{{ $.a }}{{ with .b }}{{ $.a }}{{ end }}", {"a": "A", "b": "B"}, "AA"),
@@ -85,15 +103,18 @@ CASES = [
     ("{{ true }} {{ false }}", {}, "true false"),
     # builtins
     ("{{ len .s }} {{ len .l }} {{ len . }}", {"s": "héllo", "l": ["a"]}, "6 1 2"),
-    ("{{ index .l 1 }} {{ index .m \"k\" }}", {"l": ["a", "b"], "m": {"k": "v"}}, "b v"),
+    ('{{ index .l 1 }} {{ index .m "k" }}', {"l": ["a", "b"], "m": {"k": "v"}}, "b v"),
     ("{{ slice .s 1 3 }}|{{ slice .s 2 }}", {"s": "hello"}, "el|llo"),
     ('{{ print "a" 1 2 "b" true }}', {}, "a1 2btrue"),
     ('{{ println "a" 1 }}', {}, "a 1\n"),
-    ('{{ printf "%d|%5s|%-4s|%05.1f|%x|%q|%t|%v" 42 "ab" "c" 3.14159 255 "q" true 7 }}', {},
-     '42|   ab|c   |003.1|ff|"q"|true|7'),
+    (
+        '{{ printf "%d|%5s|%-4s|%05.1f|%x|%q|%t|%v" 42 "ab" "c" 3.14159 255 "q" true 7 }}',
+        {},
+        '42|   ab|c   |003.1|ff|"q"|true|7',
+    ),
     ('{{ printf "%d" "abc" }}', {}, "%!d(string=abc)"),
     ('{{ printf "%s %s" "a" }}', {}, "a %!s(MISSING)"),
-    ('{{ html "<a href=\'x\'>&" }}', {}, "&lt;a href=&#39;x&#39;&gt;&amp;"),
+    ("{{ html \"<a href='x'>&\" }}", {}, "&lt;a href=&#39;x&#39;&gt;&amp;"),
     ('{{ urlquery "a b&c" }}', {}, "a+b%26c"),
     ('{{ js "it\'s" }}', {}, "it\\'s"),
     ("{{ . }}", {"b": "2", "a": "1"}, "map[a:1 b:2]"),
@@ -107,15 +128,30 @@ def test_renders_like_go(text: str, data: dict[str, Any], expected: str) -> None
 
 ERRORS = [
     # text, vars, line, column (None for parse errors), message pattern
-    ("{{ .missing }}", {}, 1, 4,
-     r'executing "t.json" at <\.missing>: map has no entry for key "missing" '
-     r"\(pass it with --vars missing,VALUE\)"),
-    ('a\nb\n  {{ .x.y }}', {"x": "s"}, 3, 6, r"can't evaluate field y in type string"),
-    ('{\n  "k": "{{secret "aws-access-key-id"}}"\n}', {}, 2, None,
-     r'function "secret" not defined \(the functions are nowWithFormat, timeWithFormat, '
-     r"systemEnv, base64, base64File and Go's builtins\)"),
-    ("{{ if .a }}x", {"a": "1"}, 1, None,
-     r"unexpected EOF: missing \{\{end\}\} for \{\{if\}\} started at line 1"),
+    (
+        "{{ .missing }}",
+        {},
+        1,
+        4,
+        r'executing "t.json" at <\.missing>: map has no entry for key "missing" '
+        r"\(pass it with --vars missing,VALUE\)",
+    ),
+    ("a\nb\n  {{ .x.y }}", {"x": "s"}, 3, 6, r"can't evaluate field y in type string"),
+    (
+        '{\n  "k": "{{secret "aws-access-key-id"}}"\n}',
+        {},
+        2,
+        None,
+        r'function "secret" not defined \(the functions are nowWithFormat, timeWithFormat, '
+        r"systemEnv, base64, base64File and Go's builtins\)",
+    ),
+    (
+        "{{ if .a }}x",
+        {"a": "1"},
+        1,
+        None,
+        r"unexpected EOF: missing \{\{end\}\} for \{\{if\}\} started at line 1",
+    ),
     ("x\n{{ end }}", {}, 2, None, r"unexpected \{\{end\}\}"),
     ("{{ else }}", {}, 1, None, r"unexpected \{\{else\}\}"),
     ('{{ "abc\n}}', {}, 1, None, r"unterminated quoted string"),
@@ -129,36 +165,62 @@ ERRORS = [
     ("{{ }}", {}, 1, None, r"missing value for command"),
     ("{{ 1abc }}", {}, 1, None, r"."),
     ('{{ "\\q" }}', {}, 1, None, r"invalid syntax"),
-    ("{{ define \"x\" }}{{ end }}", {}, 1, None, r"\{\{define\}\} is not supported"),
-    ("{{ template \"x\" }}", {}, 1, None, r"\{\{template\}\} is not supported"),
+    ('{{ define "x" }}{{ end }}', {}, 1, None, r"\{\{define\}\} is not supported"),
+    ('{{ template "x" }}', {}, 1, None, r"\{\{template\}\} is not supported"),
     ('{{ base64 "a" "b" }}', {}, 1, 4, r"wrong number of args for base64: want 1 got 2"),
     ("{{ base64 3 }}", {}, 1, 4, r"wrong type for value; expected string; got int"),
-    ('{{ timeWithFormat 1700000000 "2006" }}', {}, 1, 4,
-     r"wrong type for value; expected string; got int"),
-    ('{{ timeWithFormat "x1" "2006" }}', {}, 1, 4,
-     r'error calling timeWithFormat: strconv\.ParseInt: parsing "x1": invalid syntax'),
-    ('{{ systemEnv "NOT_SET_HERE" }}', {}, 1, 4,
-     r"error calling systemEnv: environment variable NOT_SET_HERE not set"),
-    ('{{ base64File "b.json" }}', {}, 1, 4,
-     r"error calling base64File: open b\.json: no such file or directory"),
+    (
+        '{{ timeWithFormat 1700000000 "2006" }}',
+        {},
+        1,
+        4,
+        r"wrong type for value; expected string; got int",
+    ),
+    (
+        '{{ timeWithFormat "x1" "2006" }}',
+        {},
+        1,
+        4,
+        r'error calling timeWithFormat: strconv\.ParseInt: parsing "x1": invalid syntax',
+    ),
+    (
+        '{{ systemEnv "NOT_SET_HERE" }}',
+        {},
+        1,
+        4,
+        r"error calling systemEnv: environment variable NOT_SET_HERE not set",
+    ),
+    (
+        '{{ base64File "b.json" }}',
+        {},
+        1,
+        4,
+        r"error calling base64File: open b\.json: no such file or directory",
+    ),
     ("{{ eq 1 1.5 }}", {}, 1, 4, r"error calling eq: incompatible types for comparison"),
-    ('{{ lt true false }}', {}, 1, 4, r"invalid type for comparison"),
+    ("{{ lt true false }}", {}, 1, 4, r"invalid type for comparison"),
     ("{{ index .l 3 }}", {"l": ["a"]}, 1, 4, r"error calling index: index out of range: 3"),
     ("{{ len 3 }}", {}, 1, 4, r"error calling len: len of type int"),
     ("{{ .a 1 }}", {"a": "x"}, 1, 4, r"can't give argument to non-function \.a"),
     ("{{ $nope }}", {}, 1, 4, r"undefined variable: \$nope"),
     ("{{ range .a }}{{ end }}", {"a": "str"}, 1, 10, r"range can't iterate over str"),
     ("{{ break }}", {}, 1, None, r"\{\{break\}\} outside \{\{range\}\}"),
-    ("{{ if true }}{{ continue }}{{ end }}", {}, 1, None,
-     r"\{\{continue\}\} outside \{\{range\}\}"),
+    (
+        "{{ if true }}{{ continue }}{{ end }}",
+        {},
+        1,
+        None,
+        r"\{\{continue\}\} outside \{\{range\}\}",
+    ),
     ("{{ ne 1 }}", {}, 1, 4, r"wrong number of args for ne: want 2 got 1"),
     ("{{ nil }}", {}, 1, 4, r"nil is not a command"),
 ]
 
 
 @pytest.mark.parametrize(("text", "data", "line", "column", "pattern"), ERRORS)
-def test_errors_name_the_line_and_the_problem(text: str, data: dict[str, Any], line: int,
-                                              column: int | None, pattern: str) -> None:
+def test_errors_name_the_line_and_the_problem(
+    text: str, data: dict[str, Any], line: int, column: int | None, pattern: str
+) -> None:
     with pytest.raises(TemplateError) as info:
         r(text, data)
     err = info.value
@@ -202,13 +264,13 @@ def test_text_without_actions_is_returned_unchanged(text: str) -> None:
 @given(st.text())
 def test_variables_render_exactly(value: str) -> None:
     assert render("[{{.v}}]", "t", {"v": value}) == f"[{value}]"
-    assert render("{{ .v | base64 }}", "t", {"v": value}, funcs=FUNCS) == \
-        base64.b64encode(value.encode()).decode()
+    assert (
+        render("{{ .v | base64 }}", "t", {"v": value}, funcs=FUNCS)
+        == base64.b64encode(value.encode()).decode()
+    )
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
 def test_garbage_in_actions_raises_only_template_errors(garbage: str) -> None:
-    try:
+    with contextlib.suppress(TemplateError):
         render("{{" + garbage + "}}", "t", {"a": "x"}, funcs=FUNCS)
-    except TemplateError:
-        pass

@@ -28,14 +28,17 @@ def _log_level(ctx: click.Context, _param: click.Parameter, value: str | None) -
     if value is None:
         return None
     if value not in LEVELS:
-        raise FlagError(
-            f"Supported log levels are {','.join(LEVELS)}, provided {value}")
+        raise FlagError(f"Supported log levels are {','.join(LEVELS)}, provided {value}")
     setup_logging(value)
     return value
 
 
 log_level_option = click.option(
-    "--log-level", metavar="LEVEL", callback=_log_level, expose_value=False, is_eager=True,
+    "--log-level",
+    metavar="LEVEL",
+    callback=_log_level,
+    expose_value=False,
+    is_eager=True,
     help=f"Logging level, possible values are {','.join(LEVELS)} (default info).",
 )
 
@@ -45,45 +48,74 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
         for d in reversed(decorators):
             f = d(f)
         return f
+
     return apply
 
 
 emr_config = click.option("--emr-config", metavar="PATH", help="EMR config path")
 emr_playbook = click.option("--emr-playbook", metavar="PATH", help="Playbook path")
 emr_cluster = click.option("--emr-cluster", metavar="ID", help="Jobflow ID")
-vars_option = click.option("--vars", metavar="K1,V1,...",
-                           help="Variables that will be used by the templater")
+vars_option = click.option(
+    "--vars", metavar="K1,V1,...", help="Variables that will be used by the templater"
+)
 sentry = click.option("--sentry", metavar="DSN", help="The Sentry DSN to send errors to")
-async_option = click.option("--async", "async_", is_flag=True,
-                            help="Asynchronous execution of the jobflow steps")
+async_option = click.option(
+    "--async", "async_", is_flag=True, help="Asynchronous execution of the jobflow steps"
+)
 log_failed_steps = click.option(
-    "--log-failed-steps", is_flag=True,
-    help="Whether or not to retrieve and display the logs for any failed step")
+    "--log-failed-steps",
+    is_flag=True,
+    help="Whether or not to retrieve and display the logs for any failed step",
+)
 lock = click.option("--lock", metavar="NAME", help=LOCK_HELP)
 soft_lock = click.option(
-    "--softLock", "soft_lock", metavar="NAME",
-    help=LOCK_HELP + " Released no matter if the operation failed or succeeded.")
-consul = click.option("--consul", metavar="ADDR",
-                      help="Address of the Consul server used for distributed locking")
+    "--softLock",
+    "soft_lock",
+    metavar="NAME",
+    help=LOCK_HELP + " Released no matter if the operation failed or succeeded.",
+)
+consul = click.option(
+    "--consul", metavar="ADDR", help="Address of the Consul server used for distributed locking"
+)
 state_dir = click.option(
-    "--state-dir", metavar="DIR", envvar="DATAFLOW_RUNNER_HOME", show_envvar=True,
-    help="Where runs, logs and the SQLite store live (default: the XDG state directory).")
+    "--state-dir",
+    metavar="DIR",
+    envvar="DATAFLOW_RUNNER_HOME",
+    show_envvar=True,
+    help="Where runs, logs and the SQLite store live (default: the XDG state directory).",
+)
 store_option = click.option(
-    "--store", metavar="URL", envvar="DATAFLOW_RUNNER_STORE", show_envvar=True,
-    help="A PostgreSQL URL (postgresql://...) for a shared store; default SQLite in --state-dir.")
-output = click.option("--output", type=click.Choice(["text", "json"]), default="text",
-                      show_default=True,
-                      help="json: one JSON event per line on stdout, for other programs.")
+    "--store",
+    metavar="URL",
+    envvar="DATAFLOW_RUNNER_STORE",
+    show_envvar=True,
+    help="A PostgreSQL URL (postgresql://...) for a shared store; default SQLite in --state-dir.",
+)
+output = click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON event per line on stdout, for other programs.",
+)
 fabric_option = click.option(
-    "--fabric", type=click.Choice(["local", "emr"]),
-    help="Run on this fabric whatever the cluster config says (local ignores EMR machines).")
+    "--fabric",
+    type=click.Choice(["local", "emr"]),
+    help="Run on this fabric whatever the cluster config says (local ignores EMR machines).",
+)
 poll_interval = click.option(
-    "--poll-interval", type=click.FloatRange(min=0.1), metavar="SECONDS",
-    envvar="DATAFLOW_RUNNER_POLL_INTERVAL", show_envvar=True,
-    help="Seconds between status polls of a remote fabric (default 15, faster at first).")
+    "--poll-interval",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    envvar="DATAFLOW_RUNNER_POLL_INTERVAL",
+    show_envvar=True,
+    help="Seconds between status polls of a remote fabric (default 15, faster at first).",
+)
 dry_run = click.option(
-    "--dry-run", is_flag=True,
-    help="Validate everything, send nothing: print the exact request as JSON on stdout.")
+    "--dry-run",
+    is_flag=True,
+    help="Validate everything, send nothing: print the exact request as JSON on stdout.",
+)
 
 
 def require(**flags: str | None) -> None:
@@ -93,8 +125,9 @@ def require(**flags: str | None) -> None:
             raise FlagError(f"--{name.replace('_', '-')} needs to be specified")
 
 
-def check_lock_flags(*, async_: bool, lock: str | None, soft_lock: str | None,
-                     consul: str | None) -> None:
+def check_lock_flags(
+    *, async_: bool, lock: str | None, soft_lock: str | None, consul: str | None
+) -> None:
     """The Go tool's lock flag rules, with its messages."""
     if consul and not lock and not soft_lock:
         raise FlagError("--lock or --softLock is needed to make use of --consul")
@@ -108,8 +141,13 @@ def check_lock_flags(*, async_: bool, lock: str | None, soft_lock: str | None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     invoke_without_command=True,
 )
-@click.version_option(__version__, "-v", "--version", prog_name="dataflow-runner",
-                      message="%(prog)s version %(version)s")
+@click.version_option(
+    __version__,
+    "-v",
+    "--version",
+    prog_name="dataflow-runner",
+    message="%(prog)s version %(version)s",
+)
 @log_level_option
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -126,75 +164,198 @@ def _common(**kwargs: Any) -> Any:
 
 
 @cli.command()
-@_options(emr_config, vars_option, sentry, dry_run, fabric_option, state_dir, store_option,
-          poll_interval, log_level_option)
-def up(emr_config: str | None, vars: str | None, sentry: str | None, dry_run: bool,
-       fabric: str | None, state_dir: str | None, store: str | None,
-       poll_interval: float | None) -> None:
+@_options(
+    emr_config,
+    vars_option,
+    sentry,
+    dry_run,
+    fabric_option,
+    state_dir,
+    store_option,
+    poll_interval,
+    log_level_option,
+)
+def up(
+    emr_config: str | None,
+    vars: str | None,
+    sentry: str | None,
+    dry_run: bool,
+    fabric: str | None,
+    state_dir: str | None,
+    store: str | None,
+    poll_interval: float | None,
+) -> None:
     """Launches a new cluster (EMR, or local) and prints its id"""
     from dataflow_runner.cli import commands
 
     require(emr_config=emr_config)
-    commands.up(emr_config or "", vars, dry_run=dry_run,
-                common=_common(sentry=sentry, fabric=fabric, state_dir=state_dir, store=store,
-                               poll_interval=poll_interval))
+    commands.up(
+        emr_config or "",
+        vars,
+        dry_run=dry_run,
+        common=_common(
+            sentry=sentry,
+            fabric=fabric,
+            state_dir=state_dir,
+            store=store,
+            poll_interval=poll_interval,
+        ),
+    )
 
 
 @cli.command()
-@_options(emr_playbook, emr_cluster, log_failed_steps, async_option, lock, soft_lock, consul,
-          vars_option, sentry, dry_run, output, state_dir, store_option, poll_interval,
-          log_level_option)
-def run(emr_playbook: str | None, emr_cluster: str | None, log_failed_steps: bool,
-        async_: bool, lock: str | None, soft_lock: str | None, consul: str | None,
-        vars: str | None, sentry: str | None, dry_run: bool, output: str,
-        state_dir: str | None, store: str | None, poll_interval: float | None) -> None:
+@_options(
+    emr_playbook,
+    emr_cluster,
+    log_failed_steps,
+    async_option,
+    lock,
+    soft_lock,
+    consul,
+    vars_option,
+    sentry,
+    dry_run,
+    output,
+    state_dir,
+    store_option,
+    poll_interval,
+    log_level_option,
+)
+def run(
+    emr_playbook: str | None,
+    emr_cluster: str | None,
+    log_failed_steps: bool,
+    async_: bool,
+    lock: str | None,
+    soft_lock: str | None,
+    consul: str | None,
+    vars: str | None,
+    sentry: str | None,
+    dry_run: bool,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+    poll_interval: float | None,
+) -> None:
     """Adds steps to a running cluster and follows them (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
 
     require(emr_playbook=emr_playbook, emr_cluster=emr_cluster)
     check_lock_flags(async_=async_, lock=lock, soft_lock=soft_lock, consul=consul)
-    commands.run(emr_playbook or "", emr_cluster or "", vars, dry_run=dry_run,
-                 async_=async_, lock=lock, soft_lock=soft_lock, consul=consul,
-                 log_failed_steps=log_failed_steps,
-                 common=_common(sentry=sentry, output=output, state_dir=state_dir, store=store,
-                                poll_interval=poll_interval))
+    commands.run(
+        emr_playbook or "",
+        emr_cluster or "",
+        vars,
+        dry_run=dry_run,
+        async_=async_,
+        lock=lock,
+        soft_lock=soft_lock,
+        consul=consul,
+        log_failed_steps=log_failed_steps,
+        common=_common(
+            sentry=sentry,
+            output=output,
+            state_dir=state_dir,
+            store=store,
+            poll_interval=poll_interval,
+        ),
+    )
 
 
 @cli.command()
-@_options(emr_config, emr_cluster, vars_option, sentry, dry_run, state_dir, store_option,
-          poll_interval, log_level_option)
-def down(emr_config: str | None, emr_cluster: str | None, vars: str | None,
-         sentry: str | None, dry_run: bool, state_dir: str | None, store: str | None,
-         poll_interval: float | None) -> None:
+@_options(
+    emr_config,
+    emr_cluster,
+    vars_option,
+    sentry,
+    dry_run,
+    state_dir,
+    store_option,
+    poll_interval,
+    log_level_option,
+)
+def down(
+    emr_config: str | None,
+    emr_cluster: str | None,
+    vars: str | None,
+    sentry: str | None,
+    dry_run: bool,
+    state_dir: str | None,
+    store: str | None,
+    poll_interval: float | None,
+) -> None:
     """Terminates a running cluster (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
 
     require(emr_config=emr_config, emr_cluster=emr_cluster)
-    commands.down(emr_config or "", emr_cluster or "", vars, dry_run=dry_run,
-                  common=_common(sentry=sentry, state_dir=state_dir, store=store,
-                                 poll_interval=poll_interval))
+    commands.down(
+        emr_config or "",
+        emr_cluster or "",
+        vars,
+        dry_run=dry_run,
+        common=_common(
+            sentry=sentry, state_dir=state_dir, store=store, poll_interval=poll_interval
+        ),
+    )
 
 
 @cli.command("run-transient")
-@_options(emr_config, emr_playbook, log_failed_steps, lock, soft_lock, consul, vars_option,
-          sentry, dry_run, fabric_option, output, state_dir, store_option, poll_interval,
-          log_level_option)
-def run_transient(emr_config: str | None, emr_playbook: str | None, log_failed_steps: bool,
-                  lock: str | None, soft_lock: str | None, consul: str | None,
-                  vars: str | None, sentry: str | None, dry_run: bool, fabric: str | None,
-                  output: str, state_dir: str | None, store: str | None,
-                  poll_interval: float | None) -> None:
+@_options(
+    emr_config,
+    emr_playbook,
+    log_failed_steps,
+    lock,
+    soft_lock,
+    consul,
+    vars_option,
+    sentry,
+    dry_run,
+    fabric_option,
+    output,
+    state_dir,
+    store_option,
+    poll_interval,
+    log_level_option,
+)
+def run_transient(
+    emr_config: str | None,
+    emr_playbook: str | None,
+    log_failed_steps: bool,
+    lock: str | None,
+    soft_lock: str | None,
+    consul: str | None,
+    vars: str | None,
+    sentry: str | None,
+    dry_run: bool,
+    fabric: str | None,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+    poll_interval: float | None,
+) -> None:
     """Launches a cluster, runs the playbook and then terminates the cluster"""
     from dataflow_runner.cli import commands
 
     require(emr_config=emr_config, emr_playbook=emr_playbook)
     check_lock_flags(async_=False, lock=lock, soft_lock=soft_lock, consul=consul)
-    commands.run_transient(emr_config or "", emr_playbook or "", vars, dry_run=dry_run,
-                           lock=lock, soft_lock=soft_lock, consul=consul,
-                           log_failed_steps=log_failed_steps,
-                           common=_common(sentry=sentry, fabric=fabric, output=output,
-                                          state_dir=state_dir, store=store,
-                                          poll_interval=poll_interval))
+    commands.run_transient(
+        emr_config or "",
+        emr_playbook or "",
+        vars,
+        dry_run=dry_run,
+        lock=lock,
+        soft_lock=soft_lock,
+        consul=consul,
+        log_failed_steps=log_failed_steps,
+        common=_common(
+            sentry=sentry,
+            fabric=fabric,
+            output=output,
+            state_dir=state_dir,
+            store=store,
+            poll_interval=poll_interval,
+        ),
+    )
 
 
 @cli.command()
@@ -229,30 +390,49 @@ def _store(state_dir: str | None, store: str | None) -> Any:
     return open_store(Common(state_dir=state_dir, store=store))
 
 
-json_output = click.option("--output", type=click.Choice(["text", "json"]), default="text",
-                           show_default=True, help="json: for other programs.")
+json_output = click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: for other programs.",
+)
 
 
 @cli.command()
-@_options(click.option("--state", metavar="STATE",
-                       help="RUNNING, COMPLETED, FAILED, CANCELLED or DEAD."),
-          click.option("--playbook", metavar="NAME", help="Only runs of this playbook."),
-          click.option("--since", metavar="WHEN", help="Started at or after (2026-11-22, 3h)."),
-          click.option("--until", metavar="WHEN", help="Started before."),
-          click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True),
-          json_output, state_dir, store_option, log_level_option)
-def runs(state: str | None, playbook: str | None, since: str | None, until: str | None,
-         limit: int, output: str, state_dir: str | None, store: str | None) -> None:
+@_options(
+    click.option("--state", metavar="STATE", help="RUNNING, COMPLETED, FAILED, CANCELLED or DEAD."),
+    click.option("--playbook", metavar="NAME", help="Only runs of this playbook."),
+    click.option("--since", metavar="WHEN", help="Started at or after (2026-11-22, 3h)."),
+    click.option("--until", metavar="WHEN", help="Started before."),
+    click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True),
+    json_output,
+    state_dir,
+    store_option,
+    log_level_option,
+)
+def runs(
+    state: str | None,
+    playbook: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+) -> None:
     """Lists recent runs, newest first"""
     from dataflow_runner.cli import history
 
     if state and state.upper() not in ("RUNNING", "COMPLETED", "FAILED", "CANCELLED", "DEAD"):
-        raise FlagError(f"--state must be one of RUNNING, COMPLETED, FAILED, CANCELLED, DEAD; "
-                        f"got {state}")
+        raise FlagError(
+            f"--state must be one of RUNNING, COMPLETED, FAILED, CANCELLED, DEAD; got {state}"
+        )
     db = _store(state_dir, store)
     try:
-        history.runs(db, state=state, playbook=playbook, since=since, until=until, limit=limit,
-                     output=output)
+        history.runs(
+            db, state=state, playbook=playbook, since=since, until=until, limit=limit, output=output
+        )
     finally:
         db.close()
 
@@ -274,14 +454,27 @@ def status(run_id: str | None, output: str, state_dir: str | None, store: str | 
 @cli.command()
 @click.argument("run_id", metavar="RUN")
 @click.argument("step_id", metavar="STEP")
-@_options(click.option("--attempt", type=click.IntRange(min=1),
-                       help="Which attempt (default: the last)."),
-          click.option("--stream", type=click.Choice(["all", "stdout", "stderr"]),
-                       default="all", show_default=True),
-          click.option("--follow", "-f", is_flag=True, help="Keep printing until the step ends."),
-          state_dir, store_option, log_level_option)
-def logs(run_id: str, step_id: str, attempt: int | None, stream: str, follow: bool,
-         state_dir: str | None, store: str | None) -> None:
+@_options(
+    click.option(
+        "--attempt", type=click.IntRange(min=1), help="Which attempt (default: the last)."
+    ),
+    click.option(
+        "--stream", type=click.Choice(["all", "stdout", "stderr"]), default="all", show_default=True
+    ),
+    click.option("--follow", "-f", is_flag=True, help="Keep printing until the step ends."),
+    state_dir,
+    store_option,
+    log_level_option,
+)
+def logs(
+    run_id: str,
+    step_id: str,
+    attempt: int | None,
+    stream: str,
+    follow: bool,
+    state_dir: str | None,
+    store: str | None,
+) -> None:
     """Prints a step's output (stdout and stderr) from a run"""
     from dataflow_runner.cli import history
 
@@ -293,15 +486,30 @@ def logs(run_id: str, step_id: str, attempt: int | None, stream: str, follow: bo
 
 
 @cli.command()
-@_options(click.option("--fabric", type=click.Choice(["local", "emr"])),
-          click.option("--active", is_flag=True, help="Only clusters not terminated."),
-          click.option("--orphans", is_flag=True,
-                       help="EMR clusters tagged by this tool that no live run owns "
-                            "(asks EMR, with the default AWS credentials)."),
-          click.option("--region", metavar="REGION", help="The AWS region for --orphans."),
-          json_output, state_dir, store_option, log_level_option)
-def clusters(fabric: str | None, active: bool, orphans: bool, region: str | None, output: str,
-             state_dir: str | None, store: str | None) -> None:
+@_options(
+    click.option("--fabric", type=click.Choice(["local", "emr"])),
+    click.option("--active", is_flag=True, help="Only clusters not terminated."),
+    click.option(
+        "--orphans",
+        is_flag=True,
+        help="EMR clusters tagged by this tool that no live run owns "
+        "(asks EMR, with the default AWS credentials).",
+    ),
+    click.option("--region", metavar="REGION", help="The AWS region for --orphans."),
+    json_output,
+    state_dir,
+    store_option,
+    log_level_option,
+)
+def clusters(
+    fabric: str | None,
+    active: bool,
+    orphans: bool,
+    region: str | None,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+) -> None:
     """Lists the clusters this tool launched"""
     from dataflow_runner.cli import history
 

@@ -42,8 +42,7 @@ class Common:
 
 def _emr_section(config: ClusterConfig, path: str) -> EmrCluster:
     if config.emr is None:
-        raise ConfigError('this cluster config has no "emr" section', file=path,
-                          path="$.data.emr")
+        raise ConfigError('this cluster config has no "emr" section', file=path, path="$.data.emr")
     return config.emr
 
 
@@ -80,8 +79,9 @@ def state_dir(common: Common) -> Path:
 def open_store(common: Common) -> Any:
     from dataflow_runner.store import open_store as _open
 
-    return _open(common.store or os.environ.get("DATAFLOW_RUNNER_STORE"),
-                 state_dir=state_dir(common))
+    return _open(
+        common.store or os.environ.get("DATAFLOW_RUNNER_STORE"), state_dir=state_dir(common)
+    )
 
 
 def _local_fabric(config: ClusterConfig, config_path: str, common: Common) -> Any:
@@ -90,8 +90,7 @@ def _local_fabric(config: ClusterConfig, config_path: str, common: Common) -> An
 
     # This project's configs resolve relative paths from their own directory;
     # a Snowplow config has no local section: the working directory it is.
-    base = (Path(config_path).parent if "dev.dataflowrunner" in config.schema_uri
-            else Path.cwd())
+    base = Path(config_path).parent if "dev.dataflowrunner" in config.schema_uri else Path.cwd()
     return LocalFabric(LocalSettings.from_config(config, base.resolve()), state_dir(common))
 
 
@@ -126,6 +125,7 @@ class _Both:
         def call(*args: Any, **kwargs: Any) -> None:
             for r in self.reporters:
                 getattr(r, name)(*args, **kwargs)
+
         return call
 
 
@@ -143,26 +143,46 @@ def finish(summary: Any, *, success_line: str | None = None) -> None:
     if summary is None:
         return  # --async, or a dry run
     if summary.state == "CANCELLED":
-        raise RunFailed(f"run cancelled: {summary.completed}/{summary.total} steps completed "
-                        "before it stopped")
+        raise RunFailed(
+            f"run cancelled: {summary.completed}/{summary.total} steps completed before it stopped"
+        )
     if summary.state != "COMPLETED":
-        raise RunFailed(f"{summary.unsuccessful}/{summary.total} steps failed to complete "
-                        "successfully")
+        raise RunFailed(
+            f"{summary.unsuccessful}/{summary.total} steps failed to complete successfully"
+        )
     if success_line:
         log.info(success_line)
 
 
-def _context_factory(common: Common, config: ClusterConfig, book: Playbook, *, command: str,
-                     store: Any, variables: dict[str, str], playbook_path: str,
-                     cluster_path: str, lock: str | None) -> Callable[[Any, int], Any]:
+def _context_factory(
+    common: Common,
+    config: ClusterConfig,
+    book: Playbook,
+    *,
+    command: str,
+    store: Any,
+    variables: dict[str, str],
+    playbook_path: str,
+    cluster_path: str,
+    lock: str | None,
+) -> Callable[[Any, int], Any]:
     from dataflow_runner.engine.run import RunContext
 
     def make(fabric: Any, concurrency: int) -> Any:
-        return RunContext(command=command, fabric=fabric, store=store,
-                          reporter=reporter(common), cluster=config, playbook=book,
-                          concurrency=concurrency, playbook_path=playbook_path,
-                          cluster_path=cluster_path, variables=variables,
-                          options={"lock": lock, "fabric": fabric.name})
+        return RunContext(
+            command=command,
+            fabric=fabric,
+            store=store,
+            reporter=reporter(common),
+            cluster=config,
+            playbook=book,
+            concurrency=concurrency,
+            playbook_path=playbook_path,
+            cluster_path=cluster_path,
+            variables=variables,
+            options={"lock": lock, "fabric": fabric.name},
+        )
+
     return make
 
 
@@ -177,22 +197,43 @@ def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common
         from dataflow_runner.fabrics.local import cluster as local_cluster
 
         if dry_run:
-            print_json({"fabric": "local", "cluster": config.name,
-                        "concurrency": config.local.concurrency or os.cpu_count()})
+            print_json(
+                {
+                    "fabric": "local",
+                    "cluster": config.name,
+                    "concurrency": config.local.concurrency or os.cpu_count(),
+                }
+            )
             return
-        cluster_id = local_cluster.start(config, config_path, state_dir=state_dir(common),
-                                         store_url=common.store)
+        cluster_id = local_cluster.start(
+            config, config_path, state_dir=state_dir(common), store_url=common.store
+        )
         log.info("Local cluster launched successfully; Jobflow ID: %s", cluster_id)
         return
     from dataflow_runner.cli import emr
 
-    emr.up(config, _emr_section(config, config_path), dry_run=dry_run,
-           store_factory=lambda: open_store(common), poll=common.poll_interval)
+    emr.up(
+        config,
+        _emr_section(config, config_path),
+        dry_run=dry_run,
+        store_factory=lambda: open_store(common),
+        poll=common.poll_interval,
+    )
 
 
-def run(playbook_path: str, cluster_id: str, vars_text: str | None, *, dry_run: bool,
-        async_: bool, lock: str | None, soft_lock: str | None, consul: str | None,
-        log_failed_steps: bool, common: Common) -> None:
+def run(
+    playbook_path: str,
+    cluster_id: str,
+    vars_text: str | None,
+    *,
+    dry_run: bool,
+    async_: bool,
+    lock: str | None,
+    soft_lock: str | None,
+    consul: str | None,
+    log_failed_steps: bool,
+    common: Common,
+) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
     book = load_playbook(playbook_path, variables)
@@ -200,40 +241,74 @@ def run(playbook_path: str, cluster_id: str, vars_text: str | None, *, dry_run: 
         from dataflow_runner.fabrics.local import cluster as local_cluster
 
         if dry_run:
-            print_json({"fabric": "local", "cluster": cluster_id,
-                        "steps": [{"id": s.id, "name": s.name, "after": list(s.upstream)}
-                                  for s in book.steps]})
+            print_json(
+                {
+                    "fabric": "local",
+                    "cluster": cluster_id,
+                    "steps": [
+                        {"id": s.id, "name": s.name, "after": list(s.upstream)} for s in book.steps
+                    ],
+                }
+            )
             return
         with locked(lock, soft_lock, consul):
             summary = local_cluster.run(
-                cluster_id, book, playbook_path=playbook_path, variables=variables,
-                state_dir=state_dir(common), store_url=common.store,
-                reporter=reporter(common), async_=async_)
+                cluster_id,
+                book,
+                playbook_path=playbook_path,
+                variables=variables,
+                state_dir=state_dir(common),
+                store_url=common.store,
+                reporter=reporter(common),
+                async_=async_,
+            )
             finish(summary)
         return
     from dataflow_runner.cli import emr
 
     if dry_run:
-        emr.run(book, cluster_id, dry_run=True, ctx_factory=None, poll=None, async_=async_,
-                log_failed_steps=False)
+        emr.run(
+            book,
+            cluster_id,
+            dry_run=True,
+            ctx_factory=None,
+            poll=None,
+            async_=async_,
+            log_failed_steps=False,
+        )
         return
     emr.check_run_flags(book, async_)
     with locked(lock, soft_lock, consul) as held:
         store = open_store(common)
         try:
-            factory = _context_factory(common, ClusterConfig(name=cluster_id, fabric="emr"),
-                                       book, command="run", store=store, variables=variables,
-                                       playbook_path=playbook_path, cluster_path="", lock=held)
-            summary = emr.run(book, cluster_id, dry_run=False, ctx_factory=factory,
-                              poll=common.poll_interval, async_=async_,
-                              log_failed_steps=log_failed_steps)
+            factory = _context_factory(
+                common,
+                ClusterConfig(name=cluster_id, fabric="emr"),
+                book,
+                command="run",
+                store=store,
+                variables=variables,
+                playbook_path=playbook_path,
+                cluster_path="",
+                lock=held,
+            )
+            summary = emr.run(
+                book,
+                cluster_id,
+                dry_run=False,
+                ctx_factory=factory,
+                poll=common.poll_interval,
+                async_=async_,
+                log_failed_steps=log_failed_steps,
+            )
         finally:
             store.close()
         finish(summary)
 
 
-def down(config_path: str, cluster_id: str, vars_text: str | None, *, dry_run: bool,
-         common: Common) -> None:
+def down(
+    config_path: str, cluster_id: str, vars_text: str | None, *, dry_run: bool, common: Common
+) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
     config = load_cluster(config_path, variables)
@@ -248,35 +323,71 @@ def down(config_path: str, cluster_id: str, vars_text: str | None, *, dry_run: b
         return
     from dataflow_runner.cli import emr
 
-    emr.down(_emr_section(config, config_path), cluster_id, dry_run=dry_run,
-             store_factory=lambda: open_store(common), poll=common.poll_interval)
+    emr.down(
+        _emr_section(config, config_path),
+        cluster_id,
+        dry_run=dry_run,
+        store_factory=lambda: open_store(common),
+        poll=common.poll_interval,
+    )
 
 
-def run_transient(config_path: str, playbook_path: str, vars_text: str | None, *,
-                  dry_run: bool, lock: str | None, soft_lock: str | None, consul: str | None,
-                  log_failed_steps: bool, common: Common) -> None:
+def run_transient(
+    config_path: str,
+    playbook_path: str,
+    vars_text: str | None,
+    *,
+    dry_run: bool,
+    lock: str | None,
+    soft_lock: str | None,
+    consul: str | None,
+    log_failed_steps: bool,
+    common: Common,
+) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    config, book = collect(lambda: load_cluster(config_path, variables),
-                           lambda: load_playbook(playbook_path, variables))
+    config, book = collect(
+        lambda: load_cluster(config_path, variables),
+        lambda: load_playbook(playbook_path, variables),
+    )
     if (common.fabric or config.fabric) == "emr":
         from dataflow_runner.cli import emr
 
         emr_section = _emr_section(config, config_path)
         if dry_run:
-            emr.run_transient(config, emr_section, book, dry_run=True, ctx_factory=None,
-                              poll=None, log_failed_steps=False)
+            emr.run_transient(
+                config,
+                emr_section,
+                book,
+                dry_run=True,
+                ctx_factory=None,
+                poll=None,
+                log_failed_steps=False,
+            )
             return
         with locked(lock, soft_lock, consul) as held:
             store = open_store(common)
             try:
-                factory = _context_factory(common, config, book, command="run-transient",
-                                           store=store, variables=variables,
-                                           playbook_path=playbook_path,
-                                           cluster_path=config_path, lock=held)
-                summary = emr.run_transient(config, emr_section, book, dry_run=False,
-                                            ctx_factory=factory, poll=common.poll_interval,
-                                            log_failed_steps=log_failed_steps)
+                factory = _context_factory(
+                    common,
+                    config,
+                    book,
+                    command="run-transient",
+                    store=store,
+                    variables=variables,
+                    playbook_path=playbook_path,
+                    cluster_path=config_path,
+                    lock=held,
+                )
+                summary = emr.run_transient(
+                    config,
+                    emr_section,
+                    book,
+                    dry_run=False,
+                    ctx_factory=factory,
+                    poll=common.poll_interval,
+                    log_failed_steps=log_failed_steps,
+                )
             finally:
                 store.close()
             finish(summary, success_line="Transient EMR run completed successfully")
@@ -293,10 +404,17 @@ def run_transient(config_path: str, playbook_path: str, vars_text: str | None, *
         store = open_store(common)
         try:
             limit = fabric.settings.concurrency
-            factory = _context_factory(common, config, book, command="run-transient",
-                                       store=store, variables=variables,
-                                       playbook_path=playbook_path, cluster_path=config_path,
-                                       lock=held)
+            factory = _context_factory(
+                common,
+                config,
+                book,
+                command="run-transient",
+                store=store,
+                variables=variables,
+                playbook_path=playbook_path,
+                cluster_path=config_path,
+                lock=held,
+            )
             summary = execute_transient(factory(fabric, min(limit, book.concurrency or limit)))
         finally:
             store.close()

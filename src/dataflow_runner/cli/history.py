@@ -52,9 +52,9 @@ def run_state(run: RunRecord, now: float | None = None) -> str:
     if run.state is RunState.RUNNING:
         beat = run.heartbeat_at or run.started_at or run.created_at
         local_host = run.host == _hostname()
-        if (now or time.time()) - beat > STALE_AFTER or (local_host and run.pid
-                                                          and not _pid_alive(run.pid)
-                                                          and run.command != "run"):
+        if (now or time.time()) - beat > STALE_AFTER or (
+            local_host and run.pid and not _pid_alive(run.pid) and run.command != "run"
+        ):
             return "DEAD"
     return run.state.value
 
@@ -93,8 +93,9 @@ def parse_when(text: str) -> float:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -106,21 +107,42 @@ def _json(value: Any) -> None:
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:
-    return {"id": run.id, "state": run_state(run), "playbook": run.playbook,
-            "command": run.command, "fabric": run.fabric, "cluster_id": run.cluster_id,
-            "created_at": when(run.created_at), "started_at": when(run.started_at),
-            "ended_at": when(run.ended_at) if run.ended_at else None,
-            "duration": took(run.started_at, run.ended_at), "reason": run.reason,
-            "host": run.host, "pid": run.pid, "playbook_path": run.playbook_path}
+    return {
+        "id": run.id,
+        "state": run_state(run),
+        "playbook": run.playbook,
+        "command": run.command,
+        "fabric": run.fabric,
+        "cluster_id": run.cluster_id,
+        "created_at": when(run.created_at),
+        "started_at": when(run.started_at),
+        "ended_at": when(run.ended_at) if run.ended_at else None,
+        "duration": took(run.started_at, run.ended_at),
+        "reason": run.reason,
+        "host": run.host,
+        "pid": run.pid,
+        "playbook_path": run.playbook_path,
+    }
 
 
-def runs(store: Any, *, state: str | None, playbook: str | None, since: str | None,
-         until: str | None, limit: int, output: str) -> None:
+def runs(
+    store: Any,
+    *,
+    state: str | None,
+    playbook: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    output: str,
+) -> None:
     want_dead = state is not None and state.upper() == "DEAD"
     records = store.list_runs(
         state="RUNNING" if want_dead else (state.upper() if state else None),
-        playbook=playbook, since=parse_when(since) if since else None,
-        until=parse_when(until) if until else None, limit=limit)
+        playbook=playbook,
+        since=parse_when(since) if since else None,
+        until=parse_when(until) if until else None,
+        limit=limit,
+    )
     if want_dead:
         records = [r for r in records if run_state(r) == "DEAD"]
     if output == "json":
@@ -129,8 +151,18 @@ def runs(store: Any, *, state: str | None, playbook: str | None, since: str | No
     if not records:
         echo("no runs")
         return
-    rows = [[r.id, run_state(r), r.playbook, r.fabric, r.cluster_id or "-", when(r.created_at),
-             took(r.started_at, r.ended_at)] for r in records]
+    rows = [
+        [
+            r.id,
+            run_state(r),
+            r.playbook,
+            r.fabric,
+            r.cluster_id or "-",
+            when(r.created_at),
+            took(r.started_at, r.ended_at),
+        ]
+        for r in records
+    ]
     echo(_table(rows, ["RUN", "STATE", "PLAYBOOK", "FABRIC", "CLUSTER", "STARTED", "TOOK"]))
 
 
@@ -145,47 +177,81 @@ def status(store: Any, ref: str | None, *, output: str) -> None:
         by_step.setdefault(a.step_id, []).append(a)
     if output == "json":
         out = run_json(run)
-        out["steps"] = [{
-            "id": s.step_id, "name": s.name, "type": s.type, "state": s.state.value,
-            "attempts": s.attempts, "depends_on": list(s.depends_on),
-            "started_at": when(s.started_at) if s.started_at else None,
-            "ended_at": when(s.ended_at) if s.ended_at else None,
-            "duration": took(s.started_at, s.ended_at) if s.started_at else None,
-            "exit_code": s.exit_code, "reason": s.reason, "cause": s.cause,
-            "attempt_list": [{"attempt": a.attempt, "state": a.state.value,
-                              "exit_code": a.exit_code, "reason": a.reason,
-                              "duration": took(a.started_at, a.ended_at),
-                              "logs": a.log_location} for a in by_step.get(s.step_id, [])],
-        } for s in steps]
+        out["steps"] = [
+            {
+                "id": s.step_id,
+                "name": s.name,
+                "type": s.type,
+                "state": s.state.value,
+                "attempts": s.attempts,
+                "depends_on": list(s.depends_on),
+                "started_at": when(s.started_at) if s.started_at else None,
+                "ended_at": when(s.ended_at) if s.ended_at else None,
+                "duration": took(s.started_at, s.ended_at) if s.started_at else None,
+                "exit_code": s.exit_code,
+                "reason": s.reason,
+                "cause": s.cause,
+                "attempt_list": [
+                    {
+                        "attempt": a.attempt,
+                        "state": a.state.value,
+                        "exit_code": a.exit_code,
+                        "reason": a.reason,
+                        "duration": took(a.started_at, a.ended_at),
+                        "logs": a.log_location,
+                    }
+                    for a in by_step.get(s.step_id, [])
+                ],
+            }
+            for s in steps
+        ]
         _json(out)
         return
-    echo(f"run {run.id}  {run_state(run)}  playbook '{run.playbook}'  fabric {run.fabric}"
-         f"  cluster {run.cluster_id or '-'}")
-    echo(f"started {when(run.started_at)}  took {took(run.started_at, run.ended_at)}"
-         + (f"  reason: {run.reason}" if run.reason else ""))
+    echo(
+        f"run {run.id}  {run_state(run)}  playbook '{run.playbook}'  fabric {run.fabric}"
+        f"  cluster {run.cluster_id or '-'}"
+    )
+    echo(
+        f"started {when(run.started_at)}  took {took(run.started_at, run.ended_at)}"
+        + (f"  reason: {run.reason}" if run.reason else "")
+    )
     rows = []
     for s in steps:
         note = s.cause or s.reason or ""
-        rows.append([s.step_id, s.state.value, str(s.attempts or "-"),
-                     took(s.started_at, s.ended_at) if s.started_at else "-",
-                     "-" if s.exit_code is None else str(s.exit_code), note[:70]])
+        rows.append(
+            [
+                s.step_id,
+                s.state.value,
+                str(s.attempts or "-"),
+                took(s.started_at, s.ended_at) if s.started_at else "-",
+                "-" if s.exit_code is None else str(s.exit_code),
+                note[:70],
+            ]
+        )
     echo("")
     echo(_table(rows, ["STEP", "STATE", "TRIES", "TOOK", "EXIT", "NOTE"]))
 
 
-def logs(store: Any, ref: str, step_id: str, *, attempt: int | None, stream: str,
-         follow: bool) -> None:
+def logs(
+    store: Any, ref: str, step_id: str, *, attempt: int | None, stream: str, follow: bool
+) -> None:
     run = store.find_run(ref)
     attempts = store.get_attempts(run.id, step_id)
     if not attempts:
         known = ", ".join(s.step_id for s in store.get_steps(run.id))
-        raise DataflowRunnerError(f"run {run.id} has no attempt of step '{step_id}'"
-                                  + (f" (steps: {known})" if known else ""))
-    chosen = attempts[-1] if attempt is None else next(
-        (a for a in attempts if a.attempt == attempt), None)
+        raise DataflowRunnerError(
+            f"run {run.id} has no attempt of step '{step_id}'"
+            + (f" (steps: {known})" if known else "")
+        )
+    chosen = (
+        attempts[-1]
+        if attempt is None
+        else next((a for a in attempts if a.attempt == attempt), None)
+    )
     if chosen is None:
-        raise DataflowRunnerError(f"step '{step_id}' has no attempt {attempt} "
-                                  f"(it has {len(attempts)})")
+        raise DataflowRunnerError(
+            f"step '{step_id}' has no attempt {attempt} (it has {len(attempts)})"
+        )
     location = chosen.log_location
     if location.startswith("s3://"):
         from dataflow_runner.fabrics.emr.logs import print_step_logs
@@ -231,8 +297,11 @@ def _follow(store: Any, run_id: str, step_id: str, attempt: int, paths: list[Pat
                 sys.stdout.write(scrub(chunk.decode("utf-8", "replace")))
                 sys.stdout.flush()
         current = [a for a in store.get_attempts(run_id, step_id) if a.attempt == attempt]
-        if current and current[0].state in (StepState.COMPLETED, StepState.FAILED,
-                                            StepState.CANCELLED):
+        if current and current[0].state in (
+            StepState.COMPLETED,
+            StepState.FAILED,
+            StepState.CANCELLED,
+        ):
             break
         time.sleep(0.25)
     # Whatever was written between the last read and the end.
@@ -258,8 +327,9 @@ def orphans(store: Any, *, region: str | None, output: str) -> None:
     found = []
     for page in emr.get_paginator("list_clusters").paginate(ClusterStates=active):
         for summary in page.get("Clusters", []):
-            cluster = call("DescribeCluster", emr.describe_cluster,
-                           ClusterId=summary["Id"])["Cluster"]
+            cluster = call("DescribeCluster", emr.describe_cluster, ClusterId=summary["Id"])[
+                "Cluster"
+            ]
             tags = {t["Key"]: t["Value"] for t in cluster.get("Tags", [])}
             if TOOL_TAG not in tags or tags.get(MODE_TAG) != "transient":
                 continue
@@ -271,17 +341,27 @@ def orphans(store: Any, *, region: str | None, output: str) -> None:
                 continue
             else:
                 why = f"its run is {run_state(run)}"
-            found.append({"id": cluster["Id"], "name": cluster.get("Name", ""),
-                          "state": cluster.get("Status", {}).get("State", ""),
-                          "run_id": run_id, "why": why})
+            found.append(
+                {
+                    "id": cluster["Id"],
+                    "name": cluster.get("Name", ""),
+                    "state": cluster.get("Status", {}).get("State", ""),
+                    "run_id": run_id,
+                    "why": why,
+                }
+            )
     if output == "json":
         _json(found)
         return
     if not found:
         echo("no orphan clusters")
         return
-    echo(_table([[o["id"], o["state"], o["name"], o["run_id"], o["why"]] for o in found],
-                ["CLUSTER", "STATE", "NAME", "RUN", "WHY"]))
+    echo(
+        _table(
+            [[o["id"], o["state"], o["name"], o["run_id"], o["why"]] for o in found],
+            ["CLUSTER", "STATE", "NAME", "RUN", "WHY"],
+        )
+    )
     echo("terminate one with: dataflow-runner down --emr-config CONFIG --emr-cluster ID")
 
 
@@ -289,16 +369,38 @@ def clusters(store: Any, *, fabric: str | None, active: bool, output: str) -> No
     records: list[ClusterRecord] = store.list_clusters(fabric=fabric, active=active or None)
     records = [_local_liveness(store, c) for c in records]
     if output == "json":
-        _json([{"id": c.id, "fabric": c.fabric, "name": c.name, "state": c.state.value,
-                "reason": c.reason, "run_id": c.run_id, "created_at": when(c.created_at),
-                "ended_at": when(c.ended_at) if c.ended_at else None, "host": c.host}
-               for c in records])
+        _json(
+            [
+                {
+                    "id": c.id,
+                    "fabric": c.fabric,
+                    "name": c.name,
+                    "state": c.state.value,
+                    "reason": c.reason,
+                    "run_id": c.run_id,
+                    "created_at": when(c.created_at),
+                    "ended_at": when(c.ended_at) if c.ended_at else None,
+                    "host": c.host,
+                }
+                for c in records
+            ]
+        )
         return
     if not records:
         echo("no clusters")
         return
-    rows = [[c.id, c.state.value, c.fabric, c.name, when(c.created_at),
-             took(c.created_at, c.ended_at), c.reason or ""] for c in records]
+    rows = [
+        [
+            c.id,
+            c.state.value,
+            c.fabric,
+            c.name,
+            when(c.created_at),
+            took(c.created_at, c.ended_at),
+            c.reason or "",
+        ]
+        for c in records
+    ]
     echo(_table(rows, ["CLUSTER", "STATE", "FABRIC", "NAME", "CREATED", "UP", "REASON"]))
 
 
@@ -311,8 +413,13 @@ def _local_liveness(store: Any, cluster: ClusterRecord) -> ClusterRecord:
 
         from dataflow_runner.store.records import ClusterState
 
-        store.update_cluster(cluster.id, state=ClusterState.TERMINATED_WITH_ERRORS,
-                             reason="its agent process died", ended_at=time.time())
-        return replace(cluster, state=ClusterState.TERMINATED_WITH_ERRORS,
-                       reason="its agent process died")
+        store.update_cluster(
+            cluster.id,
+            state=ClusterState.TERMINATED_WITH_ERRORS,
+            reason="its agent process died",
+            ended_at=time.time(),
+        )
+        return replace(
+            cluster, state=ClusterState.TERMINATED_WITH_ERRORS, reason="its agent process died"
+        )
     return cluster

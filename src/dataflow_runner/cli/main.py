@@ -37,11 +37,8 @@ def normalize_go_flags(args: Sequence[str], long_flags: frozenset[str]) -> list[
             passthrough = True
             out.append(arg)
             continue
-        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
-            name = arg[1:].split("=", 1)[0]
-            if name in long_flags:
-                arg = "-" + arg
-        out.append(arg)
+        single_dash = arg.startswith("-") and not arg.startswith("--") and len(arg) > 2
+        out.append("-" + arg if single_dash and arg[1:].split("=", 1)[0] in long_flags else arg)
     return out
 
 
@@ -101,8 +98,11 @@ def run(args: list[str]) -> int:
         return EXIT_FAILURE
     except Exception as exc:  # the last line of defence: still no traceback
         log.debug("internal error", exc_info=True)
-        log.error("internal error: %s: %s (run with --log-level debug for details)",
-                  type(exc).__name__, exc)
+        log.error(
+            "internal error: %s: %s (run with --log-level debug for details)",
+            type(exc).__name__,
+            exc,
+        )
         return EXIT_FAILURE
     return 0
 

@@ -21,8 +21,12 @@ def init(dsn: str) -> None:
     except ImportError:
         raise FlagError("--sentry needs sentry-sdk: pip install 'dataflow-runner[emr]'") from None
     try:
-        sentry_sdk.init(dsn=dsn, release=f"dataflow-runner@{__version__}",
-                        default_integrations=False, send_default_pii=False)
+        sentry_sdk.init(
+            dsn=dsn,
+            release=f"dataflow-runner@{__version__}",
+            default_integrations=False,
+            send_default_pii=False,
+        )
     except Exception as exc:  # sentry-sdk raises BadDsn and friends
         raise FlagError(f"--sentry: the DSN is not valid ({type(exc).__name__})") from None
     _enabled = True

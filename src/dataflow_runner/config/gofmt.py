@@ -80,8 +80,11 @@ def value_string(value: Any) -> str:
     if isinstance(value, float):
         return format_float(value)
     if isinstance(value, dict):
-        return "map[" + " ".join(f"{value_string(k)}:{value_string(v)}"
-                                 for k, v in sorted(value.items())) + "]"
+        return (
+            "map["
+            + " ".join(f"{value_string(k)}:{value_string(v)}" for k, v in sorted(value.items()))
+            + "]"
+        )
     if isinstance(value, list | tuple):
         return "[" + " ".join(value_string(v) for v in value) + "]"
     return str(value)
@@ -108,7 +111,7 @@ def _pad(text: str, flags: str, width: int | None, numeric: bool = False) -> str
         return text.ljust(width)
     if "0" in flags and numeric:
         sign = text[0] if text[:1] in "+-" else ""
-        return sign + text[len(sign):].rjust(width - len(sign), "0")
+        return sign + text[len(sign) :].rjust(width - len(sign), "0")
     return text.rjust(width)
 
 
@@ -124,8 +127,7 @@ def _one(verb: str, flags: str, width: int | None, prec: int | None, arg: Any) -
     numeric = isinstance(arg, int | float) and not isinstance(arg, bool)
     if verb == "v":
         text = value_string(arg)
-        if "+" in flags and isinstance(arg, int | float) and not isinstance(arg, bool) \
-                and arg >= 0:
+        if "+" in flags and isinstance(arg, int | float) and not isinstance(arg, bool) and arg >= 0:
             text = "+" + text
         return _pad(text, flags, width, numeric)
     if verb == "s":
@@ -136,8 +138,9 @@ def _one(verb: str, flags: str, width: int | None, prec: int | None, arg: Any) -
         return _pad(value_string(arg), flags, width)
     if verb == "q":
         if isinstance(arg, str):
-            return _pad(f"`{arg}`" if "#" in flags and "`" not in arg else _quote(arg),
-                        flags, width)
+            return _pad(
+                f"`{arg}`" if "#" in flags and "`" not in arg else _quote(arg), flags, width
+            )
         if isinstance(arg, int) and not isinstance(arg, bool):
             return _pad(f"'{chr(arg)}'", flags, width)
         return _bad(verb, arg)
@@ -173,7 +176,7 @@ def sprintf(fmt: str, *args: Any) -> str:
     pos = 0
     used = 0
     for m in _VERB.finditer(fmt):
-        out.append(fmt[pos:m.start()])
+        out.append(fmt[pos : m.start()])
         pos = m.end()
         flags, width_s, prec_s, verb = m.groups()
         if verb == "%":

@@ -60,7 +60,8 @@ def _printable(value: Any) -> str:
 
 # --- lexing ------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>[ \t\r\n]+)
   | (?P<decl>:=)
   | (?P<assign>=)
@@ -77,7 +78,9 @@ _TOKEN = re.compile(r"""
   | (?P<variable>\$[A-Za-z0-9_]*)
   | (?P<dot>\.)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,11 @@ def _lex_action(text: str, start: int, name: str, src: str) -> tuple[list[Tok], 
             raise _parse_error(src, name, start, "unclosed action")
         m = _TOKEN.match(text, i)
         if m is None:
-            problem = {'"': "unterminated quoted string", "`": "unterminated raw quoted string",
-                       "'": "unterminated character constant"}.get(
-                text[i], f"unexpected {text[i]!r} in command")
+            problem = {
+                '"': "unterminated quoted string",
+                "`": "unterminated raw quoted string",
+                "'": "unterminated character constant",
+            }.get(text[i], f"unexpected {text[i]!r} in command")
             raise _parse_error(src, name, i, problem)
         kind = m.lastgroup or ""
         if kind != "space":
@@ -197,8 +202,18 @@ class Loop(Node):
     kind: str  # break | continue
 
 
-_KEYWORDS = {"if", "else", "end", "range", "with", "break", "continue", "define",
-             "template", "block"}
+_KEYWORDS = {
+    "if",
+    "else",
+    "end",
+    "range",
+    "with",
+    "break",
+    "continue",
+    "define",
+    "template",
+    "block",
+}
 
 
 class _Parser:
@@ -223,7 +238,7 @@ class _Parser:
                 pending.append(("text", text, i))
                 break
             k = j + 2
-            trim_left = src.startswith("-", k) and src[k + 1:k + 2] in (" ", "\t", "\r", "\n")
+            trim_left = src.startswith("-", k) and src[k + 1 : k + 2] in (" ", "\t", "\r", "\n")
             if trim_left:
                 text = text.rstrip(" \t\r\n")
                 k += 2
@@ -299,13 +314,20 @@ class _Parser:
         body, end = self._list(depth + 1)
         self._ranges -= word == "range"
         if end is None:
-            raise self.error(pos, f"unexpected EOF: missing {{{{end}}}} for {{{{{word}}}}} "
-                                  f"started at line {_line(self.src, pos)}")
+            raise self.error(
+                pos,
+                f"unexpected EOF: missing {{{{end}}}} for {{{{{word}}}}} "
+                f"started at line {_line(self.src, pos)}",
+            )
         else_body: list[Node] = []
         if end[0] == "else":
             rest = self._else_tokens
-            if rest and rest[0].kind == "ident" and rest[0].text in ("if", "with") \
-                    and word in ("if", "with"):
+            if (
+                rest
+                and rest[0].kind == "ident"
+                and rest[0].text in ("if", "with")
+                and word in ("if", "with")
+            ):
                 if rest[0].text != word:
                     raise self.error(end[1], f"else {rest[0].text} in {word} block")
                 # ``else if X`` is ``else`` holding ``if X ... end`` (sharing the end).
@@ -315,21 +337,29 @@ class _Parser:
                 raise self.error(end[1], "unexpected token after else")
             else_body, end2 = self._list(depth + 1)
             if end2 is None or end2[0] != "end":
-                raise self.error(pos, f"unexpected EOF: missing {{{{end}}}} for {{{{{word}}}}} "
-                                      f"started at line {_line(self.src, pos)}")
+                raise self.error(
+                    pos,
+                    f"unexpected EOF: missing {{{{end}}}} for {{{{{word}}}}} "
+                    f"started at line {_line(self.src, pos)}",
+                )
         return Branch(pos, word, pipe, body, else_body)
 
     # --- pipelines -----------------------------------------------------------------
 
-    def _pipeline(self, toks: list[Tok], pos: int, *, allow_decl: bool = False,
-                  allow_two: bool = False) -> Pipeline:
+    def _pipeline(
+        self, toks: list[Tok], pos: int, *, allow_decl: bool = False, allow_two: bool = False
+    ) -> Pipeline:
         pipe = Pipeline(toks[0].pos if toks else pos)
         i = 0
         if allow_decl and toks and toks[0].kind == "variable":
             names = [toks[0].text]
             j = 1
-            if allow_two and len(toks) > 2 and toks[1].kind == "comma" \
-                    and toks[2].kind == "variable":
+            if (
+                allow_two
+                and len(toks) > 2
+                and toks[1].kind == "comma"
+                and toks[2].kind == "variable"
+            ):
                 names.append(toks[2].text)
                 j = 3
             if j < len(toks) and toks[j].kind in ("decl", "assign"):
@@ -353,8 +383,9 @@ class _Parser:
             raise self.error(pos, "unclosed left paren")
         for group in groups:
             if not group:
-                raise self.error(pos, "missing command" if len(groups) > 1
-                                 else "missing value for command")
+                raise self.error(
+                    pos, "missing command" if len(groups) > 1 else "missing value for command"
+                )
             pipe.commands.append(self._command(group))
         return pipe
 
@@ -374,7 +405,7 @@ class _Parser:
             while j < len(toks) and depth:
                 depth += {"lparen": 1, "rparen": -1}.get(toks[j].kind, 0)
                 j += 1
-            inner = toks[i + 1:j - 1]
+            inner = toks[i + 1 : j - 1]
             if not inner:
                 raise self.error(tok.pos, "missing value for parenthesized pipeline")
             node = self._pipeline(inner, tok.pos, allow_decl=True)
@@ -408,9 +439,12 @@ class _Parser:
             if text in _KEYWORDS:
                 raise self.error(pos, f"unexpected <{text}> in command")
             if text not in self.funcs and text not in BUILTINS:
-                raise self.error(pos, f'function "{text}" not defined (the functions are '
-                                      "nowWithFormat, timeWithFormat, systemEnv, base64, "
-                                      "base64File and Go's builtins)")
+                raise self.error(
+                    pos,
+                    f'function "{text}" not defined (the functions are '
+                    "nowWithFormat, timeWithFormat, systemEnv, base64, "
+                    "base64File and Go's builtins)",
+                )
             return Ident(pos, text)
         if kind == "string":
             return Lit(pos, _unquote(text, self, pos))
@@ -430,8 +464,18 @@ def _end(tok: Tok) -> int:
     return tok.pos + len(tok.text)
 
 
-_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-            "\\": "\\", '"': '"', "'": "'"}
+_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+}
 
 
 def _unquote(text: str, parser: _Parser, pos: int) -> str:
@@ -445,19 +489,19 @@ def _unquote(text: str, parser: _Parser, pos: int) -> str:
             out.append(c)
             i += 1
             continue
-        nxt = body[i + 1:i + 2]
+        nxt = body[i + 1 : i + 2]
         if nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
             i += 2
         elif nxt in ("x", "u", "U"):
             size = {"x": 2, "u": 4, "U": 8}[nxt]
-            digits = body[i + 2:i + 2 + size]
+            digits = body[i + 2 : i + 2 + size]
             if len(digits) != size or not re.fullmatch(r"[0-9a-fA-F]+", digits):
                 raise parser.error(pos, f"invalid syntax: {text}")
             out.append(chr(int(digits, 16)))
             i += 2 + size
         elif nxt.isdigit():
-            digits = body[i + 1:i + 4]
+            digits = body[i + 1 : i + 4]
             if not re.fullmatch(r"[0-7]{3}", digits):
                 raise parser.error(pos, f"invalid syntax: {text}")
             out.append(chr(int(digits, 8)))
@@ -527,7 +571,7 @@ def _order(a: Any, b: Any) -> int:
         raise _ExecError("invalid type for comparison")
     if ka != kb:
         raise _ExecError("incompatible types for comparison")
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def _len(value: Any) -> int:
@@ -602,22 +646,38 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "print": gofmt.sprint,
     "printf": lambda f, *a: gofmt.sprintf(_string(f), *a),
     "println": gofmt.sprintln,
-    "html": lambda *a: html.escape(gofmt.sprint(*a)).replace("&#x27;", "&#39;")
-    .replace("&quot;", "&#34;"),
+    "html": lambda *a: (
+        html.escape(gofmt.sprint(*a)).replace("&#x27;", "&#39;").replace("&quot;", "&#34;")
+    ),
     "js": lambda *a: _js(gofmt.sprint(*a)),
     "urlquery": lambda *a: urllib.parse.quote_plus(gofmt.sprint(*a)),
     # ``and``/``or`` evaluate their arguments lazily: _Exec.call handles them.
     "and": lambda *a: a[-1],
     "or": lambda *a: a[-1],
 }
-_ARITY = {"eq": (1, None), "ne": (2, 2), "lt": (2, 2), "le": (2, 2), "gt": (2, 2),
-          "ge": (2, 2), "not": (1, 1), "len": (1, 1), "index": (1, None), "slice": (1, None),
-          "printf": (1, None), "and": (1, None), "or": (1, None)}
+_ARITY = {
+    "eq": (1, None),
+    "ne": (2, 2),
+    "lt": (2, 2),
+    "le": (2, 2),
+    "gt": (2, 2),
+    "ge": (2, 2),
+    "not": (1, 1),
+    "len": (1, 1),
+    "index": (1, None),
+    "slice": (1, None),
+    "printf": (1, None),
+    "and": (1, None),
+    "or": (1, None),
+}
 
 
-def default_funcs(*, now: Callable[[], dt.datetime] | None = None,
-                  environ: Mapping[str, str] | None = None,
-                  read_file: Callable[[str], bytes] | None = None) -> dict[str, Callable[..., Any]]:
+def default_funcs(
+    *,
+    now: Callable[[], dt.datetime] | None = None,
+    environ: Mapping[str, str] | None = None,
+    read_file: Callable[[str], bytes] | None = None,
+) -> dict[str, Callable[..., Any]]:
     """The Go tool's five template functions (injectable clock, env and files for tests)."""
     clock = now or (lambda: dt.datetime.now().astimezone())
     env = os.environ if environ is None else environ
@@ -660,8 +720,13 @@ def default_funcs(*, now: Callable[[], dt.datetime] | None = None,
 
 
 #: The string parameters of the five functions (Go converts arguments to them).
-_STRING_PARAMS = {"nowWithFormat": 1, "timeWithFormat": 2, "systemEnv": 1, "base64": 1,
-                  "base64File": 1}
+_STRING_PARAMS = {
+    "nowWithFormat": 1,
+    "timeWithFormat": 2,
+    "systemEnv": 1,
+    "base64": 1,
+    "base64File": 1,
+}
 
 
 # --- execution ---------------------------------------------------------------------------
@@ -682,10 +747,13 @@ class _Exec:
         self.vars: list[tuple[str, Any]] = [("$", data)]
 
     def error(self, node: Node, message: str) -> TemplateError:
-        context = self.src[node.pos:node.pos + 40].split("}}")[0].split("\n")[0].strip()
-        return TemplateError(f'executing "{self.name}" at <{context}>: {message}',
-                             file=self.name, line=_line(self.src, node.pos),
-                             column=_column(self.src, node.pos))
+        context = self.src[node.pos : node.pos + 40].split("}}")[0].split("\n")[0].strip()
+        return TemplateError(
+            f'executing "{self.name}" at <{context}>: {message}',
+            file=self.name,
+            line=_line(self.src, node.pos),
+            column=_column(self.src, node.pos),
+        )
 
     def walk(self, nodes: list[Node], dot: Any) -> None:
         for node in nodes:
@@ -770,7 +838,7 @@ class _Exec:
         if isinstance(first, Ident):
             return self.call(first, cmd.args[1:], dot, final)
         if len(cmd.args) > 1 or final is not _NO_ARG:
-            what = self.src[first.pos:].split()[0] if isinstance(first, Field) else "a value"
+            what = self.src[first.pos :].split()[0] if isinstance(first, Field) else "a value"
             raise self.error(first, f"can't give argument to non-function {what}")
         return self.operand(first, dot)
 
@@ -803,15 +871,17 @@ class _Exec:
         for name in node.names:
             if isinstance(value, dict):
                 if name not in value:
-                    hint = f" (pass it with --vars {name},VALUE)" if value is self.vars[0][1] \
-                        else ""
+                    hint = (
+                        f" (pass it with --vars {name},VALUE)" if value is self.vars[0][1] else ""
+                    )
                     raise self.error(node, f'map has no entry for key "{name}"{hint}')
                 value = value[name]
             elif value is None:
                 raise self.error(node, f"nil pointer evaluating interface {{}}.{name}")
             else:
-                raise self.error(node, f"can't evaluate field {name} in type "
-                                       f"{gofmt.go_type(value)}")
+                raise self.error(
+                    node, f"can't evaluate field {name} in type {gofmt.go_type(value)}"
+                )
         return value
 
     def call(self, ident: Ident, args: list[Any], dot: Any, final: Any) -> Any:
@@ -819,8 +889,7 @@ class _Exec:
         count = len(args) + (final is not _NO_ARG)
         if name in ("and", "or"):
             if count < 1:
-                raise self.error(ident, f"wrong number of args for {name}: want at least 1 "
-                                        "got 0")
+                raise self.error(ident, f"wrong number of args for {name}: want at least 1 got 0")
             # Evaluated lazily, left to right: the first decisive value is the result.
             value: Any = None
             nodes = list(args)
@@ -849,18 +918,21 @@ class _Exec:
         if name in _STRING_PARAMS:
             want = _STRING_PARAMS[name]
             if len(values) != want:
-                raise self.error(ident, f"wrong number of args for {name}: want {want} got "
-                                        f"{len(values)}")
+                raise self.error(
+                    ident, f"wrong number of args for {name}: want {want} got {len(values)}"
+                )
             for v in values:
                 if not isinstance(v, str):
-                    raise self.error(ident, f"wrong type for value; expected string; got "
-                                            f"{gofmt.go_type(v)}")
+                    raise self.error(
+                        ident, f"wrong type for value; expected string; got {gofmt.go_type(v)}"
+                    )
             return
         low, high = _ARITY.get(name, (0, None))
         if len(values) < low or (high is not None and len(values) > high):
-            want = f"{low}" if low == high else f"at least {low}"
-            raise self.error(ident, f"wrong number of args for {name}: want {want} got "
-                                    f"{len(values)}")
+            wanted = f"{low}" if low == high else f"at least {low}"
+            raise self.error(
+                ident, f"wrong number of args for {name}: want {wanted} got {len(values)}"
+            )
 
 
 _NO_ARG = object()
@@ -878,8 +950,7 @@ def parse(text: str, name: str, funcs: Funcs | None = None) -> list[Node]:
     return _CACHE[key]
 
 
-def render(text: str, name: str, data: Mapping[str, Any], *,
-           funcs: Funcs | None = None) -> str:
+def render(text: str, name: str, data: Mapping[str, Any], *, funcs: Funcs | None = None) -> str:
     """Render ``text`` as Go's text/template would, with ``missingkey=error``.
 
     ``name`` is the template's name (the Go tool uses the file's base name).

@@ -16,14 +16,36 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 # (literal, element) pairs tried in order at each position; the order encodes
 # Go's precedence (longest or most specific first).
-_ZONES = ("-070000", "-07:00:00", "-0700", "-07:00", "-07",
-          "Z070000", "Z07:00:00", "Z0700", "Z07:00", "Z07")
+_ZONES = (
+    "-070000",
+    "-07:00:00",
+    "-0700",
+    "-07:00",
+    "-07",
+    "Z070000",
+    "Z07:00:00",
+    "Z0700",
+    "Z07:00",
+    "Z07",
+)
 
 
 def _element(layout: str, i: int) -> tuple[str, int] | None:
@@ -74,7 +96,7 @@ def _element(layout: str, i: int) -> tuple[str, int] | None:
         while j < len(rest) and rest[j] == digit:
             j += 1
         # A run of 0s or 9s is fractional seconds unless a digit follows it.
-        if not rest[j:j + 1].isdigit():
+        if not rest[j : j + 1].isdigit():
             return rest[:j], j
     return None
 
@@ -130,14 +152,24 @@ def _render(t: dt.datetime, element: str) -> str:
     hour12 = t.hour % 12 or 12
     yday = t.timetuple().tm_yday
     simple = {
-        "2006": f"{t.year:04d}", "06": f"{t.year % 100:02d}",
-        "1": str(t.month), "01": f"{t.month:02d}",
-        "2": str(t.day), "_2": f"{t.day:2d}", "02": f"{t.day:02d}",
-        "__2": f"{yday:3d}", "002": f"{yday:03d}",
-        "15": f"{t.hour:02d}", "3": str(hour12), "03": f"{hour12:02d}",
-        "4": str(t.minute), "04": f"{t.minute:02d}",
-        "5": str(t.second), "05": f"{t.second:02d}",
-        "PM": "PM" if t.hour >= 12 else "AM", "pm": "pm" if t.hour >= 12 else "am",
+        "2006": f"{t.year:04d}",
+        "06": f"{t.year % 100:02d}",
+        "1": str(t.month),
+        "01": f"{t.month:02d}",
+        "2": str(t.day),
+        "_2": f"{t.day:2d}",
+        "02": f"{t.day:02d}",
+        "__2": f"{yday:3d}",
+        "002": f"{yday:03d}",
+        "15": f"{t.hour:02d}",
+        "3": str(hour12),
+        "03": f"{hour12:02d}",
+        "4": str(t.minute),
+        "04": f"{t.minute:02d}",
+        "5": str(t.second),
+        "05": f"{t.second:02d}",
+        "PM": "PM" if t.hour >= 12 else "AM",
+        "pm": "pm" if t.hour >= 12 else "am",
     }
     if element in simple:
         return simple[element]

@@ -63,13 +63,15 @@ class SchemaKind:
 
 SCHEMAS: dict[tuple[str, str, str, str], SchemaKind] = {
     (SNOWPLOW_VENDOR, "ClusterConfig", "avro", "1"): SchemaKind(
-        "cluster", "snowplow", ("1-0-0", "1-1-0")),
+        "cluster", "snowplow", ("1-0-0", "1-1-0")
+    ),
     (SNOWPLOW_VENDOR, "PlaybookConfig", "avro", "1"): SchemaKind(
-        "playbook", "snowplow", ("1-0-0", "1-0-1")),
+        "playbook", "snowplow", ("1-0-0", "1-0-1")
+    ),
     (NATIVE_VENDOR, "ClusterConfig", "jsonschema", "1"): SchemaKind(
-        "cluster", "native", ("1-0-0",)),
-    (NATIVE_VENDOR, "Playbook", "jsonschema", "1"): SchemaKind(
-        "playbook", "native", ("1-0-0",)),
+        "cluster", "native", ("1-0-0",)
+    ),
+    (NATIVE_VENDOR, "Playbook", "jsonschema", "1"): SchemaKind("playbook", "native", ("1-0-0",)),
 }
 
 
@@ -129,7 +131,7 @@ def parse(text: str, path: str) -> Any:
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+            return yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -143,8 +145,9 @@ def parse(text: str, path: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         msg = exc.msg[0].lower() + exc.msg[1:]
-        raise ConfigError(f"invalid JSON: {msg}", file=path, line=exc.lineno,
-                          column=exc.colno) from None
+        raise ConfigError(
+            f"invalid JSON: {msg}", file=path, line=exc.lineno, column=exc.colno
+        ) from None
     except RecursionError:
         raise ConfigError("invalid JSON: nested too deeply", file=path) from None
 
@@ -156,40 +159,56 @@ def _schema_kind(doc: Any, path: str, want: Kind) -> tuple[str, SchemaKind]:
     if not isinstance(doc, dict):
         got = "an array" if isinstance(doc, list) else json.dumps(doc)[:40]
         raise ConfigError(
-            f'expected an object with "schema" and "data", got {got}', file=path, path="$")
+            f'expected an object with "schema" and "data", got {got}', file=path, path="$"
+        )
     uri = doc.get("schema")
     if not isinstance(uri, str):
         raise ConfigError(
-            'a value is required: the iglu URI of the format, e.g. "' +
-            (CLUSTER_SCHEMA if want == "cluster" else PLAYBOOK_SCHEMA) + '"',
-            file=path, path="$.schema")
+            'a value is required: the iglu URI of the format, e.g. "'
+            + (CLUSTER_SCHEMA if want == "cluster" else PLAYBOOK_SCHEMA)
+            + '"',
+            file=path,
+            path="$.schema",
+        )
     m = _IGLU.match(uri.strip())
     found = m and SCHEMAS.get((m["vendor"], m["name"], m["format"], m["model"]))
     if not m or not found:
         known = ", ".join(
-            f"iglu:{v}/{n}/{f}/{k.known[-1]}" for (v, n, f, _), k in SCHEMAS.items()
-            if k.kind == want)
-        raise ConfigError(f'unknown schema "{uri}"; expected one of {known}',
-                          file=path, path="$.schema")
+            f"iglu:{v}/{n}/{f}/{k.known[-1]}"
+            for (v, n, f, _), k in SCHEMAS.items()
+            if k.kind == want
+        )
+        raise ConfigError(
+            f'unknown schema "{uri}"; expected one of {known}', file=path, path="$.schema"
+        )
     if found.kind != want:
         raise ConfigError(
             f"this is a {found.kind} config, but a {want} config was expected here"
             f" (check the order of --emr-config and --emr-playbook)",
-            file=path, path="$.schema")
+            file=path,
+            path="$.schema",
+        )
     version = f"{m['model']}-{m['rev']}-{m['add']}"
     if version not in found.known:
-        log.warning("%s: schema version %s is newer than the ones this tool knows (%s); "
-                    "reading it as %s", path, version, ", ".join(found.known), found.known[-1])
+        log.warning(
+            "%s: schema version %s is newer than the ones this tool knows (%s); reading it as %s",
+            path,
+            version,
+            ", ".join(found.known),
+            found.known[-1],
+        )
     if "data" not in doc or doc["data"] is None:
         raise ConfigError("a value is required: the config itself", file=path, path="$.data")
     if not isinstance(doc["data"], dict):
-        raise ConfigError(f"expected an object, got {json.dumps(doc['data'])[:40]}",
-                          file=path, path="$.data")
+        raise ConfigError(
+            f"expected an object, got {json.dumps(doc['data'])[:40]}", file=path, path="$.data"
+        )
     return uri, found
 
 
-def _validate(model: type[M], data: Any, path: str, *, strict_fields: bool,
-              root: tuple[str, ...] = ("data",)) -> tuple[M | None, list[ConfigError]]:
+def _validate(
+    model: type[M], data: Any, path: str, *, strict_fields: bool, root: tuple[str, ...] = ("data",)
+) -> tuple[M | None, list[ConfigError]]:
     errors: list[ConfigError] = []
     if strict_fields:
         errors.extend(unknown_fields(model, data, file=path, path="$." + ".".join(root)))
@@ -234,12 +253,15 @@ def load_cluster(path: str, variables: Mapping[str, str]) -> ClusterConfig:
             emr = native.emr
             if emr is not None and not emr.name:
                 emr = emr.model_copy(update={"name": native.name})
-            config = ClusterConfig(name=native.name, fabric=native.fabric, local=native.local,
-                                   emr=emr, schema_uri=uri)
+            config = ClusterConfig(
+                name=native.name, fabric=native.fabric, local=native.local, emr=emr, schema_uri=uri
+            )
             errors.extend(checks.cluster(config, file=path, emr_path="$.data.emr"))
         _raise(errors)
-    _register_secrets(config.emr.credentials.secret_access_key if config.emr else "",
-                      config.emr.credentials.access_key_id if config.emr else "")
+    _register_secrets(
+        config.emr.credentials.secret_access_key if config.emr else "",
+        config.emr.credentials.access_key_id if config.emr else "",
+    )
     return config
 
 
@@ -276,24 +298,41 @@ def _snowplow_playbook(data: Any, path: str, uri: str) -> Playbook:
         _raise(errors)
     assert sp is not None
     for i, s in enumerate(sp.steps):
-        errors.extend(checks.action_on_failure(s.action_on_failure, file=path,
-                                               path=f"$.data.steps[{i}]"))
+        errors.extend(
+            checks.action_on_failure(s.action_on_failure, file=path, path=f"$.data.steps[{i}]")
+        )
         if s.type and s.type != "CUSTOM_JAR":
-            log.warning("%s: $.data.steps[%d].type: %r is run as CUSTOM_JAR, as the Go tool "
-                        "does", path, i, s.type)
+            log.warning(
+                "%s: $.data.steps[%d].type: %r is run as CUSTOM_JAR, as the Go tool does",
+                path,
+                i,
+                s.type,
+            )
     ids = _assign_ids(("", s.name) for s in sp.steps)
     steps = []
     for i, s in enumerate(sp.steps):
-        steps.append(Step(
-            id=ids[i], name=s.name, type=StepType.CUSTOM_JAR,
-            action_on_failure="CONTINUE" if s.action_on_failure == "CONTINUE"
-            else "CANCEL_AND_WAIT",
-            # EMR runs a playbook's steps one after the other, whatever the outcome.
-            after=(ids[i - 1],) if i else (), jar=s.jar, arguments=s.arguments,
-        ))
-    book = Playbook(region=sp.region, credentials=sp.credentials, steps=tuple(steps),
-                    tags=sp.tags, schema_uri=uri,
-                    name=os.path.splitext(os.path.basename(path))[0])
+        steps.append(
+            Step(
+                id=ids[i],
+                name=s.name,
+                type=StepType.CUSTOM_JAR,
+                action_on_failure="CONTINUE"
+                if s.action_on_failure == "CONTINUE"
+                else "CANCEL_AND_WAIT",
+                # EMR runs a playbook's steps one after the other, whatever the outcome.
+                after=(ids[i - 1],) if i else (),
+                jar=s.jar,
+                arguments=s.arguments,
+            )
+        )
+    book = Playbook(
+        region=sp.region,
+        credentials=sp.credentials,
+        steps=tuple(steps),
+        tags=sp.tags,
+        schema_uri=uri,
+        name=os.path.splitext(os.path.basename(path))[0],
+    )
     errors.extend(checks.playbook(book, file=path))
     _raise(errors)
     return book
@@ -311,8 +350,12 @@ def _native_playbook(data: Any, path: str, uri: str) -> Playbook:
     )
     book = Playbook(
         name=native.name or os.path.splitext(os.path.basename(path))[0].split(".")[0],
-        region=native.region, credentials=native.credentials,
-        concurrency=native.concurrency, steps=steps, tags=native.tags, schema_uri=uri,
+        region=native.region,
+        credentials=native.credentials,
+        concurrency=native.concurrency,
+        steps=steps,
+        tags=native.tags,
+        schema_uri=uri,
     )
     errors.extend(checks.playbook(book, file=path))
     _raise(errors)
@@ -324,7 +367,8 @@ def load_playbook(path: str, variables: Mapping[str, str]) -> Playbook:
     doc = load_document(path, variables)
     uri, kind = _schema_kind(doc, path, "playbook")
     loader: Callable[[Any, str, str], Playbook] = (
-        _snowplow_playbook if kind.family == "snowplow" else _native_playbook)
+        _snowplow_playbook if kind.family == "snowplow" else _native_playbook
+    )
     book = loader(doc["data"], path, uri)
     _register_secrets(book.credentials.secret_access_key, book.credentials.access_key_id)
     return book

@@ -77,7 +77,7 @@ class Credentials(Model):
         a, s = self.access_key_id, self.secret_access_key
         for mode in ("env", "iam", "default"):
             if a == mode and s == mode:
-                return mode  # type: ignore[return-value]
+                return mode
         if not a and not s:
             return "default"
         return "static"
@@ -298,7 +298,9 @@ class RetryPolicy(Model):
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt`` (2 = the first retry)."""
-        return float(min(self.max_delay_seconds, self.delay_seconds * self.backoff ** (attempt - 2)))
+        return float(
+            min(self.max_delay_seconds, self.delay_seconds * self.backoff ** (attempt - 2))
+        )
 
 
 class Step(Model):

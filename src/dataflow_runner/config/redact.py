@@ -46,10 +46,10 @@ class SecretRegistry:
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
-        if len(value) >= _MIN_SECRET_LEN and value not in _NOT_SECRET_VALUES:
-            if value not in self._values:
-                self._values.add(value)
-                self._pattern = None
+        fresh = value not in self._values and value not in _NOT_SECRET_VALUES
+        if fresh and len(value) >= _MIN_SECRET_LEN:
+            self._values.add(value)
+            self._pattern = None
 
     def add_environment(self, environ: Mapping[str, str] | None = None) -> None:
         """Register the values of secret-looking environment variables."""

@@ -96,8 +96,12 @@ def _message(err: Mapping[str, Any], value: Any, found: bool, secret: bool) -> s
         return f"expected one of {expected}, got {describe(value, secret=secret)}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         ctx = err.get("ctx", {})
-        op = {"greater_than_equal": ">=", "greater_than": ">",
-              "less_than_equal": "<=", "less_than": "<"}[kind]
+        op = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
         bound = next(iter(ctx.values()), "")
         if isinstance(bound, float) and bound.is_integer():
             bound = int(bound)
@@ -145,7 +149,8 @@ def unknown_fields(
             hint = _closest(str(key), fields)
             yield ConfigError(
                 "unknown field" + (f" (did you mean '{hint}'?)" if hint else ""),
-                file=file, path=here,
+                file=file,
+                path=here,
             )
             continue
         sub, many = _submodel(fields[key])

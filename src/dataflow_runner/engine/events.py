@@ -67,16 +67,17 @@ def go_time(at: float | None) -> str:
 
 
 def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def step_line(task: Task) -> str:
     """The Go tool's line for a finished step."""
     head = f"Step '{task.step.name}' with id '{task.fabric_id}'"
     if task.state is StepState.COMPLETED:
-        return (f"{head} completed successfully - StartTime: {go_time(task.started_at)}"
-                f" - EndTime: {go_time(task.ended_at)}")
+        return (
+            f"{head} completed successfully - StartTime: {go_time(task.started_at)}"
+            f" - EndTime: {go_time(task.ended_at)}"
+        )
     line = f"{head} was {task.state.value}"
     details = []
     if task.state is StepState.FAILED:
@@ -100,23 +101,45 @@ class PlainReporter:
         self.show_output_tail = show_output_tail
 
     def run_started(self, info: RunInfo) -> None:
-        log.info("Run %s of playbook '%s' started on the %s fabric (cluster %s, %d steps, "
-                 "concurrency %d)", info.run_id, info.playbook, info.fabric, info.cluster_id,
-                 info.steps, info.concurrency)
+        log.info(
+            "Run %s of playbook '%s' started on the %s fabric (cluster %s, %d steps, "
+            "concurrency %d)",
+            info.run_id,
+            info.playbook,
+            info.fabric,
+            info.cluster_id,
+            info.steps,
+            info.concurrency,
+        )
 
     def task_event(self, event: TaskEvent) -> None:
         task = event.task
         if event.kind is EventKind.SUBMITTED:
-            log.debug("Step '%s' with id '%s' submitted (attempt %d)", task.step.name, task.id,
-                      task.attempt)
+            log.debug(
+                "Step '%s' with id '%s' submitted (attempt %d)",
+                task.step.name,
+                task.id,
+                task.attempt,
+            )
         elif event.kind is EventKind.RUNNING:
             log.debug("Step '%s' with id '%s' is RUNNING", task.step.name, task.id)
         elif event.kind is EventKind.RETRYING:
-            why = f"exit code {task.exit_code}" if task.exit_code and task.exit_code > 0 \
+            why = (
+                f"exit code {task.exit_code}"
+                if task.exit_code and task.exit_code > 0
                 else (task.reason or "failed")
-            log.warning("Step '%s' with id '%s' attempt %d failed (%s); retrying in %.3gs "
-                        "(attempt %d of %d)", task.step.name, task.id, task.attempt, why,
-                        event.delay, task.attempt + 1, task.step.retries.count + 1)
+            )
+            log.warning(
+                "Step '%s' with id '%s' attempt %d failed (%s); retrying in %.3gs "
+                "(attempt %d of %d)",
+                task.step.name,
+                task.id,
+                task.attempt,
+                why,
+                event.delay,
+                task.attempt + 1,
+                task.step.retries.count + 1,
+            )
         elif task.state is StepState.COMPLETED:
             log.info(step_line(task))
         else:
@@ -148,10 +171,18 @@ class JsonReporter:
         self.stream.flush()
 
     def run_started(self, info: RunInfo) -> None:
-        self._emit({"event": "run_started", "time": _iso(time.time()), "run_id": info.run_id,
-                    "playbook": info.playbook, "fabric": info.fabric,
-                    "cluster_id": info.cluster_id, "steps": info.steps,
-                    "concurrency": info.concurrency})
+        self._emit(
+            {
+                "event": "run_started",
+                "time": _iso(time.time()),
+                "run_id": info.run_id,
+                "playbook": info.playbook,
+                "fabric": info.fabric,
+                "cluster_id": info.cluster_id,
+                "steps": info.steps,
+                "concurrency": info.concurrency,
+            }
+        )
 
     def task_event(self, event: TaskEvent) -> None:
         task = event.task
@@ -161,14 +192,22 @@ class JsonReporter:
         elif event.kind is EventKind.SUBMITTED and task.state is StepState.PENDING:
             state = "SUBMITTED"
         out: dict[str, Any] = {
-            "event": "step", "time": _iso(event.at), "run_id": task.run_id, "step": task.id,
-            "name": task.step.name, "state": state, "attempt": task.attempt,
+            "event": "step",
+            "time": _iso(event.at),
+            "run_id": task.run_id,
+            "step": task.id,
+            "name": task.step.name,
+            "state": state,
+            "attempt": task.attempt,
         }
         if task.fabric_id != task.id:
             out["fabric_id"] = task.fabric_id
         if event.kind in (EventKind.FINISHED, EventKind.RETRYING):
-            out.update(exit_code=task.exit_code, reason=task.reason,
-                       cause=task.cause.summary if task.cause else None)
+            out.update(
+                exit_code=task.exit_code,
+                reason=task.reason,
+                cause=task.cause.summary if task.cause else None,
+            )
             if task.started_at and task.ended_at:
                 out["duration"] = round(task.ended_at - task.started_at, 3)
         if event.kind is EventKind.RETRYING:
@@ -176,10 +215,18 @@ class JsonReporter:
         self._emit(out)
 
     def run_finished(self, info: RunInfo, summary: RunSummary) -> None:
-        self._emit({"event": "run_finished", "time": _iso(time.time()), "run_id": info.run_id,
-                    "state": summary.state, "steps": summary.total,
-                    "completed": summary.completed, "failed": summary.failed,
-                    "cancelled": summary.cancelled})
+        self._emit(
+            {
+                "event": "run_finished",
+                "time": _iso(time.time()),
+                "run_id": info.run_id,
+                "state": summary.state,
+                "steps": summary.total,
+                "completed": summary.completed,
+                "failed": summary.failed,
+                "cancelled": summary.cancelled,
+            }
+        )
 
     def close(self) -> None:
         pass

@@ -8,6 +8,7 @@ never told to sleep.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -23,8 +24,9 @@ from dataflow_runner.store.records import ClusterState
 log = logging.getLogger("dataflow_runner")
 
 READY = frozenset({ClusterState.WAITING, ClusterState.RUNNING})
-GONE = frozenset({ClusterState.TERMINATING, ClusterState.TERMINATED,
-                  ClusterState.TERMINATED_WITH_ERRORS})
+GONE = frozenset(
+    {ClusterState.TERMINATING, ClusterState.TERMINATED, ClusterState.TERMINATED_WITH_ERRORS}
+)
 BOOTSTRAP_RETRIES = 3
 BOOTSTRAP_RETRY_MAX_SLEEP = 60.0
 
@@ -47,10 +49,16 @@ def _pause(seconds: float, interrupts: Interrupts | None) -> None:
     interrupts.drain()
 
 
-def wait_for(fabric: Fabric, ref: ClusterRef, *, want: frozenset[ClusterState],
-             stop: frozenset[ClusterState], poll_interval: Callable[[float], float],
-             interrupts: Interrupts | None = None,
-             on_state: Callable[[ClusterStatus], None] | None = None) -> ClusterStatus:
+def wait_for(
+    fabric: Fabric,
+    ref: ClusterRef,
+    *,
+    want: frozenset[ClusterState],
+    stop: frozenset[ClusterState],
+    poll_interval: Callable[[float], float],
+    interrupts: Interrupts | None = None,
+    on_state: Callable[[ClusterStatus], None] | None = None,
+) -> ClusterStatus:
     """Poll the cluster until its state is in ``want`` or ``stop``; no time limit
     (a cluster may take long to start; Ctrl-C ends the wait)."""
     started = time.monotonic()
@@ -74,25 +82,43 @@ def wait_for(fabric: Fabric, ref: ClusterRef, *, want: frozenset[ClusterState],
             return status
         interval = poll_interval(time.monotonic() - started)
         if status.state is not last:
-            log.info("EMR cluster is in state %s - need state %s, checking again in %.0f "
-                     "seconds...", status.state.value, wanted, interval)
+            log.info(
+                "EMR cluster is in state %s - need state %s, checking again in %.0f seconds...",
+                status.state.value,
+                wanted,
+                interval,
+            )
         last = status.state
         _pause(interval, interrupts)
 
 
-def launch_cluster(fabric: Any, cluster: Any, *, poll_interval: Callable[[float], float],
-                   interrupts: Interrupts | None,
-                   on_launched: Callable[[ClusterRef], None],
-                   on_state: Callable[[ClusterRef, ClusterStatus], None]) -> ClusterRef:
+def launch_cluster(
+    fabric: Any,
+    cluster: Any,
+    *,
+    poll_interval: Callable[[float], float],
+    interrupts: Interrupts | None,
+    on_launched: Callable[[ClusterRef], None],
+    on_state: Callable[[ClusterRef, ClusterStatus], None],
+) -> ClusterRef:
     """``up``: launch, wait for WAITING; a bootstrap failure is retried (as the Go tool)."""
     for attempt in range(1, BOOTSTRAP_RETRIES + 1):
-        ref, _ = fabric.launch(cluster, run_id="", keep_alive=True, transient=False)
+        launched: tuple[ClusterRef, object] = fabric.launch(
+            cluster, run_id="", keep_alive=True, transient=False
+        )
+        ref = launched[0]
         log.info("Launching EMR cluster with name '%s'... (jobflow id %s)", cluster.name, ref.id)
         on_launched(ref)
         try:
-            status = wait_for(fabric, ref, want=frozenset({ClusterState.WAITING}), stop=GONE,
-                              poll_interval=poll_interval, interrupts=interrupts,
-                              on_state=lambda s, r=ref: on_state(r, s))
+            status = wait_for(
+                fabric,
+                ref,
+                want=frozenset({ClusterState.WAITING}),
+                stop=GONE,
+                poll_interval=poll_interval,
+                interrupts=interrupts,
+                on_state=functools.partial(on_state, ref),
+            )
         except BaseException:
             fabric.terminate(ref)  # never leave a half-launched cluster behind
             raise
@@ -115,17 +141,26 @@ def launch_cluster(fabric: Any, cluster: Any, *, poll_interval: Callable[[float]
     raise FabricError("could not start the cluster due to bootstrap failure")
 
 
-def terminate_cluster(fabric: Fabric, ref: ClusterRef, *,
-                      poll_interval: Callable[[float], float],
-                      interrupts: Interrupts | None = None,
-                      on_state: Callable[[ClusterStatus], None] | None = None) -> ClusterStatus:
+def terminate_cluster(
+    fabric: Fabric,
+    ref: ClusterRef,
+    *,
+    poll_interval: Callable[[float], float],
+    interrupts: Interrupts | None = None,
+    on_state: Callable[[ClusterStatus], None] | None = None,
+) -> ClusterStatus:
     """``down``: terminate and wait for TERMINATED."""
     _with_backoff(lambda: fabric.terminate(ref), interrupts)
     log.info("Terminating EMR cluster with jobflow id '%s'...", ref.id)
-    return wait_for(fabric, ref, want=frozenset({ClusterState.TERMINATED,
-                                                 ClusterState.TERMINATED_WITH_ERRORS}),
-                    stop=frozenset(), poll_interval=poll_interval, interrupts=None,
-                    on_state=on_state)
+    return wait_for(
+        fabric,
+        ref,
+        want=frozenset({ClusterState.TERMINATED, ClusterState.TERMINATED_WITH_ERRORS}),
+        stop=frozenset(),
+        poll_interval=poll_interval,
+        interrupts=None,
+        on_state=on_state,
+    )
 
 
 def _with_backoff(action: Callable[[], None], interrupts: Interrupts | None) -> None:
@@ -144,9 +179,14 @@ class StartupWatch:
     """While a transient cluster starts, one DescribeCluster per poll; once it
     is ready the step states tell everything, and the watch stops asking."""
 
-    def __init__(self, fabric: Fabric, ref: ClusterRef, scheduler: Scheduler,
-                 poll_interval: Callable[[float], float],
-                 on_state: Callable[[ClusterStatus], None]) -> None:
+    def __init__(
+        self,
+        fabric: Fabric,
+        ref: ClusterRef,
+        scheduler: Scheduler,
+        poll_interval: Callable[[float], float],
+        on_state: Callable[[ClusterStatus], None],
+    ) -> None:
         self.fabric, self.ref, self.scheduler = fabric, ref, scheduler
         self.poll_interval = poll_interval
         self.on_state = on_state

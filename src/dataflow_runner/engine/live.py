@@ -57,9 +57,17 @@ class LiveReporter:
         self.console.print(
             f"[bold]Run {info.run_id}[/] · playbook [bold]{info.playbook}[/] on the "
             f"{info.fabric} fabric (cluster {info.cluster_id}) · {info.steps} steps, "
-            f"concurrency {info.concurrency}", highlight=False)
-        self.live = Live(_Renderable(self), console=self.console, refresh_per_second=8,
-                         transient=True, redirect_stdout=False, redirect_stderr=True)
+            f"concurrency {info.concurrency}",
+            highlight=False,
+        )
+        self.live = Live(
+            _Renderable(self),
+            console=self.console,
+            refresh_per_second=8,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=True,
+        )
         self.live.start()
 
     def task_event(self, event: TaskEvent) -> None:
@@ -82,7 +90,9 @@ class LiveReporter:
         self.console.print(
             f"[{style}]{summary.state}[/] · {summary.completed} completed, {summary.failed} "
             f"failed, {summary.cancelled} cancelled · {_duration(time.time() - self.started)}"
-            f" · details: dataflow-runner status {info.run_id}", highlight=False)
+            f" · details: dataflow-runner status {info.run_id}",
+            highlight=False,
+        )
 
     def close(self) -> None:
         if self.live is not None:
@@ -106,8 +116,9 @@ class LiveReporter:
             keep = [t for t in rows if t.state in (StepState.RUNNING, StepState.FAILED)]
             rest = [t for t in rows if t not in keep]
             rest.sort(key=lambda t: t.ended_at or t.started_at or 0, reverse=True)
-            rows = sorted(keep[:MAX_ROWS] + rest[: max(0, MAX_ROWS - len(keep))],
-                          key=lambda t: t.position)
+            rows = sorted(
+                keep[:MAX_ROWS] + rest[: max(0, MAX_ROWS - len(keep))], key=lambda t: t.position
+            )
         for t in rows:
             icon, style = _STYLE[t.state]
             state = t.state.value
@@ -116,8 +127,14 @@ class LiveReporter:
             end = t.ended_at or now
             took = _duration(end - t.started_at) if t.started_at else ""
             note = t.cause.summary if t.cause else (t.reason or "")
-            table.add_row(Text(icon, style=style), t.id, Text(state, style=style),
-                          str(t.attempt or ""), took, Text(scrub(note)[:80], style="dim"))
+            table.add_row(
+                Text(icon, style=style),
+                t.id,
+                Text(state, style=style),
+                str(t.attempt or ""),
+                took,
+                Text(scrub(note)[:80], style="dim"),
+            )
         return table
 
     def header(self) -> Group:
@@ -126,9 +143,11 @@ class LiveReporter:
         running = sum(1 for t in self.tasks.values() if t.state is StepState.RUNNING)
         failed = sum(1 for t in self.tasks.values() if t.state is StepState.FAILED)
         line = Text.assemble(
-            (f"{done}/{total} done", "bold"), f" · {running} running",
+            (f"{done}/{total} done", "bold"),
+            f" · {running} running",
             (f" · {failed} failed", "red") if failed else "",
-            f" · {_duration(time.time() - self.started)}")
+            f" · {_duration(time.time() - self.started)}",
+        )
         return Group(ProgressBar(total=max(total, 1), completed=done, width=40), line)
 
 

@@ -119,8 +119,9 @@ def drive(
         while True:
             now = clock()
             if interrupts is not None and interrupts.requested and not scheduler.cancelling:
-                log.warning("%s received: cancelling the run's steps (again to force exit)",
-                            interrupts.name)
+                log.warning(
+                    "%s received: cancelling the run's steps (again to force exit)", interrupts.name
+                )
                 scheduler.cancel(f"run interrupted ({interrupts.name})", now)
                 must_poll = True
             if now >= retry_at:
@@ -141,8 +142,13 @@ def drive(
             if on_wake is not None:
                 on_wake(now)
             timers = [t for t in (scheduler.next_timer(), fabric.next_timer()) if t is not None]
-            wake = min([last_poll + poll_interval(now - started), *timers,
-                        *( [retry_at] if retry_at > now else [])])
+            wake = min(
+                [
+                    last_poll + poll_interval(now - started),
+                    *timers,
+                    *([retry_at] if retry_at > now else []),
+                ]
+            )
             timeout = max(0.0, wake - clock())
             handles = list(fabric.wait_handles())
             fired = _wait(selector, handles, interrupts, extra_handles, timeout)
@@ -158,8 +164,13 @@ def drive(
         selector.close()
 
 
-def _wait(selector: selectors.BaseSelector, handles: list[int], interrupts: Interrupts | None,
-          extra: Callable[[], list[int]] | None, timeout: float) -> list[int]:
+def _wait(
+    selector: selectors.BaseSelector,
+    handles: list[int],
+    interrupts: Interrupts | None,
+    extra: Callable[[], list[int]] | None,
+    timeout: float,
+) -> list[int]:
     fds = [*handles]
     if interrupts is not None:
         fds.append(interrupts.fd)

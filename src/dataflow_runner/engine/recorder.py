@@ -16,9 +16,16 @@ if TYPE_CHECKING:
 def step_records(run_id: str, steps: Sequence[Step]) -> list[StepRecord]:
     """The steps of a new run, all PENDING."""
     return [
-        StepRecord(run_id=run_id, step_id=s.id, position=i, name=s.name, type=s.type.value,
-                   state=StepState.PENDING, action_on_failure=s.action_on_failure,
-                   depends_on=tuple(s.upstream))
+        StepRecord(
+            run_id=run_id,
+            step_id=s.id,
+            position=i,
+            name=s.name,
+            type=s.type.value,
+            state=StepState.PENDING,
+            action_on_failure=s.action_on_failure,
+            depends_on=tuple(s.upstream),
+        )
         for i, s in enumerate(steps)
     ]
 
@@ -34,16 +41,23 @@ class Recorder:
         task = event.task
         if event.kind is EventKind.SUBMITTED:
             ref = task.ref
-            self.store.start_attempt(AttemptRecord(
-                run_id=task.run_id, step_id=task.id, attempt=task.attempt, state=task.state,
-                started_at=event.at, fabric_ref=ref.to_json() if ref else {},
-                log_location=str(ref.data.get("logs", "")) if ref else "",
-            ))
+            self.store.start_attempt(
+                AttemptRecord(
+                    run_id=task.run_id,
+                    step_id=task.id,
+                    attempt=task.attempt,
+                    state=task.state,
+                    started_at=event.at,
+                    fabric_ref=ref.to_json() if ref else {},
+                    log_location=str(ref.data.get("logs", "")) if ref else "",
+                )
+            )
             self._open.add(task.key)
         elif event.kind is EventKind.RUNNING:
             self.store.update_step(task.run_id, task.id, state=StepState.RUNNING)
-            self.store.update_attempt(task.run_id, task.id, task.attempt,
-                                      state=StepState.RUNNING, started_at=event.at)
+            self.store.update_attempt(
+                task.run_id, task.id, task.attempt, state=StepState.RUNNING, started_at=event.at
+            )
         elif event.kind is EventKind.RETRYING:
             self._close(task, StepState.FAILED, event.at, final=False)
         elif task.key in self._open:
@@ -51,11 +65,20 @@ class Recorder:
         else:
             # Finished without an attempt open: cancelled before it ran, or while
             # waiting for a retry.
-            self.store.update_step(task.run_id, task.id, state=task.state, ended_at=event.at,
-                                   reason=task.reason)
+            self.store.update_step(
+                task.run_id, task.id, state=task.state, ended_at=event.at, reason=task.reason
+            )
 
     def _close(self, task: Task, state: StepState, at: float, *, final: bool) -> None:
         self._open.discard(task.key)
         self.store.finish_attempt(
-            task.run_id, task.id, task.attempt, state, at=at, exit_code=task.exit_code,
-            reason=task.reason, cause=task.cause.summary if task.cause else None, final=final)
+            task.run_id,
+            task.id,
+            task.attempt,
+            state,
+            at=at,
+            exit_code=task.exit_code,
+            reason=task.reason,
+            cause=task.cause.summary if task.cause else None,
+            final=final,
+        )

@@ -79,23 +79,37 @@ def summarise(scheduler: Scheduler, run_id: str, interrupted: bool) -> RunSummar
         state = RunState.CANCELLED
     else:
         state = RunState.FAILED
-    return RunSummary(state.value, len(tasks), count[StepState.COMPLETED],
-                      count[StepState.FAILED], count[StepState.CANCELLED])
+    return RunSummary(
+        state.value,
+        len(tasks),
+        count[StepState.COMPLETED],
+        count[StepState.FAILED],
+        count[StepState.CANCELLED],
+    )
 
 
 def record_run(ctx: RunContext, cluster_id: str | None = None) -> None:
     now = time.time()
     book = ctx.playbook
     run = RunRecord(
-        id=ctx.run_id, command=ctx.command, playbook=book.name, fabric=ctx.fabric.name,
-        state=RunState.RUNNING, created_at=now, started_at=now, heartbeat_at=now,
+        id=ctx.run_id,
+        command=ctx.command,
+        playbook=book.name,
+        fabric=ctx.fabric.name,
+        state=RunState.RUNNING,
+        created_at=now,
+        started_at=now,
+        heartbeat_at=now,
         playbook_path=os.path.abspath(ctx.playbook_path) if ctx.playbook_path else "",
         cluster_name=ctx.cluster.name,
         cluster_config_path=os.path.abspath(ctx.cluster_path) if ctx.cluster_path else "",
-        cluster_id=cluster_id, pid=os.getpid(), host=socket.gethostname(),
-        variables=redact_tree(ctx.variables), playbook_doc=document(book),
-        cluster_doc=document(ctx.cluster), options={**ctx.options,
-                                                    "concurrency": ctx.concurrency},
+        cluster_id=cluster_id,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        variables=redact_tree(ctx.variables),
+        playbook_doc=document(book),
+        cluster_doc=document(ctx.cluster),
+        options={**ctx.options, "concurrency": ctx.concurrency},
     )
     ctx.store.create_run(run, step_records(ctx.run_id, book.steps))
 
@@ -103,8 +117,11 @@ def record_run(ctx: RunContext, cluster_id: str | None = None) -> None:
 def _ordered(ctx: RunContext) -> bool:
     """Hand the whole serial playbook to a fabric that queues steps itself (EMR),
     unless the engine must retry or time steps out."""
-    return ctx.fabric.orders_steps and ctx.playbook.is_serial and not any(
-        s.retries.count or s.timeout_seconds for s in ctx.playbook.steps)
+    return (
+        ctx.fabric.orders_steps
+        and ctx.playbook.is_serial
+        and not any(s.retries.count or s.timeout_seconds for s in ctx.playbook.steps)
+    )
 
 
 def execute_transient(ctx: RunContext) -> RunSummary:
@@ -121,8 +138,9 @@ def execute_transient(ctx: RunContext) -> RunSummary:
         subs = [Submission(ctx.run_id, s, 1) for s in ctx.playbook.steps] if ordered else []
         # With its steps attached the cluster may end itself after the last one;
         # started empty, it must wait for the scheduler's steps.
-        return ctx.fabric.launch(ctx.cluster, run_id=ctx.run_id, keep_alive=not ordered,
-                                 submissions=subs)
+        return ctx.fabric.launch(
+            ctx.cluster, run_id=ctx.run_id, keep_alive=not ordered, submissions=subs
+        )
 
     summary = _execute(ctx, start, ordered=ordered, transient=True)
     assert summary is not None
@@ -143,8 +161,14 @@ def execute_on_cluster(ctx: RunContext, cluster: ClusterRef, *, async_: bool) ->
     return _execute(ctx, start, ordered=ordered, transient=False, async_=async_)
 
 
-def _execute(ctx: RunContext, start: Callable[[], tuple[ClusterRef, list[StepRef]]], *,
-             ordered: bool, transient: bool, async_: bool = False) -> RunSummary | None:
+def _execute(
+    ctx: RunContext,
+    start: Callable[[], tuple[ClusterRef, list[StepRef]]],
+    *,
+    ordered: bool,
+    transient: bool,
+    async_: bool = False,
+) -> RunSummary | None:
     fabric, store = ctx.fabric, ctx.store
     record_run(ctx)
     recorder = Recorder(store)
@@ -164,20 +188,33 @@ def _execute(ctx: RunContext, start: Callable[[], tuple[ClusterRef, list[StepRef
             store.update_run(ctx.run_id, cluster_id=cluster.id)
             if ctx.on_cluster is not None:
                 ctx.on_cluster(cluster)
-            info = RunInfo(ctx.run_id, ctx.playbook.name, fabric.name, cluster.id,
-                           len(ctx.playbook.steps), ctx.concurrency)
-            scheduler = Scheduler(fabric, cluster, concurrency=ctx.concurrency,
-                                  on_event=on_event, ordered=ordered)
+            info = RunInfo(
+                ctx.run_id,
+                ctx.playbook.name,
+                fabric.name,
+                cluster.id,
+                len(ctx.playbook.steps),
+                ctx.concurrency,
+            )
+            scheduler = Scheduler(
+                fabric, cluster, concurrency=ctx.concurrency, on_event=on_event, ordered=ordered
+            )
             scheduler.add(ctx.run_id, ctx.playbook.steps, time.time(), refs=refs)
             if refs and not transient:
-                log.info("Successfully added %d steps to the %s cluster with jobflow id "
-                         "'%s'...", len(refs), "EMR" if fabric.name == "emr" else fabric.name,
-                         cluster.id)
+                log.info(
+                    "Successfully added %d steps to the %s cluster with jobflow id '%s'...",
+                    len(refs),
+                    "EMR" if fabric.name == "emr" else fabric.name,
+                    cluster.id,
+                )
             if async_:
                 store.update_run(ctx.run_id, state=RunState.SUBMITTED)
                 finished = True
-                log.info("Run %s submitted; follow it with: dataflow-runner status %s",
-                         ctx.run_id, ctx.run_id)
+                log.info(
+                    "Run %s submitted; follow it with: dataflow-runner status %s",
+                    ctx.run_id,
+                    ctx.run_id,
+                )
                 return None
             ctx.reporter.run_started(info)
             beat = _Heartbeat(store, ctx.run_id)
@@ -188,15 +225,24 @@ def _execute(ctx: RunContext, start: Callable[[], tuple[ClusterRef, list[StepRef
                 if watch is not None:
                     watch(now)
 
-            drive(scheduler, fabric, interrupts=interrupts, poll_interval=ctx.poll_interval,
-                  on_wake=on_wake)
+            drive(
+                scheduler,
+                fabric,
+                interrupts=interrupts,
+                poll_interval=ctx.poll_interval,
+                on_wake=on_wake,
+            )
             summary = summarise(scheduler, ctx.run_id, interrupts.requested)
-            reason = (f"interrupted by {interrupts.name}" if interrupts.requested
-                      else None if summary.state == "COMPLETED"
-                      else f"{summary.unsuccessful}/{summary.total} steps failed to complete "
-                           "successfully")
-            store.update_run(ctx.run_id, state=RunState(summary.state), ended_at=time.time(),
-                             reason=reason)
+            reason = (
+                f"interrupted by {interrupts.name}"
+                if interrupts.requested
+                else None
+                if summary.state == "COMPLETED"
+                else f"{summary.unsuccessful}/{summary.total} steps failed to complete successfully"
+            )
+            store.update_run(
+                ctx.run_id, state=RunState(summary.state), ended_at=time.time(), reason=reason
+            )
             finished = True
             ctx.reporter.run_finished(info, summary)
             return summary
@@ -204,15 +250,25 @@ def _execute(ctx: RunContext, start: Callable[[], tuple[ClusterRef, list[StepRef
         _clean_up(ctx, cluster, scheduler, finished=finished, transient=transient)
 
 
-def _clean_up(ctx: RunContext, cluster: ClusterRef | None, scheduler: Scheduler | None, *,
-              finished: bool, transient: bool) -> None:
+def _clean_up(
+    ctx: RunContext,
+    cluster: ClusterRef | None,
+    scheduler: Scheduler | None,
+    *,
+    finished: bool,
+    transient: bool,
+) -> None:
     """Whatever happened, leave nothing running that this run started."""
     fabric, store = ctx.fabric, ctx.store
     if not finished:
         # Left by an exception (a forced exit, a fabric error): record it first.
         try:
-            store.update_run(ctx.run_id, state=RunState.FAILED, ended_at=time.time(),
-                             reason="the runner stopped before the run ended")
+            store.update_run(
+                ctx.run_id,
+                state=RunState.FAILED,
+                ended_at=time.time(),
+                reason="the runner stopped before the run ended",
+            )
         except Exception:
             log.debug("could not record the run's end", exc_info=True)
         if cluster is not None and scheduler is not None and not transient:

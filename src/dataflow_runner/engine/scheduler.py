@@ -124,8 +124,9 @@ class Scheduler:
 
     # --- building --------------------------------------------------------------
 
-    def add(self, run_id: str, steps: Sequence[Step], now: float,
-            refs: Sequence[StepRef] = ()) -> list[Task]:
+    def add(
+        self, run_id: str, steps: Sequence[Step], now: float, refs: Sequence[StepRef] = ()
+    ) -> list[Task]:
         """Queue a run's steps. ``refs`` are attempts already with the fabric
         (a transient launch with steps attached, or a resumed run)."""
         new = [Task(run_id, s, len(self.tasks) + i) for i, s in enumerate(steps)]
@@ -166,8 +167,7 @@ class Scheduler:
         if self.cancelling or self.ordered:
             return
         due = [t for t in self._waiting if t.retry_at is not None and t.retry_at <= now]
-        ready = sorted(due + [t for t in self._pending if self._ready(t)],
-                       key=lambda t: t.position)
+        ready = sorted(due + [t for t in self._pending if self._ready(t)], key=lambda t: t.position)
         room = self.concurrency - len(self._active)
         if room > 0 and ready:
             batch = ready[:room]
@@ -201,8 +201,11 @@ class Scheduler:
 
     def next_timer(self) -> float | None:
         """The earliest moment :meth:`tick` has something to do without a poll."""
-        times = [t.deadline for t in self._active.values() if t.deadline is not None
-                 and not t.stop_reason]
+        times = [
+            t.deadline
+            for t in self._active.values()
+            if t.deadline is not None and not t.stop_reason
+        ]
         if not self.cancelling:
             times += [t.retry_at for t in self._waiting if t.retry_at is not None]
         return min(times) if times else None
@@ -233,11 +236,7 @@ class Scheduler:
         for up in task.upstream:
             if not up.state.finished:
                 return False
-        for up in task.needs:
-            if up.state is not StepState.COMPLETED:
-                # Normally already cancelled when ``up`` failed; kept for safety.
-                return False
-        return True
+        return all(up.state is StepState.COMPLETED for up in task.needs)
 
     def _submit(self, batch: list[Task], now: float) -> None:
         subs = [Submission(t.run_id, t.step, t.attempt + 1) for t in batch]
@@ -347,12 +346,22 @@ class Scheduler:
         task.retry_at = None
         self._emit(EventKind.FINISHED, task, at, attempt_state=state)
         if state is not StepState.COMPLETED:
-            why = (f"upstream step '{task.id}' failed" if state is StepState.FAILED
-                   else f"upstream step '{task.id}' was cancelled")
+            why = (
+                f"upstream step '{task.id}' failed"
+                if state is StepState.FAILED
+                else f"upstream step '{task.id}' was cancelled"
+            )
             self._cancel_dependents(task, at, why)
 
-    def _emit(self, kind: EventKind, task: Task, at: float, *,
-              attempt_state: StepState | None = None, delay: float = 0.0) -> None:
+    def _emit(
+        self,
+        kind: EventKind,
+        task: Task,
+        at: float,
+        *,
+        attempt_state: StepState | None = None,
+        delay: float = 0.0,
+    ) -> None:
         if kind is EventKind.SUBMITTED and self.fabric_marks_running():
             task.state = StepState.RUNNING
         self.on_event(TaskEvent(kind, task, at, attempt_state, delay))

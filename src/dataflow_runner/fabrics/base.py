@@ -99,8 +99,14 @@ class Fabric(Protocol):
     def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
         """The exact requests or commands this fabric would run (``--dry-run``)."""
 
-    def launch(self, cluster: ClusterConfig, *, run_id: str, keep_alive: bool,
-               submissions: Sequence[Submission] = ()) -> tuple[ClusterRef, list[StepRef]]:
+    def launch(
+        self,
+        cluster: ClusterConfig,
+        *,
+        run_id: str,
+        keep_alive: bool,
+        submissions: Sequence[Submission] = (),
+    ) -> tuple[ClusterRef, list[StepRef]]:
         """Start a cluster (with steps attached, for a transient run)."""
 
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus: ...

@@ -34,8 +34,12 @@ class Lock(Protocol):
 
 
 def owner_info(run_id: str | None = None) -> dict[str, Any]:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "run_id": run_id,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "run_id": run_id,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def describe_holder(holder: dict[str, Any] | None) -> str:
@@ -70,8 +74,9 @@ def make_lock(name: str, consul: str | None = None) -> Lock:
 
 
 @contextlib.contextmanager
-def held_lock(*, hard: str | None, soft: str | None, consul: str | None = None,
-              run_id: str | None = None) -> Iterator[str | None]:
+def held_lock(
+    *, hard: str | None, soft: str | None, consul: str | None = None, run_id: str | None = None
+) -> Iterator[str | None]:
     """Hold the hard or soft lock (if any) around a block.
 
     Leaving the block normally releases it; leaving by an exception (a failed
@@ -92,8 +97,12 @@ def held_lock(*, hard: str | None, soft: str | None, consul: str | None = None,
         if soft:
             _release(lock)
         else:
-            log.warning("hard lock %s is kept because the run did not succeed; release it "
-                        "with: dataflow-runner unlock %s", lock.name, name)
+            log.warning(
+                "hard lock %s is kept because the run did not succeed; release it "
+                "with: dataflow-runner unlock %s",
+                lock.name,
+                name,
+            )
         raise
     _release(lock)
 

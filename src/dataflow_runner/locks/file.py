@@ -27,10 +27,12 @@ class FileLock:
             fd = os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             raise LockHeldError(
-                f"lock already held at {self.name}{describe_holder(self.holder())}") from None
+                f"lock already held at {self.name}{describe_holder(self.holder())}"
+            ) from None
         except OSError as exc:
             raise DataflowRunnerError(
-                f"lock cannot be created at {self.name}: {exc.strerror}") from None
+                f"lock cannot be created at {self.name}: {exc.strerror}"
+            ) from None
         try:
             os.write(fd, payload)
             os.fsync(fd)

@@ -35,8 +35,15 @@ __all__ = ["Store", "default_state_dir", "open_store"]
 
 R = TypeVar("R")
 
-_JSON_FIELDS = {"variables", "playbook_doc", "cluster_doc", "options", "fabric_ref",
-                "config_doc", "depends_on"}
+_JSON_FIELDS = {
+    "variables",
+    "playbook_doc",
+    "cluster_doc",
+    "options",
+    "fabric_ref",
+    "config_doc",
+    "depends_on",
+}
 _ENUMS: dict[type, dict[str, type[enum.Enum]]] = {
     RunRecord: {"state": RunState},
     StepRecord: {"state": StepState},
@@ -49,8 +56,12 @@ _KEYS: dict[type, tuple[str, ...]] = {
     AttemptRecord: ("run_id", "step_id", "attempt"),
     ClusterRecord: ("id",),
 }
-_TABLES: dict[type, str] = {RunRecord: "runs", StepRecord: "steps", AttemptRecord: "attempts",
-                            ClusterRecord: "clusters"}
+_TABLES: dict[type, str] = {
+    RunRecord: "runs",
+    StepRecord: "steps",
+    AttemptRecord: "attempts",
+    ClusterRecord: "clusters",
+}
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _TABLES}
 
 
@@ -74,8 +85,11 @@ def _to_row(value: Any, name: str) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if name in _JSON_FIELDS:
-        return json.dumps(list(value) if isinstance(value, tuple) else value,
-                          separators=(",", ":"), sort_keys=True)
+        return json.dumps(
+            list(value) if isinstance(value, tuple) else value,
+            separators=(",", ":"),
+            sort_keys=True,
+        )
     return value
 
 
@@ -97,12 +111,13 @@ def _from_row(cls: type[R], row: Mapping[str, Any]) -> R:
 def _insert(table: str, record: Any) -> tuple[str, dict[str, Any]]:
     names = _FIELDS[type(record)]
     params = {n: _to_row(getattr(record, n), n) for n in names}
-    sql = (f"INSERT INTO {table} ({', '.join(names)}) "
-           f"VALUES ({', '.join(':' + n for n in names)})")
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
     return sql, params
 
 
-def _update(cls: type, fields: Mapping[str, Any], keys: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def _update(
+    cls: type, fields: Mapping[str, Any], keys: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
     known = set(_FIELDS[cls]) - set(_KEYS[cls])
     unknown = set(fields) - known
     if unknown:
@@ -154,28 +169,43 @@ class Store:
             return found
         rows = self.backend.query(
             "SELECT * FROM runs WHERE id LIKE :prefix ORDER BY created_at DESC LIMIT 6",
-            {"prefix": ref.replace("%", "") + "%"})
+            {"prefix": ref.replace("%", "") + "%"},
+        )
         if not rows:
             raise StoreError(f"no run '{ref}' in the store at {self.url_for_display}")
         if len(rows) > 1:
             ids = ", ".join(r["id"] for r in rows[:5])
-            raise StoreError(f"'{ref}' matches {len(rows) if len(rows) < 6 else 'many'} runs: "
-                             f"{ids}{', ...' if len(rows) > 5 else ''}")
+            raise StoreError(
+                f"'{ref}' matches {len(rows) if len(rows) < 6 else 'many'} runs: "
+                f"{ids}{', ...' if len(rows) > 5 else ''}"
+            )
         return _from_row(RunRecord, rows[0])
 
-    def list_runs(self, *, state: str | None = None, playbook: str | None = None,
-                  since: float | None = None, until: float | None = None,
-                  limit: int = 20) -> list[RunRecord]:
-        where, params = [], {"limit": limit}
-        for column, op, value in (("state", "=", state), ("playbook", "=", playbook),
-                                  ("created_at", ">=", since), ("created_at", "<", until)):
+    def list_runs(
+        self,
+        *,
+        state: str | None = None,
+        playbook: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 20,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
+        for column, op, value in (
+            ("state", "=", state),
+            ("playbook", "=", playbook),
+            ("created_at", ">=", since),
+            ("created_at", "<", until),
+        ):
             if value is not None:
                 key = f"{column}_{len(params)}"
                 where.append(f"{column} {op} :{key}")
                 params[key] = value
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self.backend.query(
-            f"SELECT * FROM runs{clause} ORDER BY created_at DESC, id DESC LIMIT :limit", params)
+            f"SELECT * FROM runs{clause} ORDER BY created_at DESC, id DESC LIMIT :limit", params
+        )
         return [_from_row(RunRecord, r) for r in rows]
 
     def latest_run(self) -> RunRecord | None:
@@ -185,43 +215,71 @@ class Store:
     # --- steps and attempts -----------------------------------------------------------
 
     def update_step(self, run_id: str, step_id: str, **fields: Any) -> None:
-        self._write(_update(StepRecord, fields, {"run_id": run_id, "step_id": step_id}),
-                    what=f"step '{step_id}' of run '{run_id}'")
+        self._write(
+            _update(StepRecord, fields, {"run_id": run_id, "step_id": step_id}),
+            what=f"step '{step_id}' of run '{run_id}'",
+        )
 
     def start_attempt(self, attempt: AttemptRecord) -> None:
-        step_fields: dict[str, Any] = {"state": attempt.state, "attempts": attempt.attempt,
-                                       "fabric_ref": attempt.fabric_ref}
+        step_fields: dict[str, Any] = {
+            "state": attempt.state,
+            "attempts": attempt.attempt,
+            "fabric_ref": attempt.fabric_ref,
+        }
         keys = {"run_id": attempt.run_id, "step_id": attempt.step_id}
         statements = [_insert("attempts", attempt), _update(StepRecord, step_fields, keys)]
         if attempt.attempt == 1:
             statements.append(_update(StepRecord, {"started_at": attempt.started_at}, keys))
         self._write(*statements, what=f"step '{attempt.step_id}' of run '{attempt.run_id}'")
 
-    def finish_attempt(self, run_id: str, step_id: str, attempt: int, state: StepState, *,
-                       at: float, exit_code: int | None = None, reason: str | None = None,
-                       cause: str | None = None, final: bool = True) -> None:
-        outcome = {"state": state, "ended_at": at, "exit_code": exit_code, "reason": reason,
-                   "cause": cause}
-        statements = [_update(AttemptRecord, outcome,
-                              {"run_id": run_id, "step_id": step_id, "attempt": attempt})]
+    def finish_attempt(
+        self,
+        run_id: str,
+        step_id: str,
+        attempt: int,
+        state: StepState,
+        *,
+        at: float,
+        exit_code: int | None = None,
+        reason: str | None = None,
+        cause: str | None = None,
+        final: bool = True,
+    ) -> None:
+        outcome = {
+            "state": state,
+            "ended_at": at,
+            "exit_code": exit_code,
+            "reason": reason,
+            "cause": cause,
+        }
+        statements = [
+            _update(
+                AttemptRecord, outcome, {"run_id": run_id, "step_id": step_id, "attempt": attempt}
+            )
+        ]
         if final:
-            statements.append(_update(StepRecord, outcome, {"run_id": run_id,
-                                                            "step_id": step_id}))
+            statements.append(_update(StepRecord, outcome, {"run_id": run_id, "step_id": step_id}))
         self._write(*statements, what=f"attempt {attempt} of step '{step_id}'")
 
     def update_attempt(self, run_id: str, step_id: str, attempt: int, **fields: Any) -> None:
-        self._write(_update(AttemptRecord, fields,
-                            {"run_id": run_id, "step_id": step_id, "attempt": attempt}),
-                    what=f"attempt {attempt} of step '{step_id}'")
+        self._write(
+            _update(
+                AttemptRecord, fields, {"run_id": run_id, "step_id": step_id, "attempt": attempt}
+            ),
+            what=f"attempt {attempt} of step '{step_id}'",
+        )
 
     def get_steps(self, run_id: str) -> list[StepRecord]:
         rows = self.backend.query(
-            "SELECT * FROM steps WHERE run_id = :run_id ORDER BY position", {"run_id": run_id})
+            "SELECT * FROM steps WHERE run_id = :run_id ORDER BY position", {"run_id": run_id}
+        )
         return [_from_row(StepRecord, r) for r in rows]
 
     def get_attempts(self, run_id: str, step_id: str | None = None) -> list[AttemptRecord]:
-        sql = "SELECT a.* FROM attempts a JOIN steps s ON s.run_id = a.run_id AND " \
-              "s.step_id = a.step_id WHERE a.run_id = :run_id"
+        sql = (
+            "SELECT a.* FROM attempts a JOIN steps s ON s.run_id = a.run_id AND "
+            "s.step_id = a.step_id WHERE a.run_id = :run_id"
+        )
         params: dict[str, Any] = {"run_id": run_id}
         if step_id is not None:
             sql += " AND a.step_id = :step_id"
@@ -237,16 +295,19 @@ class Store:
             tx.execute(*_insert("clusters", cluster))
 
     def update_cluster(self, cluster_id: str, **fields: Any) -> None:
-        self._write(_update(ClusterRecord, fields, {"id": cluster_id}),
-                    what=f"cluster '{cluster_id}'")
+        self._write(
+            _update(ClusterRecord, fields, {"id": cluster_id}), what=f"cluster '{cluster_id}'"
+        )
 
     def get_cluster(self, cluster_id: str) -> ClusterRecord | None:
         rows = self.backend.query("SELECT * FROM clusters WHERE id = :id", {"id": cluster_id})
         return _from_row(ClusterRecord, rows[0]) if rows else None
 
-    def list_clusters(self, *, fabric: str | None = None, active: bool | None = None,
-                      limit: int = 50) -> list[ClusterRecord]:
-        where, params = [], {"limit": limit}
+    def list_clusters(
+        self, *, fabric: str | None = None, active: bool | None = None, limit: int = 50
+    ) -> list[ClusterRecord]:
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
         if fabric is not None:
             where.append("fabric = :fabric")
             params["fabric"] = fabric
@@ -257,6 +318,6 @@ class Store:
             where.append(done)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self.backend.query(
-            f"SELECT * FROM clusters{clause} ORDER BY created_at DESC, id DESC LIMIT :limit",
-            params)
+            f"SELECT * FROM clusters{clause} ORDER BY created_at DESC, id DESC LIMIT :limit", params
+        )
         return [_from_row(ClusterRecord, r) for r in rows]

@@ -47,8 +47,10 @@ def _check_version(found: str | None, where: str) -> bool:
     if found == HEAD:
         return False
     if found is not None and found not in REVISIONS:
-        raise StoreError(f"the store at {where} was written by a newer dataflow-runner "
-                         f"(schema {found}); upgrade dataflow-runner to use it")
+        raise StoreError(
+            f"the store at {where} was written by a newer dataflow-runner "
+            f"(schema {found}); upgrade dataflow-runner to use it"
+        )
     return True
 
 
@@ -57,8 +59,7 @@ def _alembic_upgrade(connection: Any) -> None:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location",
-                           str(Path(__file__).with_name("migrations")))
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 
@@ -87,8 +88,9 @@ class SqliteBackend:
         self.url_for_display = str(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                        timeout=BUSY_TIMEOUT_MS / 1000)
+            self.conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
             self.conn.row_factory = sqlite3.Row
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.conn.execute("PRAGMA journal_mode = WAL")
@@ -178,11 +180,14 @@ class AlchemyBackend:
         except StoreError:
             raise
         except ModuleNotFoundError as exc:
-            raise StoreError(f"the store at {self.url_for_display} needs the {exc.name} "
-                             "driver: pip install 'dataflow-runner[postgres]'") from None
+            raise StoreError(
+                f"the store at {self.url_for_display} needs the {exc.name} "
+                "driver: pip install 'dataflow-runner[postgres]'"
+            ) from None
         except Exception as exc:
-            raise StoreError(f"cannot open the store at {self.url_for_display}: "
-                             f"{_first_line(exc)}") from None
+            raise StoreError(
+                f"cannot open the store at {self.url_for_display}: {_first_line(exc)}"
+            ) from None
 
     def _migrate(self, connection: Any) -> None:
         import sqlalchemy as sa
@@ -205,8 +210,9 @@ class AlchemyBackend:
             raise
         except Exception as exc:
             if type(exc).__module__.startswith("sqlalchemy"):
-                raise StoreError(f"cannot write the store at {self.url_for_display}: "
-                                 f"{_first_line(exc)}") from None
+                raise StoreError(
+                    f"cannot write the store at {self.url_for_display}: {_first_line(exc)}"
+                ) from None
             raise
 
     def query(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -214,24 +220,25 @@ class AlchemyBackend:
 
         try:
             with self.engine.connect() as connection:
-                return [dict(row._mapping) for row in connection.execute(sa.text(sql),
-                                                                         dict(params))]
+                return [
+                    dict(row._mapping) for row in connection.execute(sa.text(sql), dict(params))
+                ]
         except Exception as exc:
-            raise StoreError(f"cannot read the store at {self.url_for_display}: "
-                             f"{_first_line(exc)}") from None
+            raise StoreError(
+                f"cannot read the store at {self.url_for_display}: {_first_line(exc)}"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
 
 
 def _first_line(exc: BaseException) -> str:
-    text = mask_url(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-    return text
+    return mask_url(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
 
 def open_backend(url: str | None, state_dir: Path) -> Backend:
     if not url:
         return SqliteBackend(state_dir / "store.db")
     if url.startswith("sqlite3:///"):
-        return SqliteBackend(Path(url[len("sqlite3:///"):]))
+        return SqliteBackend(Path(url[len("sqlite3:///") :]))
     return AlchemyBackend(os.path.expandvars(url))

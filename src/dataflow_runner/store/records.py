@@ -97,7 +97,9 @@ class StepRecord:
     exit_code: int | None = None
     reason: str | None = None
     cause: str | None = None  # probable cause of a failure, from the logs
-    fabric_ref: dict[str, Any] = field(default_factory=dict)  # e.g. {"cluster": "j-..", "step": "s-.."}
+    fabric_ref: dict[str, Any] = field(
+        default_factory=dict
+    )  # e.g. {"cluster": "j-..", "step": "s-.."}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("command", sa.String(32), nullable=False),
     sa.Column("playbook", sa.String(255), nullable=False),
@@ -41,9 +42,11 @@ runs = sa.Table(
 )
 
 steps = sa.Table(
-    "steps", metadata,
-    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"),
-              primary_key=True),
+    "steps",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("step_id", sa.String(255), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("name", sa.Text, nullable=False),
@@ -61,7 +64,8 @@ steps = sa.Table(
 )
 
 attempts = sa.Table(
-    "attempts", metadata,
+    "attempts",
+    metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
     sa.Column("step_id", sa.String(255), primary_key=True),
     sa.Column("attempt", sa.Integer, primary_key=True),
@@ -73,12 +77,14 @@ attempts = sa.Table(
     sa.Column("cause", sa.Text),
     sa.Column("fabric_ref", sa.Text, nullable=False, server_default="{}"),
     sa.Column("log_location", sa.Text, nullable=False, server_default=""),
-    sa.ForeignKeyConstraint(["run_id", "step_id"], ["steps.run_id", "steps.step_id"],
-                            ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(
+        ["run_id", "step_id"], ["steps.run_id", "steps.step_id"], ondelete="CASCADE"
+    ),
 )
 
 clusters = sa.Table(
-    "clusters", metadata,
+    "clusters",
+    metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("fabric", sa.String(16), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),

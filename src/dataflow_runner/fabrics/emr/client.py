@@ -25,14 +25,31 @@ from dataflow_runner.errors import FabricError, FabricUnavailable
 
 T = TypeVar("T")
 
-_THROTTLING = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded", "BandwidthLimitExceeded", "SlowDown", "PriorRequestNotComplete",
-    "EC2ThrottledException",
-})
-_TRANSIENT = frozenset({"InternalServerError", "InternalFailure", "ServiceUnavailable",
-                        "InternalServerException", "RequestTimeout", "RequestTimeoutException"})
+_THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+_TRANSIENT = frozenset(
+    {
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "InternalServerException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 
 
 class Ambiguous(FabricUnavailable):
@@ -48,20 +65,28 @@ def session(credentials: Credentials, region: str) -> Any:
     region_name = region.strip() or None
     if mode == "static":
         SECRETS.add(credentials.secret_access_key)
-        return boto3.Session(aws_access_key_id=credentials.access_key_id,
-                             aws_secret_access_key=credentials.secret_access_key,
-                             region_name=region_name)
+        return boto3.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            region_name=region_name,
+        )
     if mode == "env":
         key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
         if not key or not secret:
-            raise FabricError("credentials are 'env' but AWS_ACCESS_KEY_ID and "
-                              "AWS_SECRET_ACCESS_KEY are not both set")
+            raise FabricError(
+                "credentials are 'env' but AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY are not both set"
+            )
         token = os.environ.get("AWS_SESSION_TOKEN")
         for value in (secret, token):
             if value:
                 SECRETS.add(value)
-        return boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                             aws_session_token=token, region_name=region_name)
+        return boto3.Session(
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+            region_name=region_name,
+        )
     if mode == "iam":
         import botocore.credentials
         import botocore.session
@@ -69,9 +94,11 @@ def session(credentials: Credentials, region: str) -> Any:
 
         core = botocore.session.Session()
         provider = botocore.credentials.InstanceMetadataProvider(
-            iam_role_fetcher=InstanceMetadataFetcher(timeout=2, num_attempts=3))
-        core.register_component("credential_provider",
-                                botocore.credentials.CredentialResolver(providers=[provider]))
+            iam_role_fetcher=InstanceMetadataFetcher(timeout=2, num_attempts=3)
+        )
+        core.register_component(
+            "credential_provider", botocore.credentials.CredentialResolver(providers=[provider])
+        )
         return boto3.Session(botocore_session=core, region_name=region_name)
     return boto3.Session(region_name=region_name)
 
@@ -81,12 +108,24 @@ def clients(sess: Any, service: str) -> tuple[Any, Any]:
     from botocore.config import Config
 
     agent = f"dataflow-runner/{__version__}"
-    retrying = sess.client(service, config=Config(
-        retries={"mode": "adaptive", "max_attempts": 10}, user_agent_extra=agent,
-        connect_timeout=10, read_timeout=60))
-    once = sess.client(service, config=Config(
-        retries={"mode": "standard", "max_attempts": 1}, user_agent_extra=agent,
-        connect_timeout=10, read_timeout=60))
+    retrying = sess.client(
+        service,
+        config=Config(
+            retries={"mode": "adaptive", "max_attempts": 10},
+            user_agent_extra=agent,
+            connect_timeout=10,
+            read_timeout=60,
+        ),
+    )
+    once = sess.client(
+        service,
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 1},
+            user_agent_extra=agent,
+            connect_timeout=10,
+            read_timeout=60,
+        ),
+    )
     return retrying, once
 
 
@@ -112,12 +151,15 @@ def call(what: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
         if code in _THROTTLING:
             raise FabricUnavailable(f"EMR throttled {what} ({code})") from exc
         if code in _TRANSIENT or status >= 500:
-            raise Ambiguous(f"{what} failed with a server error ({code or status}): "
-                            f"{message}") from exc
+            raise Ambiguous(
+                f"{what} failed with a server error ({code or status}): {message}"
+            ) from exc
         raise FabricError(f"AWS rejected {what}: {code}: {message}") from exc
     except NoCredentialsError as exc:
-        raise FabricError("no AWS credentials found (set them in the config's credentials, "
-                          "the environment, or a profile)") from exc
+        raise FabricError(
+            "no AWS credentials found (set them in the config's credentials, "
+            "the environment, or a profile)"
+        ) from exc
     except NoRegionError as exc:
         raise FabricError("no AWS region: set 'region' in the config or AWS_REGION") from exc
     except EndpointConnectionError as exc:

@@ -55,8 +55,9 @@ class EmrFabric:
     orders_steps = True
     submits_running = False
 
-    def __init__(self, emr: EmrCluster | None, *, credentials: Any, region: str,
-                 concurrency: int = 1) -> None:
+    def __init__(
+        self, emr: EmrCluster | None, *, credentials: Any, region: str, concurrency: int = 1
+    ) -> None:
         self.emr = emr
         self.region = region or (emr.region if emr else "")
         self.concurrency = concurrency
@@ -84,24 +85,49 @@ class EmrFabric:
         if cluster.emr is None:
             raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
 
-    def launch_request(self, cluster: ClusterConfig, *, run_id: str, keep_alive: bool,
-                       steps: Sequence[Any] = (), transient: bool = True) -> dict[str, Any]:
+    def launch_request(
+        self,
+        cluster: ClusterConfig,
+        *,
+        run_id: str,
+        keep_alive: bool,
+        steps: Sequence[Any] = (),
+        transient: bool = True,
+    ) -> dict[str, Any]:
         emr = cluster.emr
         if emr is None:
             raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
-        return requests.launch(emr, run_id=run_id, transient=transient, keep_alive=keep_alive,
-                               steps=steps, region=self.region, concurrency=self.concurrency)
+        return requests.launch(
+            emr,
+            run_id=run_id,
+            transient=transient,
+            keep_alive=keep_alive,
+            steps=steps,
+            region=self.region,
+            concurrency=self.concurrency,
+        )
 
     def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
         return self.launch_request(cluster, run_id="", keep_alive=False, steps=playbook.steps)
 
     # --- cluster -----------------------------------------------------------------------
 
-    def launch(self, cluster: ClusterConfig, *, run_id: str, keep_alive: bool,
-               submissions: Sequence[Submission] = (),
-               transient: bool = True) -> tuple[ClusterRef, list[StepRef]]:
-        request = self.launch_request(cluster, run_id=run_id, keep_alive=keep_alive,
-                                      steps=[s.step for s in submissions], transient=transient)
+    def launch(
+        self,
+        cluster: ClusterConfig,
+        *,
+        run_id: str,
+        keep_alive: bool,
+        submissions: Sequence[Submission] = (),
+        transient: bool = True,
+    ) -> tuple[ClusterRef, list[StepRef]]:
+        request = self.launch_request(
+            cluster,
+            run_id=run_id,
+            keep_alive=keep_alive,
+            steps=[s.step for s in submissions],
+            transient=transient,
+        )
         started = time.time()
         try:
             response = self._call("RunJobFlow", self._emr_once.run_job_flow, **request)
@@ -121,49 +147,61 @@ class EmrFabric:
         if not run_id:
             return None
         pages = self._emr.get_paginator("list_clusters").paginate(
-            CreatedAfter=datetime.fromtimestamp(since - 60))
+            CreatedAfter=datetime.fromtimestamp(since - 60)
+        )
         self.calls["ListClusters"] = self.calls.get("ListClusters", 0) + 1
         for page in pages:
             for summary in page.get("Clusters", []):
                 if summary.get("Name") != name:
                     continue
-                detail = self._call("DescribeCluster", self._emr.describe_cluster,
-                                    ClusterId=summary["Id"])["Cluster"]
+                detail = self._call(
+                    "DescribeCluster", self._emr.describe_cluster, ClusterId=summary["Id"]
+                )["Cluster"]
                 tags = {t["Key"]: t["Value"] for t in detail.get("Tags", [])}
                 if tags.get(RUN_TAG) == run_id:
-                    log.warning("RunJobFlow got no answer, but cluster %s was created: using it",
-                                summary["Id"])
+                    log.warning(
+                        "RunJobFlow got no answer, but cluster %s was created: using it",
+                        summary["Id"],
+                    )
                     return str(summary["Id"])
         return None
 
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus:
-        cluster = self._call("DescribeCluster", self._emr.describe_cluster,
-                             ClusterId=ref.id)["Cluster"]
+        cluster = self._call("DescribeCluster", self._emr.describe_cluster, ClusterId=ref.id)[
+            "Cluster"
+        ]
         status = cluster.get("Status", {})
         reason = status.get("StateChangeReason", {})
-        return ClusterStatus(ClusterState(status.get("State", "STARTING")),
-                             reason=reason.get("Message"), reason_code=reason.get("Code"))
+        return ClusterStatus(
+            ClusterState(status.get("State", "STARTING")),
+            reason=reason.get("Message"),
+            reason_code=reason.get("Code"),
+        )
 
     def log_uri(self, ref: ClusterRef) -> str:
-        cluster = self._call("DescribeCluster", self._emr.describe_cluster,
-                             ClusterId=ref.id)["Cluster"]
+        cluster = self._call("DescribeCluster", self._emr.describe_cluster, ClusterId=ref.id)[
+            "Cluster"
+        ]
         return str(cluster.get("LogUri") or "")
 
     def terminate(self, ref: ClusterRef) -> None:
-        self._call("TerminateJobFlows", self._emr.terminate_job_flows,
-                   **requests.terminate_job_flows(ref.id))
+        self._call(
+            "TerminateJobFlows",
+            self._emr.terminate_job_flows,
+            **requests.terminate_job_flows(ref.id),
+        )
 
     # --- steps -------------------------------------------------------------------------
 
     def submit(self, ref: ClusterRef, submissions: Sequence[Submission]) -> list[StepRef]:
         if not submissions:
             return []
-        request = requests.add_job_flow_steps(ref.id, [s.step for s in submissions],
-                                              region=self.region)
+        request = requests.add_job_flow_steps(
+            ref.id, [s.step for s in submissions], region=self.region
+        )
         started = time.time()
         try:
-            response = self._call("AddJobFlowSteps", self._emr_once.add_job_flow_steps,
-                                  **request)
+            response = self._call("AddJobFlowSteps", self._emr_once.add_job_flow_steps, **request)
         except Ambiguous:
             # Were they added? Look before sending them again.
             refs = self._match_steps(ref, submissions, since=started - 5, required=False)
@@ -172,18 +210,25 @@ class EmrFabric:
                 return refs
             raise
         ids = [str(i) for i in response["StepIds"]]
-        return [StepRef(s.run_id, s.step.id, s.attempt, fabric_id=sid, data={"cluster": ref.id})
-                for s, sid in zip(submissions, ids, strict=True)]
+        return [
+            StepRef(s.run_id, s.step.id, s.attempt, fabric_id=sid, data={"cluster": ref.id})
+            for s, sid in zip(submissions, ids, strict=True)
+        ]
 
-    def _match_steps(self, ref: ClusterRef, submissions: Sequence[Submission], *, since: float,
-                     required: bool = True) -> list[StepRef]:
+    def _match_steps(
+        self,
+        ref: ClusterRef,
+        submissions: Sequence[Submission],
+        *,
+        since: float,
+        required: bool = True,
+    ) -> list[StepRef]:
         """The cluster's most recent steps named like ``submissions``, in order."""
         want = len(submissions)
         recent: list[dict[str, Any]] = []
         for page in self._list_steps(ref.id):
             for step in page:
-                created = _epoch(step.get("Status", {}).get("Timeline", {})
-                                 .get("CreationDateTime"))
+                created = _epoch(step.get("Status", {}).get("Timeline", {}).get("CreationDateTime"))
                 if created is not None and created < since:
                     break
                 recent.append(step)
@@ -195,9 +240,12 @@ class EmrFabric:
             if required:
                 raise FabricError(f"cannot find the {want} steps just added to {ref.id}")
             return []
-        return [StepRef(s.run_id, s.step.id, s.attempt, fabric_id=str(step["Id"]),
-                        data={"cluster": ref.id})
-                for s, step in zip(submissions, recent, strict=True)]
+        return [
+            StepRef(
+                s.run_id, s.step.id, s.attempt, fabric_id=str(step["Id"]), data={"cluster": ref.id}
+            )
+            for s, step in zip(submissions, recent, strict=True)
+        ]
 
     def _list_steps(self, cluster_id: str, step_ids: Sequence[str] = ()) -> Any:
         """Pages of ListSteps (newest first), one API call per page."""
@@ -239,23 +287,36 @@ class EmrFabric:
             summary_line = details.get("Message") or details.get("Reason") or ""
             self._failures[str(summary.get("Id"))] = FailureCause(
                 summary=str(summary_line),
-                detail=tuple(str(v) for v in (details.get("Reason"), details.get("LogFile")) if v))
+                detail=tuple(str(v) for v in (details.get("Reason"), details.get("LogFile")) if v),
+            )
             reason = reason or details.get("Reason")
         if raw == "INTERRUPTED":
             reason = reason or "interrupted"
-        return StepStatus(state, reason=reason, started_at=_epoch(timeline.get("StartDateTime")),
-                          ended_at=_epoch(timeline.get("EndDateTime")))
+        return StepStatus(
+            state,
+            reason=reason,
+            started_at=_epoch(timeline.get("StartDateTime")),
+            ended_at=_epoch(timeline.get("EndDateTime")),
+        )
 
     def cancel(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
         ids = [s.fabric_id for s in steps]
         for start in range(0, len(ids), 256):
-            self._call("CancelSteps", self._emr.cancel_steps, ClusterId=ref.id,
-                       StepIds=ids[start:start + 256],
-                       StepCancellationOption="SEND_INTERRUPT")
+            self._call(
+                "CancelSteps",
+                self._emr.cancel_steps,
+                ClusterId=ref.id,
+                StepIds=ids[start : start + 256],
+                StepCancellationOption="SEND_INTERRUPT",
+            )
 
     def modify_concurrency(self, ref: ClusterRef, level: int) -> None:
-        self._call("ModifyCluster", self._emr.modify_cluster, ClusterId=ref.id,
-                   StepConcurrencyLevel=min(256, level))
+        self._call(
+            "ModifyCluster",
+            self._emr.modify_cluster,
+            ClusterId=ref.id,
+            StepConcurrencyLevel=min(256, level),
+        )
 
     def wait_handles(self) -> Sequence[int]:
         return ()

@@ -8,6 +8,7 @@ no fixed five-minute sleep as in the Go tool.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 from collections.abc import Mapping
@@ -30,10 +31,10 @@ def prefix(log_uri: str, cluster_id: str, step_id: str) -> tuple[str, str]:
     uri = log_uri.strip()
     for scheme in ("s3n://", "s3a://"):
         if uri.startswith(scheme):
-            uri = "s3://" + uri[len(scheme):]
+            uri = "s3://" + uri[len(scheme) :]
     if not uri.startswith("s3://"):
         raise FabricError(f"logUri {log_uri!r} is not an s3:// URI: cannot fetch step logs")
-    bucket, _, key = uri[len("s3://"):].lstrip("/").partition("/")
+    bucket, _, key = uri[len("s3://") :].lstrip("/").partition("/")
     if not bucket:
         raise FabricError(f"logUri {log_uri!r} has no bucket")
     key = key.rstrip("/")
@@ -50,11 +51,9 @@ def fetch(s3: Any, log_uri: str, cluster_id: str, step_id: str) -> dict[str, str
         key = str(obj["Key"])
         body = call("GetObject", s3.get_object, Bucket=bucket, Key=key)["Body"].read()
         if key.endswith(".gz"):
-            try:
+            with contextlib.suppress(OSError, EOFError):
                 body = gzip.decompress(body)
-            except (OSError, EOFError):
-                pass
-        name = key[len(key_prefix):].removesuffix(".gz")
+        name = key[len(key_prefix) :].removesuffix(".gz")
         out[name] = body.decode("utf-8", "replace")
     return out
 
@@ -76,8 +75,12 @@ def show(files: Mapping[str, str], step_id: str, location: str) -> None:
         lines = files[name].splitlines()
         log.info("Content of log file '%s' for step %s:", name, step_id)
         if len(lines) > PRINT_LINES:
-            log.info("(%d earlier lines left out; the whole file is at %s%s.gz)",
-                     len(lines) - PRINT_LINES, location, name)
+            log.info(
+                "(%d earlier lines left out; the whole file is at %s%s.gz)",
+                len(lines) - PRINT_LINES,
+                location,
+                name,
+            )
             lines = lines[-PRINT_LINES:]
         for line in lines:
             log.info("%s", line)
@@ -92,19 +95,25 @@ def print_step_logs(run: Any, attempt: Any) -> None:
     location = str(attempt.log_location)
     cluster_id = str(attempt.fabric_ref.get("cluster", ""))
     step_id = str(attempt.fabric_ref.get("fabric_id", ""))
-    log_uri = location.split(f"{cluster_id}/steps/")[0] if cluster_id else location
-    creds = run.cluster_doc.get("data", run.cluster_doc).get("credentials", {}) \
-        if isinstance(run.cluster_doc, dict) else {}
+    log_uri = location.split(f"{cluster_id}/steps/", maxsplit=1)[0] if cluster_id else location
+    creds = (
+        run.cluster_doc.get("data", run.cluster_doc).get("credentials", {})
+        if isinstance(run.cluster_doc, dict)
+        else {}
+    )
     region = str(run.playbook_doc.get("region", "") or "")
-    credentials = Credentials(access_key_id=str(creds.get("accessKeyId", "")) or "default",
-                              secret_access_key=str(creds.get("secretAccessKey", "")) or "default")
+    credentials = Credentials(
+        access_key_id=str(creds.get("accessKeyId", "")) or "default",
+        secret_access_key=str(creds.get("secretAccessKey", "")) or "default",
+    )
     if credentials.mode == "static":  # the store keeps no secret: use the default chain
         credentials = Credentials(access_key_id="default", secret_access_key="default")
     s3 = clients(session(credentials, region), "s3")[0]
     files = fetch(s3, log_uri, cluster_id, step_id)
     if not files:
-        raise FabricError(f"no logs at {location} yet (EMR copies them some minutes after "
-                          "the step ends)")
+        raise FabricError(
+            f"no logs at {location} yet (EMR copies them some minutes after the step ends)"
+        )
     for name in sorted(files, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         echo(f"==> {name} <==")
         echo(files[name].rstrip("\n"))

@@ -63,20 +63,29 @@ def _ebs(config: EbsConfiguration) -> Request:
 def instance_groups(emr: EmrCluster) -> list[Request]:
     """MASTER (1), CORE (count), TASK (count, SPOT when a bid is set); empty groups left out."""
     groups = emr.ec2.instances
-    master: Request = {"InstanceRole": "MASTER", "InstanceType": groups.master.type,
-                       "InstanceCount": 1}
+    master: Request = {
+        "InstanceRole": "MASTER",
+        "InstanceType": groups.master.type,
+        "InstanceCount": 1,
+    }
     if groups.master.ebs_configuration is not None:
         master["EbsConfiguration"] = _ebs(groups.master.ebs_configuration)
     out = [master]
     if groups.core.count > 0:
-        core: Request = {"InstanceRole": "CORE", "InstanceType": groups.core.type,
-                         "InstanceCount": groups.core.count}
+        core: Request = {
+            "InstanceRole": "CORE",
+            "InstanceType": groups.core.type,
+            "InstanceCount": groups.core.count,
+        }
         if groups.core.ebs_configuration is not None:
             core["EbsConfiguration"] = _ebs(groups.core.ebs_configuration)
         out.append(core)
     if groups.task.count > 0:
-        task: Request = {"InstanceRole": "TASK", "InstanceType": groups.task.type,
-                         "InstanceCount": groups.task.count}
+        task: Request = {
+            "InstanceRole": "TASK",
+            "InstanceType": groups.task.type,
+            "InstanceCount": groups.task.count,
+        }
         if groups.task.bid:
             task["Market"] = "SPOT"
             task["BidPrice"] = groups.task.bid
@@ -106,7 +115,8 @@ def instance_fleets(emr: EmrCluster) -> list[Request]:
                 item["BidPrice"] = t.bid_price
             if t.bid_price_as_percentage_of_on_demand_price:
                 item["BidPriceAsPercentageOfOnDemandPrice"] = (
-                    t.bid_price_as_percentage_of_on_demand_price)
+                    t.bid_price_as_percentage_of_on_demand_price
+                )
             if t.ebs_configuration is not None:
                 item["EbsConfiguration"] = _ebs(t.ebs_configuration)
             types.append(item)
@@ -122,7 +132,8 @@ def instance_fleets(emr: EmrCluster) -> list[Request]:
             specs["SpotSpecification"] = spot
         if fleet.on_demand is not None and fleet.on_demand.allocation_strategy:
             specs["OnDemandSpecification"] = {
-                "AllocationStrategy": fleet.on_demand.allocation_strategy}
+                "AllocationStrategy": fleet.on_demand.allocation_strategy
+            }
         if specs:
             entry["LaunchSpecifications"] = specs
         out.append(entry)
@@ -157,8 +168,10 @@ def run_job_flow(
     """RunJobFlow: ``up`` (keep-alive, no steps) or ``run-transient`` (steps, no keep-alive)."""
     ec2 = emr.ec2
     instances: Request = (
-        {"InstanceFleets": instance_fleets(emr)} if ec2.instance_fleets
-        else {"InstanceGroups": instance_groups(emr)})
+        {"InstanceFleets": instance_fleets(emr)}
+        if ec2.instance_fleets
+        else {"InstanceGroups": instance_groups(emr)}
+    )
     if ec2.key_name:
         instances["Ec2KeyName"] = ec2.key_name
     location = ec2.location
@@ -177,16 +190,21 @@ def run_job_flow(
     request: Request = {"Name": emr.name}
     if emr.log_uri:
         request["LogUri"] = emr.log_uri
-    request.update({"ReleaseLabel": emr.release_label} if emr.release_label
-                   else release(ec2.ami_version))
+    request.update(
+        {"ReleaseLabel": emr.release_label} if emr.release_label else release(ec2.ami_version)
+    )
     request["Instances"] = instances
     if steps:
         request["Steps"] = step_configs(steps, region=region or emr.region)
     if emr.bootstrap_action_configs:
         request["BootstrapActions"] = [
-            {"Name": b.name, "ScriptBootstrapAction": {
-                "Path": b.script_bootstrap_action.path,
-                "Args": list(b.script_bootstrap_action.args)}}
+            {
+                "Name": b.name,
+                "ScriptBootstrapAction": {
+                    "Path": b.script_bootstrap_action.path,
+                    "Args": list(b.script_bootstrap_action.args),
+                },
+            }
             for b in emr.bootstrap_action_configs
         ]
     if emr.applications:
@@ -213,9 +231,11 @@ def run_job_flow(
         request["CustomAmiId"] = emr.custom_ami_id
     if emr.managed_scaling is not None:
         scaling = emr.managed_scaling
-        limits: Request = {"UnitType": scaling.unit_type,
-                           "MinimumCapacityUnits": scaling.minimum_capacity_units,
-                           "MaximumCapacityUnits": scaling.maximum_capacity_units}
+        limits: Request = {
+            "UnitType": scaling.unit_type,
+            "MinimumCapacityUnits": scaling.minimum_capacity_units,
+            "MaximumCapacityUnits": scaling.maximum_capacity_units,
+        }
         if scaling.maximum_on_demand_capacity_units:
             limits["MaximumOnDemandCapacityUnits"] = scaling.maximum_on_demand_capacity_units
         if scaling.maximum_core_capacity_units:
@@ -284,12 +304,25 @@ def tool_tags(run_id: str, *, transient: bool) -> dict[str, str]:
     return out
 
 
-def launch(emr: EmrCluster, *, run_id: str, transient: bool, keep_alive: bool,
-           steps: Sequence[Step] = (), region: str = "", concurrency: int = 1) -> Request:
+def launch(
+    emr: EmrCluster,
+    *,
+    run_id: str,
+    transient: bool,
+    keep_alive: bool,
+    steps: Sequence[Step] = (),
+    region: str = "",
+    concurrency: int = 1,
+) -> Request:
     """The RunJobFlow this tool sends: ``up`` (persistent, keep-alive) or a
     transient run (steps attached, or an empty cluster the engine feeds)."""
-    request = run_job_flow(emr, keep_alive=keep_alive, steps=steps, region=region,
-                           extra_tags=tool_tags(run_id, transient=transient))
+    request = run_job_flow(
+        emr,
+        keep_alive=keep_alive,
+        steps=steps,
+        region=region,
+        extra_tags=tool_tags(run_id, transient=transient),
+    )
     if concurrency > 1:
         request["StepConcurrencyLevel"] = min(256, concurrency)
     return request

@@ -50,8 +50,12 @@ class Agent:
         self.store = open_store(spec.get("store_url"), state_dir=self.state_dir)
         self.fabric = LocalFabric(settings, self.state_dir, cluster_id=self.cluster_id)
         self.recorder = Recorder(self.store)
-        self.scheduler = Scheduler(self.fabric, ClusterRef(self.cluster_id, "local"),
-                                   concurrency=settings.concurrency, on_event=self._on_event)
+        self.scheduler = Scheduler(
+            self.fabric,
+            ClusterRef(self.cluster_id, "local"),
+            concurrency=settings.concurrency,
+            on_event=self._on_event,
+        )
         self.stopping: str | None = None
         self.state = ClusterState.STARTING
         self.last_beat = 0.0
@@ -134,8 +138,12 @@ class Agent:
             return {"ok": False, "error": "bad request"}
         now = time.time()
         if op == "ping":
-            return {"ok": True, "cluster": self.cluster_id, "pid": os.getpid(),
-                    "state": self.state.value}
+            return {
+                "ok": True,
+                "cluster": self.cluster_id,
+                "pid": os.getpid(),
+                "state": self.state.value,
+            }
         if op == "submit":
             if self.stopping:
                 return {"ok": False, "error": f"cluster {self.cluster_id} is terminating"}
@@ -144,8 +152,9 @@ class Agent:
             self._on_wake(now)
             return {"ok": True, "steps": len(steps)}
         if op == "cancel":
-            self.scheduler.cancel(request.get("reason") or "run cancelled", now,
-                                  run_id=request["run_id"])
+            self.scheduler.cancel(
+                request.get("reason") or "run cancelled", now, run_id=request["run_id"]
+            )
             return {"ok": True}
         if op == "terminate":
             self.stopping = "cluster terminated"
@@ -162,19 +171,27 @@ class Agent:
         interrupts = Interrupts()
         with interrupts.installed():
             try:
-                drive(self.scheduler, self.fabric, interrupts=interrupts,
-                      poll_interval=lambda _e: 5.0, on_wake=self._on_wake,
-                      extra_handles=self._handles, on_extra=self._on_ready,
-                      stop_when_done=lambda: bool(self.stopping or interrupts.requested)
-                      and self.scheduler.done)
+                drive(
+                    self.scheduler,
+                    self.fabric,
+                    interrupts=interrupts,
+                    poll_interval=lambda _e: 5.0,
+                    on_wake=self._on_wake,
+                    extra_handles=self._handles,
+                    on_extra=self._on_ready,
+                    stop_when_done=lambda: (
+                        bool(self.stopping or interrupts.requested) and self.scheduler.done
+                    ),
+                )
             finally:
                 self.listener.close()
                 with contextlib.suppress(FileNotFoundError):
                     (self.dir / SOCKET_NAME).unlink()
                 self.fabric.close()
         if interrupts.requested and not self.stopping:
-            self._set_state(ClusterState.TERMINATED_WITH_ERRORS,
-                            f"agent stopped by {interrupts.name}")
+            self._set_state(
+                ClusterState.TERMINATED_WITH_ERRORS, f"agent stopped by {interrupts.name}"
+            )
         else:
             self._set_state(ClusterState.TERMINATED, self.stopping)
         self.store.close()

@@ -72,8 +72,9 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def request(state_dir: Path, cluster_id: str, payload: dict[str, Any],
-            timeout: float = 30.0) -> dict[str, Any]:
+def request(
+    state_dir: Path, cluster_id: str, payload: dict[str, Any], timeout: float = 30.0
+) -> dict[str, Any]:
     """One request to a cluster's agent."""
     path = cluster_dir(state_dir, cluster_id) / SOCKET_NAME
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -90,46 +91,72 @@ def request(state_dir: Path, cluster_id: str, payload: dict[str, Any],
     return reply
 
 
-def start(config: ClusterConfig, config_path: str, *, state_dir: Path,
-          store_url: str | None) -> str:
+def start(
+    config: ClusterConfig, config_path: str, *, state_dir: Path, store_url: str | None
+) -> str:
     """Start a detached agent for ``config``; return its id once it is WAITING."""
     cluster_id = new_cluster_id()
     here = cluster_dir(state_dir, cluster_id)
     here.mkdir(parents=True)
-    base = (Path(config_path).parent if "dev.dataflowrunner" in config.schema_uri
-            else Path.cwd()).resolve()
-    spec = {"id": cluster_id, "state_dir": str(state_dir), "store_url": store_url,
-            "base_dir": str(base), "config": config.model_dump(mode="json")}
+    base = (
+        Path(config_path).parent if "dev.dataflowrunner" in config.schema_uri else Path.cwd()
+    ).resolve()
+    spec = {
+        "id": cluster_id,
+        "state_dir": str(state_dir),
+        "store_url": store_url,
+        "base_dir": str(base),
+        "config": config.model_dump(mode="json"),
+    }
     (here / SPEC_NAME).write_text(json.dumps(spec))
     os.chmod(here / SPEC_NAME, 0o600)  # it holds the rendered config
     store = open_store(store_url, state_dir=state_dir)
     try:
         now = time.time()
-        store.upsert_cluster(ClusterRecord(
-            id=cluster_id, fabric="local", name=config.name, state=ClusterState.STARTING,
-            created_at=now, updated_at=now, host=socket.gethostname(), endpoint=str(here),
-            config_doc=document(config)))
+        store.upsert_cluster(
+            ClusterRecord(
+                id=cluster_id,
+                fabric="local",
+                name=config.name,
+                state=ClusterState.STARTING,
+                created_at=now,
+                updated_at=now,
+                host=socket.gethostname(),
+                endpoint=str(here),
+                config_doc=document(config),
+            )
+        )
         log.info("Launching local cluster with name '%s'...", config.name)
         with open(here / "agent.log", "ab") as agent_log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "dataflow_runner.fabrics.local.agent", str(here)],
-                stdin=subprocess.DEVNULL, stdout=agent_log, stderr=agent_log,
-                start_new_session=True, close_fds=True,
+                stdin=subprocess.DEVNULL,
+                stdout=agent_log,
+                stderr=agent_log,
+                start_new_session=True,
+                close_fds=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                store.update_cluster(cluster_id, state=ClusterState.TERMINATED_WITH_ERRORS,
-                                     reason="agent exited at start", ended_at=time.time())
-                raise FabricError(f"local cluster {cluster_id} failed to start: "
-                                  f"{_last_line(here / 'agent.log')}")
+                store.update_cluster(
+                    cluster_id,
+                    state=ClusterState.TERMINATED_WITH_ERRORS,
+                    reason="agent exited at start",
+                    ended_at=time.time(),
+                )
+                raise FabricError(
+                    f"local cluster {cluster_id} failed to start: {_last_line(here / 'agent.log')}"
+                )
             with contextlib.suppress(OSError, ValueError):
                 if request(state_dir, cluster_id, {"op": "ping"}, timeout=2).get("ok"):
                     return cluster_id
             time.sleep(0.05)
         proc.kill()
-        raise FabricError(f"local cluster {cluster_id} did not start within "
-                          f"{START_TIMEOUT:.0f}s: {_last_line(here / 'agent.log')}")
+        raise FabricError(
+            f"local cluster {cluster_id} did not start within "
+            f"{START_TIMEOUT:.0f}s: {_last_line(here / 'agent.log')}"
+        )
     finally:
         store.close()
 
@@ -146,16 +173,24 @@ def check_alive(store: Store, cluster_id: str) -> ClusterRecord:
     """The cluster's record; a dead agent is recorded as TERMINATED_WITH_ERRORS."""
     record = store.get_cluster(cluster_id)
     if record is None or record.fabric != "local":
-        raise FabricError(f"no local cluster '{cluster_id}' in the store at "
-                          f"{store.url_for_display}")
+        raise FabricError(
+            f"no local cluster '{cluster_id}' in the store at {store.url_for_display}"
+        )
     if record.state.finished:
-        raise FabricError(f"local cluster {cluster_id} is {record.state.value}"
-                          + (f" ({record.reason})" if record.reason else ""))
+        raise FabricError(
+            f"local cluster {cluster_id} is {record.state.value}"
+            + (f" ({record.reason})" if record.reason else "")
+        )
     if not _alive(record.pid) and record.state is not ClusterState.STARTING:
-        store.update_cluster(cluster_id, state=ClusterState.TERMINATED_WITH_ERRORS,
-                             reason="its agent process died", ended_at=time.time())
-        raise FabricError(f"local cluster {cluster_id} is TERMINATED_WITH_ERRORS "
-                          "(its agent process died)")
+        store.update_cluster(
+            cluster_id,
+            state=ClusterState.TERMINATED_WITH_ERRORS,
+            reason="its agent process died",
+            ended_at=time.time(),
+        )
+        raise FabricError(
+            f"local cluster {cluster_id} is TERMINATED_WITH_ERRORS (its agent process died)"
+        )
     return record
 
 
@@ -164,9 +199,17 @@ def _spec(state_dir: Path, cluster_id: str) -> dict[str, Any]:
     return spec
 
 
-def run(cluster_id: str, book: Playbook, *, playbook_path: str, variables: dict[str, str],
-        state_dir: Path, store_url: str | None, reporter: Reporter,
-        async_: bool) -> RunSummary | None:
+def run(
+    cluster_id: str,
+    book: Playbook,
+    *,
+    playbook_path: str,
+    variables: dict[str, str],
+    state_dir: Path,
+    store_url: str | None,
+    reporter: Reporter,
+    async_: bool,
+) -> RunSummary | None:
     """Submit ``book`` to a local cluster; follow it unless ``async_``."""
     store = open_store(store_url, state_dir=state_dir)
     try:
@@ -183,28 +226,43 @@ def run(cluster_id: str, book: Playbook, *, playbook_path: str, variables: dict[
         run_id = new_run_id()
         now = time.time()
         concurrency = min(settings.concurrency, book.concurrency or settings.concurrency)
-        store.create_run(RunRecord(
-            id=run_id, command="run", playbook=book.name, fabric="local",
-            state=RunState.RUNNING, created_at=now, started_at=now, heartbeat_at=now,
-            playbook_path=os.path.abspath(playbook_path), cluster_name=record.name,
-            cluster_id=cluster_id, pid=os.getpid(), host=socket.gethostname(),
-            variables=variables, playbook_doc=document(book), cluster_doc=record.config_doc,
-            options={"async": async_, "concurrency": concurrency}),
-            step_records(run_id, book.steps))
+        store.create_run(
+            RunRecord(
+                id=run_id,
+                command="run",
+                playbook=book.name,
+                fabric="local",
+                state=RunState.RUNNING,
+                created_at=now,
+                started_at=now,
+                heartbeat_at=now,
+                playbook_path=os.path.abspath(playbook_path),
+                cluster_name=record.name,
+                cluster_id=cluster_id,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                variables=variables,
+                playbook_doc=document(book),
+                cluster_doc=record.config_doc,
+                options={"async": async_, "concurrency": concurrency},
+            ),
+            step_records(run_id, book.steps),
+        )
         steps = [s.model_dump(mode="json", by_alias=True) for s in book.steps]
-        reply = request(state_dir, cluster_id, {"op": "submit", "run_id": run_id,
-                                                "steps": steps})
+        reply = request(state_dir, cluster_id, {"op": "submit", "run_id": run_id, "steps": steps})
         if not reply.get("ok"):
-            store.update_run(run_id, state=RunState.FAILED, ended_at=time.time(),
-                             reason=reply.get("error"))
-            raise FabricError(f"local cluster {cluster_id} refused the steps: "
-                              f"{reply.get('error')}")
-        log.info("Successfully added %d steps to the local cluster with jobflow id '%s'...",
-                 len(book.steps), cluster_id)
+            store.update_run(
+                run_id, state=RunState.FAILED, ended_at=time.time(), reason=reply.get("error")
+            )
+            raise FabricError(f"local cluster {cluster_id} refused the steps: {reply.get('error')}")
+        log.info(
+            "Successfully added %d steps to the local cluster with jobflow id '%s'...",
+            len(book.steps),
+            cluster_id,
+        )
         info = RunInfo(run_id, book.name, "local", cluster_id, len(book.steps), concurrency)
         if async_:
-            log.info("Run %s submitted; follow it with: dataflow-runner status %s", run_id,
-                     run_id)
+            log.info("Run %s submitted; follow it with: dataflow-runner status %s", run_id, run_id)
             return None
         reporter.run_started(info)
         return _follow(store, state_dir, cluster_id, book, info, reporter)
@@ -212,8 +270,14 @@ def run(cluster_id: str, book: Playbook, *, playbook_path: str, variables: dict[
         store.close()
 
 
-def _follow(store: Store, state_dir: Path, cluster_id: str, book: Playbook, info: RunInfo,
-            reporter: Reporter) -> RunSummary:
+def _follow(
+    store: Store,
+    state_dir: Path,
+    cluster_id: str,
+    book: Playbook,
+    info: RunInfo,
+    reporter: Reporter,
+) -> RunSummary:
     """Report the run's steps as the agent records them, until the run ends."""
     tasks = {s.id: Task(info.run_id, s, i) for i, s in enumerate(book.steps)}
     seen: dict[str, tuple[StepState, int]] = {}
@@ -223,12 +287,19 @@ def _follow(store: Store, state_dir: Path, cluster_id: str, book: Playbook, info
         while True:
             if interrupts.requested and not cancel_sent:
                 cancel_sent = True
-                log.warning("%s received: cancelling the run's steps on %s", interrupts.name,
-                            cluster_id)
+                log.warning(
+                    "%s received: cancelling the run's steps on %s", interrupts.name, cluster_id
+                )
                 with contextlib.suppress(OSError, ValueError):
-                    request(state_dir, cluster_id, {
-                        "op": "cancel", "run_id": info.run_id,
-                        "reason": f"run interrupted ({interrupts.name})"})
+                    request(
+                        state_dir,
+                        cluster_id,
+                        {
+                            "op": "cancel",
+                            "run_id": info.run_id,
+                            "reason": f"run interrupted ({interrupts.name})",
+                        },
+                    )
             for rec in store.get_steps(info.run_id):
                 _report_change(tasks[rec.step_id], rec, seen, reporter)
             run = store.get_run(info.run_id)
@@ -237,11 +308,19 @@ def _follow(store: Store, state_dir: Path, cluster_id: str, book: Playbook, info
             record = store.get_cluster(cluster_id)
             if record is None or record.state.finished or not _alive(record.pid):
                 state = record.state.value if record else "gone"
-                store.update_run(info.run_id, state=RunState.FAILED, ended_at=time.time(),
-                                 reason=f"cluster {cluster_id} is {state}")
+                store.update_run(
+                    info.run_id,
+                    state=RunState.FAILED,
+                    ended_at=time.time(),
+                    reason=f"cluster {cluster_id} is {state}",
+                )
                 if record is not None and not record.state.finished:
-                    store.update_cluster(cluster_id, state=ClusterState.TERMINATED_WITH_ERRORS,
-                                         reason="its agent process died", ended_at=time.time())
+                    store.update_cluster(
+                        cluster_id,
+                        state=ClusterState.TERMINATED_WITH_ERRORS,
+                        reason="its agent process died",
+                        ended_at=time.time(),
+                    )
                 break
             _sleep(interrupts, FOLLOW_INTERVAL)
     for rec in store.get_steps(info.run_id):
@@ -249,9 +328,12 @@ def _follow(store: Store, state_dir: Path, cluster_id: str, book: Playbook, info
     values = [t.state for t in tasks.values()]
     run = store.get_run(info.run_id)
     summary = RunSummary(
-        run.state.value if run else "FAILED", len(values),
-        values.count(StepState.COMPLETED), values.count(StepState.FAILED),
-        values.count(StepState.CANCELLED))
+        run.state.value if run else "FAILED",
+        len(values),
+        values.count(StepState.COMPLETED),
+        values.count(StepState.FAILED),
+        values.count(StepState.CANCELLED),
+    )
     reporter.run_finished(info, summary)
     return summary
 
@@ -264,8 +346,9 @@ def _sleep(interrupts: Interrupts, seconds: float) -> None:
     interrupts.drain()
 
 
-def _report_change(task: Task, rec: StepRecord, seen: dict[str, tuple[StepState, int]],
-                   reporter: Reporter) -> None:
+def _report_change(
+    task: Task, rec: StepRecord, seen: dict[str, tuple[StepState, int]], reporter: Reporter
+) -> None:
     previous = seen.get(rec.step_id, (StepState.PENDING, 0))
     current = (rec.state, rec.attempts)
     if current == previous:
@@ -284,22 +367,26 @@ def _report_change(task: Task, rec: StepRecord, seen: dict[str, tuple[StepState,
         reporter.task_event(TaskEvent(EventKind.SUBMITTED, task, rec.started_at or now))
 
 
-def stop(cluster_id: str, *, state_dir: Path, store_url: str | None,
-         timeout: float = 60.0) -> None:
+def stop(cluster_id: str, *, state_dir: Path, store_url: str | None, timeout: float = 60.0) -> None:
     """Terminate a local cluster: cancel what runs, wait for TERMINATED."""
     store = open_store(store_url, state_dir=state_dir)
     try:
         record = store.get_cluster(cluster_id)
         if record is None:
-            raise FabricError(f"no local cluster '{cluster_id}' in the store at "
-                              f"{store.url_for_display}")
+            raise FabricError(
+                f"no local cluster '{cluster_id}' in the store at {store.url_for_display}"
+            )
         if record.state.finished:
             log.info("Local cluster %s is already %s", cluster_id, record.state.value)
             return
         log.info("Terminating local cluster with jobflow id '%s'...", cluster_id)
         if not _alive(record.pid):
-            store.update_cluster(cluster_id, state=ClusterState.TERMINATED_WITH_ERRORS,
-                                 reason="its agent process died", ended_at=time.time())
+            store.update_cluster(
+                cluster_id,
+                state=ClusterState.TERMINATED_WITH_ERRORS,
+                reason="its agent process died",
+                ended_at=time.time(),
+            )
             return
         try:
             request(state_dir, cluster_id, {"op": "terminate"})

@@ -105,8 +105,7 @@ def _rewrite_spark_submit(args: Sequence[str], settings: LocalSettings) -> list[
     """An EMR spark-submit command line, made to run in local mode."""
     binary = spark_submit()
     if binary is None:
-        raise StepCommandError(
-            "pyspark is not installed (pip install 'dataflow-runner[spark]')")
+        raise StepCommandError("pyspark is not installed (pip install 'dataflow-runner[spark]')")
     out = [binary, *_spark_args(settings, {})]
     skip = False
     for arg in args[1:]:
@@ -160,7 +159,8 @@ def argv(step: Step, settings: LocalSettings) -> list[str]:
         binary = spark_submit()
         if binary is None:
             raise StepCommandError(
-                "pyspark is not installed (pip install 'dataflow-runner[spark]')")
+                "pyspark is not installed (pip install 'dataflow-runner[spark]')"
+            )
         out = [binary, *_spark_args(settings, step.conf)]
         if step.main_class:
             out += ["--class", step.main_class]
@@ -184,8 +184,7 @@ def argv(step: Step, settings: LocalSettings) -> list[str]:
             raise StepCommandError("script-runner.jar needs a script in its arguments")
         return _script(m(args[0]), [m(a) for a in args[1:]])
     if "s3-dist-cp" in name:
-        return [sys.executable, "-m", "dataflow_runner.fabrics.local.distcp",
-                *(m(a) for a in args)]
+        return [sys.executable, "-m", "dataflow_runner.fabrics.local.distcp", *(m(a) for a in args)]
     return _java_jar(m(jar), [m(a) for a in args])
 
 
@@ -202,11 +201,17 @@ def check(step: Step, settings: LocalSettings) -> list[str]:
                 i = step.arguments.index(flag)
                 value = step.arguments[i + 1] if i + 1 < len(step.arguments) else ""
                 if settings.unmapped(value):
-                    problems.append(f"{flag} {value} has no local path: add a pathMappings "
-                                    "entry for it to the cluster config's local section")
+                    problems.append(
+                        f"{flag} {value} has no local path: add a pathMappings "
+                        "entry for it to the cluster config's local section"
+                    )
     if step.type is StepType.SCRIPT and settings.unmapped(step.script):
         problems.append(f"script {step.script} has no local path: add a pathMappings entry")
-    if (step.type is StepType.CUSTOM_JAR and command and command[0].endswith("java")
-            and settings.unmapped(step.jar)):
+    if (
+        step.type is StepType.CUSTOM_JAR
+        and command
+        and command[0].endswith("java")
+        and settings.unmapped(step.jar)
+    ):
         problems.append(f"jar {step.jar} has no local path: add a pathMappings entry")
     return problems

@@ -16,13 +16,25 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-_VALUED = {"--src", "--dest", "--srcPattern", "--groupBy", "--outputCodec", "--s3Endpoint",
-           "--targetSize", "--srcPrefixesFile", "--s3ServerSideEncryption", "--storageClass",
-           "--multipartUploadChunkSize", "--copyFromManifest", "--previousManifest",
-           "--outputManifest", "--requirePreviousManifest"}
+_VALUED = {
+    "--src",
+    "--dest",
+    "--srcPattern",
+    "--groupBy",
+    "--outputCodec",
+    "--s3Endpoint",
+    "--targetSize",
+    "--srcPrefixesFile",
+    "--s3ServerSideEncryption",
+    "--storageClass",
+    "--multipartUploadChunkSize",
+    "--copyFromManifest",
+    "--previousManifest",
+    "--outputManifest",
+    "--requirePreviousManifest",
+}
 _FLAGS = {"--deleteOnSuccess", "--disableMultipartUpload", "--numberFiles", "--appendToLastFile"}
-_SUPPORTED = {"--src", "--dest", "--srcPattern", "--groupBy", "--outputCodec",
-              "--deleteOnSuccess"}
+_SUPPORTED = {"--src", "--dest", "--srcPattern", "--groupBy", "--outputCodec", "--deleteOnSuccess"}
 
 
 def parse(argv: Sequence[str]) -> dict[str, str | bool]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dataflow_runner.config.models import ClusterConfig, Playbook
+from dataflow_runner.diagnosis import diagnose_files
 from dataflow_runner.errors import ConfigError, ConfigErrors
 from dataflow_runner.fabrics.base import (
     ClusterRef,
@@ -29,7 +30,6 @@ from dataflow_runner.fabrics.base import (
     Submission,
 )
 from dataflow_runner.fabrics.local import commands
-from dataflow_runner.diagnosis import diagnose_files
 from dataflow_runner.store.records import ClusterState, StepState
 
 # How long a cancelled step gets to exit on SIGTERM before SIGKILL.
@@ -60,8 +60,9 @@ class LocalFabric:
     orders_steps = False
     submits_running = True
 
-    def __init__(self, settings: commands.LocalSettings, state_dir: Path,
-                 *, cluster_id: str = "local") -> None:
+    def __init__(
+        self, settings: commands.LocalSettings, state_dir: Path, *, cluster_id: str = "local"
+    ) -> None:
         self.settings = settings
         self.state_dir = state_dir
         self.cluster_id = cluster_id
@@ -74,28 +75,42 @@ class LocalFabric:
         errors = []
         for i, step in enumerate(playbook.steps):
             for problem in commands.check(step, self.settings):
-                errors.append(ConfigError(f"cannot run on the local fabric: {problem}",
-                                          path=f"$.data.steps[{i}]"))
+                errors.append(
+                    ConfigError(
+                        f"cannot run on the local fabric: {problem}", path=f"$.data.steps[{i}]"
+                    )
+                )
         if errors:
             raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
 
     def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
         return {
             "fabric": "local",
-            "concurrency": min(self.settings.concurrency,
-                               playbook.concurrency or self.settings.concurrency),
+            "concurrency": min(
+                self.settings.concurrency, playbook.concurrency or self.settings.concurrency
+            ),
             "workDir": str(self.settings.work_dir),
             "steps": [
-                {"id": s.id, "name": s.name, "after": list(s.upstream),
-                 "command": _safe_argv(s, self.settings)}
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "after": list(s.upstream),
+                    "command": _safe_argv(s, self.settings),
+                }
                 for s in playbook.steps
             ],
         }
 
     # --- cluster -------------------------------------------------------------------
 
-    def launch(self, cluster: ClusterConfig, *, run_id: str, keep_alive: bool,
-               submissions: Sequence[Submission] = ()) -> tuple[ClusterRef, list[StepRef]]:
+    def launch(
+        self,
+        cluster: ClusterConfig,
+        *,
+        run_id: str,
+        keep_alive: bool,
+        submissions: Sequence[Submission] = (),
+    ) -> tuple[ClusterRef, list[StepRef]]:
         self.settings.work_dir.mkdir(parents=True, exist_ok=True)
         ref = ClusterRef(self.cluster_id, "local")
         return ref, self.submit(ref, submissions) if submissions else []
@@ -117,9 +132,13 @@ class LocalFabric:
         logs = attempt_dir(self.state_dir, sub.run_id, step.id, sub.attempt)
         logs.mkdir(parents=True, exist_ok=True)
         now = time.time()
-        env = {**self._base_env, **step.env,
-               "DATAFLOW_RUNNER_RUN_ID": sub.run_id, "DATAFLOW_RUNNER_STEP_ID": step.id,
-               "DATAFLOW_RUNNER_ATTEMPT": str(sub.attempt)}
+        env = {
+            **self._base_env,
+            **step.env,
+            "DATAFLOW_RUNNER_RUN_ID": sub.run_id,
+            "DATAFLOW_RUNNER_STEP_ID": step.id,
+            "DATAFLOW_RUNNER_ATTEMPT": str(sub.attempt),
+        }
         popen: subprocess.Popen[bytes] | None = None
         error = None
         argv: list[str] = []
@@ -127,8 +146,13 @@ class LocalFabric:
             try:
                 argv = commands.argv(step, self.settings)
                 popen = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                    cwd=self.settings.work_dir, env=env, start_new_session=True,
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    cwd=self.settings.work_dir,
+                    env=env,
+                    start_new_session=True,
                 )
             except commands.StepCommandError as exc:
                 error = str(exc)
@@ -140,9 +164,13 @@ class LocalFabric:
         if popen is not None:
             with contextlib.suppress(OSError, AttributeError):
                 pidfd = os.pidfd_open(popen.pid)
-        ref = StepRef(sub.run_id, step.id, sub.attempt,
-                      fabric_id=str(popen.pid) if popen else "-",
-                      data={"pid": popen.pid if popen else None, "logs": str(logs)})
+        ref = StepRef(
+            sub.run_id,
+            step.id,
+            sub.attempt,
+            fabric_id=str(popen.pid) if popen else "-",
+            data={"pid": popen.pid if popen else None, "logs": str(logs)},
+        )
         self._procs[ref.key] = _Proc(ref, popen, pidfd, now, error)
         return ref
 
@@ -154,9 +182,16 @@ class LocalFabric:
             if proc is None:
                 continue
             if proc.popen is None:
-                out[step.key] = self._done(proc, StepStatus(
-                    StepState.FAILED, exit_code=None, reason=proc.error,
-                    started_at=proc.started_at, ended_at=now))
+                out[step.key] = self._done(
+                    proc,
+                    StepStatus(
+                        StepState.FAILED,
+                        exit_code=None,
+                        reason=proc.error,
+                        started_at=proc.started_at,
+                        ended_at=now,
+                    ),
+                )
                 continue
             code = proc.popen.poll()
             if code is None:
@@ -171,11 +206,13 @@ class LocalFabric:
                 status = StepStatus(StepState.COMPLETED, 0, None, proc.started_at, now)
             elif code < 0:
                 name = signal.Signals(-code).name
-                status = StepStatus(StepState.FAILED, code, f"killed by {name}",
-                                    proc.started_at, now)
+                status = StepStatus(
+                    StepState.FAILED, code, f"killed by {name}", proc.started_at, now
+                )
             else:
-                status = StepStatus(StepState.FAILED, code, f"exit code {code}",
-                                    proc.started_at, now)
+                status = StepStatus(
+                    StepState.FAILED, code, f"exit code {code}", proc.started_at, now
+                )
             out[step.key] = self._done(proc, status)
         return out
 
@@ -202,13 +239,15 @@ class LocalFabric:
             os.killpg(proc.popen.pid, sig)
 
     def wait_handles(self) -> Sequence[int]:
-        handles = [p.pidfd for p in self._procs.values() if p.pidfd is not None]
-        return handles
+        return [p.pidfd for p in self._procs.values() if p.pidfd is not None]
 
     def next_timer(self) -> float | None:
         now = time.time()
-        times = [p.term_at + KILL_GRACE_SECONDS for p in self._procs.values()
-                 if p.term_at is not None and not p.killed]
+        times = [
+            p.term_at + KILL_GRACE_SECONDS
+            for p in self._procs.values()
+            if p.term_at is not None and not p.killed
+        ]
         # Without pidfds (not Linux), or for steps that never started, poll soon.
         if any(p.pidfd is None for p in self._procs.values()):
             times.append(now + 0.05)
@@ -234,4 +273,3 @@ def _safe_argv(step: Any, settings: commands.LocalSettings) -> list[str] | str:
         return commands.argv(step, settings)
     except commands.StepCommandError as exc:
         return f"<cannot run here: {exc}>"
-

@@ -44,8 +44,9 @@ def upgrade() -> None:
     op.create_index("ix_runs_playbook", "runs", ["playbook"])
     op.create_table(
         "steps",
-        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("step_id", sa.String(255), primary_key=True),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("name", sa.Text, nullable=False),
@@ -74,8 +75,9 @@ def upgrade() -> None:
         sa.Column("cause", sa.Text),
         sa.Column("fabric_ref", sa.Text, nullable=False, server_default="{}"),
         sa.Column("log_location", sa.Text, nullable=False, server_default=""),
-        sa.ForeignKeyConstraint(["run_id", "step_id"], ["steps.run_id", "steps.step_id"],
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["run_id", "step_id"], ["steps.run_id", "steps.step_id"], ondelete="CASCADE"
+        ),
     )
     op.create_table(
         "clusters",
