@@ -74,6 +74,13 @@ soft_lock = click.option(
     metavar="NAME",
     help=LOCK_HELP + " Released no matter if the operation failed or succeeded.",
 )
+lock_backend = click.option(
+    "--lock-backend",
+    metavar="URL",
+    envvar="DATAFLOW_RUNNER_LOCK_BACKEND",
+    show_envvar=True,
+    help="Where --lock/--softLock live: file (default) or etcd://HOST:PORT.",
+)
 consul = click.option(
     "--consul", metavar="ADDR", help="Address of the Consul server used for distributed locking"
 )
@@ -212,6 +219,7 @@ def up(
     lock,
     soft_lock,
     consul,
+    lock_backend,
     vars_option,
     sentry,
     dry_run,
@@ -229,6 +237,7 @@ def run(
     lock: str | None,
     soft_lock: str | None,
     consul: str | None,
+    lock_backend: str | None,
     vars: str | None,
     sentry: str | None,
     dry_run: bool,
@@ -258,6 +267,7 @@ def run(
             state_dir=state_dir,
             store=store,
             poll_interval=poll_interval,
+            lock_backend=lock_backend,
         ),
     )
 
@@ -307,6 +317,7 @@ def down(
     lock,
     soft_lock,
     consul,
+    lock_backend,
     vars_option,
     sentry,
     dry_run,
@@ -324,6 +335,7 @@ def run_transient(
     lock: str | None,
     soft_lock: str | None,
     consul: str | None,
+    lock_backend: str | None,
     vars: str | None,
     sentry: str | None,
     dry_run: bool,
@@ -354,6 +366,7 @@ def run_transient(
             state_dir=state_dir,
             store=store,
             poll_interval=poll_interval,
+            lock_backend=lock_backend,
         ),
     )
 
@@ -521,3 +534,67 @@ def clusters(
             history.clusters(db, fabric=fabric, active=active, output=output)
     finally:
         db.close()
+
+
+# --- locks -----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@_options(consul, lock_backend, json_output, state_dir, store_option, log_level_option)
+def locks(
+    names: tuple[str, ...],
+    consul: str | None,
+    lock_backend: str | None,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+) -> None:
+    """Shows who holds the locks of recent runs (or the NAMEs given)"""
+    from dataflow_runner.cli import locks as lock_commands
+
+    db = _store(state_dir, store)
+    try:
+        lock_commands.locks(db, names, consul=consul, backend=lock_backend, output=output)
+    finally:
+        db.close()
+
+
+@cli.command()
+@click.argument("name", metavar="NAME")
+@_options(consul, lock_backend, log_level_option)
+def unlock(name: str, consul: str | None, lock_backend: str | None) -> None:
+    """Releases a lock (a hard lock kept after a failed run), saying who held it"""
+    from dataflow_runner.cli import locks as lock_commands
+
+    lock_commands.unlock(name, consul=consul, backend=lock_backend)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@_options(
+    vars_option, output, state_dir, store_option, poll_interval, lock_backend, log_level_option
+)
+def resume(
+    run_id: str,
+    vars: str | None,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+    poll_interval: float | None,
+    lock_backend: str | None,
+) -> None:
+    """Continues a run whose runner died: nothing done is done again, nothing submitted twice"""
+    from dataflow_runner.cli import commands
+
+    commands.resume(
+        run_id,
+        vars,
+        common=_common(
+            output=output,
+            state_dir=state_dir,
+            store=store,
+            poll_interval=poll_interval,
+            lock_backend=lock_backend,
+        ),
+    )

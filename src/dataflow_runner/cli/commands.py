@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from dataflow_runner.config.loading import load_cluster, load_playbook, parse_va
 from dataflow_runner.config.models import ClusterConfig, EmrCluster, Playbook
 from dataflow_runner.config.redact import SECRETS
 from dataflow_runner.errors import ConfigError, ConfigErrors, RunFailed
+from dataflow_runner.store.records import RunState
 
 log = logging.getLogger("dataflow_runner")
 
@@ -35,6 +37,7 @@ class Common:
     fabric: str | None = None
     poll_interval: float | None = None
     sentry: str | None = None
+    lock_backend: str | None = None
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -130,11 +133,25 @@ class _Both:
 
 
 @contextmanager
-def locked(lock: str | None, soft_lock: str | None, consul: str | None) -> Iterator[str | None]:
+def locked(
+    lock: str | None,
+    soft_lock: str | None,
+    consul: str | None,
+    common: Common,
+    run_id: str | None = None,
+    take_over: bool = False,
+) -> Iterator[str | None]:
     """Hold the run's lock: a hard lock stays if the block fails, as in the Go tool."""
     from dataflow_runner.locks import held_lock
 
-    with held_lock(hard=lock, soft=soft_lock, consul=consul) as name:
+    with held_lock(
+        hard=lock,
+        soft=soft_lock,
+        consul=consul,
+        backend=common.lock_backend,
+        run_id=run_id,
+        take_over=take_over,
+    ) as name:
         yield name
 
 
@@ -165,6 +182,9 @@ def _context_factory(
     playbook_path: str,
     cluster_path: str,
     lock: str | None,
+    run_id: str,
+    soft_lock: bool = False,
+    consul: str | None = None,
 ) -> Callable[[Any, int], Any]:
     from dataflow_runner.engine.run import RunContext
 
@@ -180,10 +200,23 @@ def _context_factory(
             playbook_path=playbook_path,
             cluster_path=cluster_path,
             variables=variables,
-            options={"lock": lock, "fabric": fabric.name},
+            run_id=run_id,
+            options={
+                "lock": lock,
+                "soft_lock": soft_lock,
+                "consul": consul,
+                "lock_backend": common.lock_backend,
+                "fabric": fabric.name,
+            },
         )
 
     return make
+
+
+def _new_run_id() -> str:
+    from dataflow_runner.engine.run import new_run_id
+
+    return new_run_id()
 
 
 # --- commands ------------------------------------------------------------------------
@@ -251,7 +284,7 @@ def run(
                 }
             )
             return
-        with locked(lock, soft_lock, consul):
+        with locked(lock, soft_lock, consul, common):
             summary = local_cluster.run(
                 cluster_id,
                 book,
@@ -278,7 +311,8 @@ def run(
         )
         return
     emr.check_run_flags(book, async_)
-    with locked(lock, soft_lock, consul) as held:
+    run_id = _new_run_id()
+    with locked(lock, soft_lock, consul, common, run_id) as held:
         store = open_store(common)
         try:
             factory = _context_factory(
@@ -291,6 +325,9 @@ def run(
                 playbook_path=playbook_path,
                 cluster_path="",
                 lock=held,
+                run_id=run_id,
+                soft_lock=bool(soft_lock),
+                consul=consul,
             )
             summary = emr.run(
                 book,
@@ -365,7 +402,8 @@ def run_transient(
                 log_failed_steps=False,
             )
             return
-        with locked(lock, soft_lock, consul) as held:
+        run_id = _new_run_id()
+        with locked(lock, soft_lock, consul, common, run_id) as held:
             store = open_store(common)
             try:
                 factory = _context_factory(
@@ -378,6 +416,9 @@ def run_transient(
                     playbook_path=playbook_path,
                     cluster_path=config_path,
                     lock=held,
+                    run_id=run_id,
+                    soft_lock=bool(soft_lock),
+                    consul=consul,
                 )
                 summary = emr.run_transient(
                     config,
@@ -400,7 +441,8 @@ def run_transient(
         log.info("Dry run: what the local fabric would run for playbook '%s'", book.name)
         print_json(fabric.plan(config, book))
         return
-    with locked(lock, soft_lock, consul) as held:
+    run_id = _new_run_id()
+    with locked(lock, soft_lock, consul, common, run_id) as held:
         store = open_store(common)
         try:
             limit = fabric.settings.concurrency
@@ -414,6 +456,9 @@ def run_transient(
                 playbook_path=playbook_path,
                 cluster_path=config_path,
                 lock=held,
+                run_id=run_id,
+                soft_lock=bool(soft_lock),
+                consul=consul,
             )
             summary = execute_transient(factory(fabric, min(limit, book.concurrency or limit)))
         finally:
@@ -437,3 +482,97 @@ def validate(config_path: str | None, playbook_path: str | None, vars_text: str 
             shape = "serial" if item.is_serial else "DAG"
             summary.append(f"playbook '{item.name}' ({len(item.steps)} steps, {shape})")
     echo("valid: " + "; ".join(summary))
+
+
+def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
+    """Continue a run whose runner died (``engine/resume.py``)."""
+    from dataflow_runner.engine import resume as resuming
+    from dataflow_runner.engine.run import execute_resumed
+    from dataflow_runner.errors import DataflowRunnerError, FlagError
+    from dataflow_runner.fabrics.base import ClusterRef
+
+    store = open_store(common)
+    try:
+        run = store.find_run(ref)
+        variables = {**run.variables, **parse_vars(vars_text)}
+        hidden = sorted(k for k, v in variables.items() if v == "***")
+        if hidden:
+            raise FlagError(
+                "the run's variables "
+                + ", ".join(hidden)
+                + " are secret and were not stored: pass them again with --vars"
+            )
+        if not run.playbook_path:
+            raise DataflowRunnerError(f"run {run.id} has no playbook file to resume from")
+        loaders: list[Callable[[], Any]] = [lambda: load_playbook(run.playbook_path, variables)]
+        if run.cluster_config_path:
+            loaders.append(lambda: load_cluster(run.cluster_config_path, variables))
+        loaded = collect(*loaders)
+        book = loaded[0]
+        config = (
+            loaded[1] if len(loaded) > 1 else ClusterConfig(name=run.cluster_name, fabric="emr")
+        )
+        resuming.check_resumable(run, book, store)
+        transient = run.command == "run-transient"
+        if run.fabric == "local":
+            if not transient:
+                raise DataflowRunnerError(
+                    f"run {run.id} ran on local cluster {run.cluster_id}, whose agent runs it"
+                )
+            fabric = _local_fabric(config, run.cluster_config_path, common)
+            limit = fabric.settings.concurrency
+            level = min(limit, book.concurrency or limit)
+            cluster = ClusterRef("local", "local")
+        else:
+            from dataflow_runner.cli import emr
+
+            section = config.emr
+            level = emr.concurrency(section, book) if section else 1
+            creds = section.credentials if section else book.credentials
+            region = book.region or (section.region if section else "")
+            fabric = emr.fabric(section, creds, region, level)
+            found = (
+                ClusterRef(run.cluster_id, "emr")
+                if run.cluster_id
+                else fabric.find_cluster(config.name, run.id, run.created_at)
+            )
+            if found is None:
+                store.update_run(
+                    run.id,
+                    state=RunState.FAILED,
+                    ended_at=time.time(),
+                    reason="no cluster was launched before the runner died",
+                )
+                raise DataflowRunnerError(
+                    f"run {run.id} never launched its cluster: start the playbook again"
+                )
+            cluster = found
+        options = run.options
+        name = options.get("lock")
+        soft = bool(options.get("soft_lock"))
+        with locked(
+            None if soft else name,
+            name if soft else None,
+            options.get("consul"),
+            common,
+            run.id,
+            take_over=True,
+        ):
+            factory = _context_factory(
+                common,
+                config,
+                book,
+                command=run.command,
+                store=store,
+                variables=variables,
+                playbook_path=run.playbook_path,
+                cluster_path=run.cluster_config_path,
+                lock=options.get("lock"),
+                run_id=run.id,
+            )
+            ctx = factory(fabric, level)
+            restore = resuming.plan(store, run, book, fabric, cluster)
+            summary = execute_resumed(ctx, cluster, restore, transient=transient)
+            finish(summary, success_line=f"Run {run.id} resumed and completed successfully")
+    finally:
+        store.close()

@@ -68,10 +68,9 @@ def _walk(data: Any, loc: Sequence[str | int]) -> tuple[list[str | int], Any, bo
     node: Any = data
     found = True
     for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
+        found_key = isinstance(node, Mapping) and part in node
+        found_index = isinstance(node, list | tuple) and isinstance(part, int) and part < len(node)
+        if found_key or found_index:
             node = node[part]
             path.append(part)
         elif isinstance(part, str) and not isinstance(node, Mapping | list):

@@ -37,6 +37,10 @@ class Recorder:
         self.store = store
         self._open: set[tuple[str, str]] = set()  # attempts not closed yet
 
+    def attach(self, run_id: str, step_id: str) -> None:
+        """An attempt recorded by a runner that died: its end will close it."""
+        self._open.add((run_id, step_id))
+
     def __call__(self, event: TaskEvent) -> None:
         task = event.task
         if event.kind is EventKind.SUBMITTED:

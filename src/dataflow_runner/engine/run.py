@@ -161,6 +161,21 @@ def execute_on_cluster(ctx: RunContext, cluster: ClusterRef, *, async_: bool) ->
     return _execute(ctx, start, ordered=ordered, transient=False, async_=async_)
 
 
+def execute_resumed(
+    ctx: RunContext,
+    cluster: ClusterRef,
+    restore: Callable[[Scheduler, Recorder, float], None],
+    *,
+    transient: bool,
+) -> RunSummary:
+    """Continue a run whose runner died (see ``engine/resume.py``)."""
+    summary = _execute(
+        ctx, lambda: (cluster, []), ordered=_ordered(ctx), transient=transient, restore=restore
+    )
+    assert summary is not None
+    return summary
+
+
 def _execute(
     ctx: RunContext,
     start: Callable[[], tuple[ClusterRef, list[StepRef]]],
@@ -168,9 +183,23 @@ def _execute(
     ordered: bool,
     transient: bool,
     async_: bool = False,
+    restore: Callable[[Scheduler, Recorder, float], None] | None = None,
 ) -> RunSummary | None:
+    """Drive a run to its end. ``restore`` (``resume``) rebuilds the tasks of a run
+    whose runner died instead of recording a new run."""
     fabric, store = ctx.fabric, ctx.store
-    record_run(ctx)
+    if restore is None:
+        record_run(ctx)
+    else:
+        store.update_run(
+            ctx.run_id,
+            state=RunState.RUNNING,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            heartbeat_at=time.time(),
+            ended_at=None,
+            reason=None,
+        )
     recorder = Recorder(store)
 
     def on_event(event: TaskEvent) -> None:
@@ -199,7 +228,10 @@ def _execute(
             scheduler = Scheduler(
                 fabric, cluster, concurrency=ctx.concurrency, on_event=on_event, ordered=ordered
             )
-            scheduler.add(ctx.run_id, ctx.playbook.steps, time.time(), refs=refs)
+            if restore is None:
+                scheduler.add(ctx.run_id, ctx.playbook.steps, time.time(), refs=refs)
+            else:
+                restore(scheduler, recorder, time.time())
             if refs and not transient:
                 log.info(
                     "Successfully added %d steps to the %s cluster with jobflow id '%s'...",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dataflow_runner.config.models import Step
@@ -125,10 +125,17 @@ class Scheduler:
     # --- building --------------------------------------------------------------
 
     def add(
-        self, run_id: str, steps: Sequence[Step], now: float, refs: Sequence[StepRef] = ()
+        self,
+        run_id: str,
+        steps: Sequence[Step],
+        now: float,
+        refs: Sequence[StepRef] = (),
+        *,
+        submit: bool = True,
     ) -> list[Task]:
         """Queue a run's steps. ``refs`` are attempts already with the fabric
-        (a transient launch with steps attached, or a resumed run)."""
+        (a transient launch with steps attached). In ordered mode the steps are
+        submitted at once, unless ``submit`` is false (a resumed run)."""
         new = [Task(run_id, s, len(self.tasks) + i) for i, s in enumerate(steps)]
         by_id = {t.id: t for t in new}
         for t in new:
@@ -141,9 +148,59 @@ class Scheduler:
         self._pending.extend(new)
         if refs:
             self._adopt(refs, now)
-        elif self.ordered:
+        elif self.ordered and submit:
             self._submit(list(new), now)
         return new
+
+    def restore(
+        self,
+        run_id: str,
+        steps: Sequence[Step],
+        now: float,
+        *,
+        finished: Mapping[str, tuple[StepState, int]],
+        attached: Sequence[StepRef],
+        died: Mapping[str, int],
+        tried: Mapping[str, int],
+    ) -> list[Task]:
+        """Rebuild a run whose runner died, from what the store recorded.
+
+        ``finished`` steps are not run again; ``attached`` attempts are still
+        with the fabric (EMR) and are followed, never submitted again; ``died``
+        attempts (local processes that went with the runner) count as failed
+        attempts, retried per the step's policy; ``tried`` steps wait for their
+        next attempt.
+        """
+        tasks = self.add(run_id, steps, now, submit=False)
+        by_id = {t.id: t for t in tasks}
+        for step_id, attempts in tried.items():
+            by_id[step_id].attempt = attempts
+        for step_id, (state, attempts) in finished.items():
+            task = by_id[step_id]
+            task.state, task.attempt = state, attempts
+            self._pending.remove(task)
+        for ref in attached:
+            task = by_id[ref.step_id]
+            task.ref, task.attempt, task.submitted = ref, ref.attempt, True
+            task.started_at = task.attempt_started_at = now
+            self._pending.remove(task)
+            self._active[task.key] = task
+        for step_id, attempt in died.items():
+            task = by_id[step_id]
+            task.attempt, task.state, task.submitted = attempt, StepState.RUNNING, True
+            self._pending.remove(task)
+            self._active[task.key] = task
+            self._observe(task, StepStatus(StepState.FAILED, reason="runner died"), now)
+        for task in tasks:
+            if task.state is StepState.FAILED and task.id in finished:
+                self._after_failure(task, now)
+            elif task.state is StepState.CANCELLED and task.id in finished:
+                self._cancel_dependents(task, now, f"upstream step '{task.id}' was cancelled")
+        if self.ordered and not attached and not self.cancelling:
+            waiting = [t for t in self._pending if t.run_id == run_id]
+            if waiting:
+                self._submit(waiting, now)
+        return tasks
 
     def _adopt(self, refs: Sequence[StepRef], now: float) -> None:
         for ref in refs:

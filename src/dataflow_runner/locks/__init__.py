@@ -27,10 +27,14 @@ class Lock(Protocol):
     def acquire(self, owner: dict[str, Any]) -> None:
         """Take the lock or raise LockHeldError (atomic)."""
 
-    def release(self) -> None: ...
+    def release(self, *, force: bool = False) -> None:
+        """Release it if it is ours (any holder's with ``force``: ``unlock``)."""
 
     def holder(self) -> dict[str, Any] | None:
         """Who holds it (pid, host, run id, time), or None when free."""
+
+    def keep(self) -> None:
+        """Make sure the lock outlives this process (a failed run's hard lock)."""
 
 
 def owner_info(run_id: str | None = None) -> dict[str, Any]:
@@ -42,7 +46,21 @@ def owner_info(run_id: str | None = None) -> dict[str, Any]:
     }
 
 
-def describe_holder(holder: dict[str, Any] | None) -> str:
+def holder_is_dead(holder: dict[str, Any] | None) -> bool:
+    """True when the holder was a process of this host that no longer runs."""
+    if not holder or not holder.get("pid") or holder.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+def describe_holder(holder: dict[str, Any] | None, *, hint: bool = True) -> str:
+    """`` (held by pid 42 on host since T, run r-...)``, with a hint when it is stale."""
     if not holder:
         return ""
     parts = []
@@ -54,20 +72,28 @@ def describe_holder(holder: dict[str, Any] | None) -> str:
         parts.append(f"since {holder['time']}")
     if holder.get("run_id"):
         parts.append(f"run {holder['run_id']}")
-    return " (held by " + " ".join(parts) + ")" if parts else ""
+    text = " (held by " + " ".join(parts) + ")" if parts else ""
+    if hint and holder_is_dead(holder):
+        text += (
+            "; that process is gone: if its run failed, release the lock with "
+            "'dataflow-runner unlock'"
+        )
+    return text
 
 
-def make_lock(name: str, consul: str | None = None) -> Lock:
-    """The lock named ``name``: a file, or a Consul key when ``consul`` is given,
-    or an etcd key when ``name`` is ``etcd://host:port/key``."""
+def make_lock(name: str, consul: str | None = None, backend: str | None = None) -> Lock:
+    """The lock named ``name``: a Consul key when ``consul`` is given, an etcd key
+    when ``backend`` is ``etcd://host:port``, else a file."""
     if consul:
         from dataflow_runner.locks.consul import ConsulLock
 
         return ConsulLock(consul, name)
-    if name.startswith("etcd://"):
+    if backend and backend not in ("file", "file://"):
+        if not backend.startswith("etcd://"):
+            raise FlagError(f"--lock-backend must be file or etcd://HOST:PORT, got {backend}")
         from dataflow_runner.locks.etcd import EtcdLock
 
-        return EtcdLock.from_url(name)
+        return EtcdLock.from_backend(backend, name)
     from dataflow_runner.locks.file import FileLock
 
     return FileLock(name)
@@ -75,7 +101,13 @@ def make_lock(name: str, consul: str | None = None) -> Lock:
 
 @contextlib.contextmanager
 def held_lock(
-    *, hard: str | None, soft: str | None, consul: str | None = None, run_id: str | None = None
+    *,
+    hard: str | None,
+    soft: str | None,
+    consul: str | None = None,
+    backend: str | None = None,
+    run_id: str | None = None,
+    take_over: bool = False,
 ) -> Iterator[str | None]:
     """Hold the hard or soft lock (if any) around a block.
 
@@ -88,7 +120,10 @@ def held_lock(
             raise FlagError("--lock or --softLock is needed to make use of --consul")
         yield None
         return
-    lock = make_lock(name, consul)
+    lock = make_lock(name, consul, backend)
+    if take_over and run_id and (lock.holder() or {}).get("run_id") == run_id:
+        # A resumed run takes its own lock back from its dead runner.
+        lock.release(force=True)
     lock.acquire(owner_info(run_id))
     log.debug("lock %s acquired", lock.name)
     try:
@@ -97,6 +132,10 @@ def held_lock(
         if soft:
             _release(lock)
         else:
+            try:
+                lock.keep()
+            except Exception as exc:
+                log.error("could not keep lock %s: %s", lock.name, exc)
             log.warning(
                 "hard lock %s is kept because the run did not succeed; release it "
                 "with: dataflow-runner unlock %s",

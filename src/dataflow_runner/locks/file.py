@@ -39,9 +39,12 @@ class FileLock:
         finally:
             os.close(fd)
 
-    def release(self) -> None:
+    def release(self, *, force: bool = False) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.name)
+
+    def keep(self) -> None:
+        """A lock file outlives its process by itself."""
 
     def holder(self) -> dict[str, Any] | None:
         try:

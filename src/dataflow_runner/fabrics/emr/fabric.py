@@ -166,6 +166,22 @@ class EmrFabric:
                     return str(summary["Id"])
         return None
 
+    def find_cluster(self, name: str, run_id: str, since: float) -> ClusterRef | None:
+        """The cluster a run launched (by its run-id tag), if any."""
+        found = self._find_launched(name, run_id, since)
+        return ClusterRef(found, "emr") if found else None
+
+    def steps_since(self, ref: ClusterRef, since: float) -> list[dict[str, Any]]:
+        """The cluster's steps created at or after ``since``, oldest first."""
+        out: list[dict[str, Any]] = []
+        for page in self._list_steps(ref.id):
+            for step in page:
+                created = _epoch(step.get("Status", {}).get("Timeline", {}).get("CreationDateTime"))
+                if created is not None and created < since:
+                    return list(reversed(out))
+                out.append(step)
+        return list(reversed(out))
+
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus:
         cluster = self._call("DescribeCluster", self._emr.describe_cluster, ClusterId=ref.id)[
             "Cluster"

@@ -47,6 +47,28 @@ class _Proc:
     killed: bool = False
 
 
+def process_start(pid: int) -> int | None:
+    """The kernel's start time of a process (to tell it from a later one with its pid)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def kill_leftover(pid: int | None, started: int | None) -> bool:
+    """Kill the process group of a step whose runner died, if it still runs.
+
+    The start time guards against killing an unrelated process that reused the pid.
+    """
+    if not pid or started is None or process_start(pid) != started:
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+        return True
+    return False
+
+
 def attempt_dir(state_dir: Path, run_id: str, step_id: str, attempt: int) -> Path:
     """Where an attempt's stdout.log and stderr.log live."""
     return state_dir / "runs" / run_id / step_id / str(attempt)
@@ -169,7 +191,11 @@ class LocalFabric:
             step.id,
             sub.attempt,
             fabric_id=str(popen.pid) if popen else "-",
-            data={"pid": popen.pid if popen else None, "logs": str(logs)},
+            data={
+                "pid": popen.pid if popen else None,
+                "started": process_start(popen.pid) if popen else None,
+                "logs": str(logs),
+            },
         )
         self._procs[ref.key] = _Proc(ref, popen, pidfd, now, error)
         return ref
