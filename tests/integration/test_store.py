@@ -316,3 +316,26 @@ def test_sigkill_never_corrupts_or_loses_a_committed_transition(tmp_path: Path) 
         # Everything reported as committed is there.
         assert {f"t{trial}-{i}" for i in range(committed + 1)} <= ids
         store.close()
+
+
+def test_sigkill_during_the_first_migration_leaves_a_usable_store(tmp_path: Path) -> None:
+    """DDL runs inside one transaction: a migration is all or nothing."""
+    import random
+    import signal
+    import time
+
+    code = (
+        "from pathlib import Path; from dataflow_runner.store import open_store; "
+        f"open_store(state_dir=Path({str(tmp_path)!r}))"
+    )
+    rng = random.Random(5)
+    for _ in range(10):
+        for leftover in tmp_path.glob("store.db*"):
+            leftover.unlink()
+        proc = subprocess.Popen([sys.executable, "-c", code])
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = open_store(state_dir=tmp_path)
+        assert store.list_runs() == []
+        store.close()

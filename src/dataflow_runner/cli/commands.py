@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from dataflow_runner.config.loading import load_cluster, load_playbook, parse_va
 from dataflow_runner.config.models import ClusterConfig, EmrCluster, Playbook
 from dataflow_runner.config.redact import SECRETS
 from dataflow_runner.errors import ConfigError, ConfigErrors, RunFailed
-from dataflow_runner.store.records import RunState
 
 log = logging.getLogger("dataflow_runner")
 
@@ -522,7 +520,7 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
             fabric = _local_fabric(config, run.cluster_config_path, common)
             limit = fabric.settings.concurrency
             level = min(limit, book.concurrency or limit)
-            cluster = ClusterRef("local", "local")
+            cluster: ClusterRef | None = ClusterRef("local", "local")
         else:
             from dataflow_runner.cli import emr
 
@@ -536,16 +534,8 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
                 if run.cluster_id
                 else fabric.find_cluster(config.name, run.id, run.created_at)
             )
-            if found is None:
-                store.update_run(
-                    run.id,
-                    state=RunState.FAILED,
-                    ended_at=time.time(),
-                    reason="no cluster was launched before the runner died",
-                )
-                raise DataflowRunnerError(
-                    f"run {run.id} never launched its cluster: start the playbook again"
-                )
+            if found is None and not transient:
+                raise DataflowRunnerError(f"run {run.id} has no cluster to resume on")
             cluster = found
         options = run.options
         name = options.get("lock")
@@ -571,8 +561,24 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
                 run_id=run.id,
             )
             ctx = factory(fabric, level)
-            restore = resuming.plan(store, run, book, fabric, cluster)
-            summary = execute_resumed(ctx, cluster, restore, transient=transient)
+
+            def find_or_launch() -> ClusterRef:
+                if cluster is not None:
+                    return cluster
+                # The dead runner launched nothing (no cluster bears its run id): launch
+                # an empty one now; the resumed run adds the steps.
+                launched: ClusterRef = fabric.launch(
+                    config, run_id=run.id, keep_alive=True, submissions=()
+                )[0]
+                store.update_run(run.id, cluster_id=launched.id)
+                return launched
+
+            summary = execute_resumed(
+                ctx,
+                find_or_launch,
+                lambda ref: resuming.plan(store, run, book, fabric, ref),
+                transient=transient,
+            )
             finish(summary, success_line=f"Run {run.id} resumed and completed successfully")
     finally:
         store.close()

@@ -163,15 +163,23 @@ def execute_on_cluster(ctx: RunContext, cluster: ClusterRef, *, async_: bool) ->
 
 def execute_resumed(
     ctx: RunContext,
-    cluster: ClusterRef,
-    restore: Callable[[Scheduler, Recorder, float], None],
+    cluster: Callable[[], ClusterRef],
+    restore: Callable[[ClusterRef], Callable[[Scheduler, Recorder, float], None]],
     *,
     transient: bool,
 ) -> RunSummary:
-    """Continue a run whose runner died (see ``engine/resume.py``)."""
-    summary = _execute(
-        ctx, lambda: (cluster, []), ordered=_ordered(ctx), transient=transient, restore=restore
-    )
+    """Continue a run whose runner died (see ``engine/resume.py``): ``cluster``
+    finds (or, if the dead runner launched none, launches) its cluster."""
+    found: list[ClusterRef] = []
+
+    def start() -> tuple[ClusterRef, list[StepRef]]:
+        found.append(cluster())
+        return found[0], []
+
+    def rebuild(scheduler: Scheduler, recorder: Recorder, now: float) -> None:
+        restore(found[0])(scheduler, recorder, now)
+
+    summary = _execute(ctx, start, ordered=_ordered(ctx), transient=transient, restore=rebuild)
     assert summary is not None
     return summary
 

@@ -116,9 +116,7 @@ class SqliteBackend:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not _check_version(self._version(), str(self.path)):
                 return
-            import sqlalchemy as sa
-
-            engine = sa.create_engine(f"sqlite:///{self.path}")
+            engine = _sqlite_engine(f"sqlite:///{self.path}")
             try:
                 with engine.begin() as connection:
                     _alembic_upgrade(connection)
@@ -151,6 +149,28 @@ class SqliteBackend:
         self.conn.close()
 
 
+def _sqlite_engine(url: str) -> Any:
+    """An engine whose transactions really include DDL on SQLite.
+
+    pysqlite leaves DDL outside transactions, so a migration killed half-way
+    would leave tables without a version; with our own BEGIN it is all or
+    nothing.
+    """
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 # --- SQLAlchemy ----------------------------------------------------------------------
 
 
@@ -174,7 +194,11 @@ class AlchemyBackend:
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         try:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+            self.engine = (
+                _sqlite_engine(url)
+                if url.startswith("sqlite")
+                else sa.create_engine(url, pool_pre_ping=True)
+            )
             with self.engine.begin() as connection:
                 self._migrate(connection)
         except StoreError:

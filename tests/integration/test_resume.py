@@ -1,0 +1,262 @@
+"""SIGKILL the runner at random moments, then ``resume``: every step ends
+COMPLETED exactly once, nothing is submitted to EMR twice, the store is intact.
+
+Trial counts and outcomes are recorded in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.emr_server import EmrDriver, Outcome, backend
+
+NATIVE_CLUSTER = "iglu:dev.dataflowrunner/ClusterConfig/jsonschema/1-0-0"
+NATIVE_PLAYBOOK = "iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-0"
+LOCAL_TRIALS = 26
+EMR_TRIALS = 26
+
+
+def local_files(d: Path) -> tuple[Path, Path]:
+    cluster = d / "c.json"
+    cluster.write_text(
+        json.dumps(
+            {
+                "schema": NATIVE_CLUSTER,
+                "data": {"name": "c", "local": {"concurrency": 2, "workDir": str(d)}},
+            }
+        )
+    )
+
+    def step(id_: str, sleep: float, deps: list[str]) -> dict[str, Any]:
+        return {
+            "id": id_,
+            "type": "COMMAND",
+            "dependsOn": deps,
+            "retries": {"count": 2, "delaySeconds": 0},
+            "command": ["sh", "-c", f"sleep {sleep}; echo {id_} >> trace"],
+        }
+
+    playbook = d / "p.json"
+    playbook.write_text(
+        json.dumps(
+            {
+                "schema": NATIVE_PLAYBOOK,
+                "data": {
+                    "name": "p",
+                    "steps": [
+                        step("a", 0.2, []),
+                        step("b", 0.3, ["a"]),
+                        step("c", 0.2, ["a"]),
+                        step("d", 0.2, ["b", "c"]),
+                        step("e", 0.5, []),
+                        step("f", 0.1, ["d", "e"]),
+                    ],
+                },
+            }
+        )
+    )
+    return cluster, playbook
+
+
+def dfr(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "dataflow_runner", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def kill_at_random(
+    args: list[str], delay: float, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dataflow_runner", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def check_store(env: dict[str, str] | None = None) -> dict[str, Any] | None:
+    listing = dfr("runs", "--output", "json", env=env)
+    assert listing.returncode == 0, listing.stderr
+    runs = json.loads(listing.stdout)
+    if not runs:
+        return None
+    status: dict[str, Any] = json.loads(
+        dfr("status", runs[0]["id"], "--output", "json", env=env).stdout
+    )
+    return status
+
+
+def integrity(state_dir: Path) -> str:
+    import sqlite3
+
+    conn = sqlite3.connect(state_dir / "store.db")
+    try:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_sigkill_then_resume_local(tmp_path: Path) -> None:
+    rng = random.Random(2026)
+    outcomes: dict[str, int] = {
+        "resumed": 0,
+        "finished before the kill": 0,
+        "killed before recording": 0,
+    }
+    for trial in range(LOCAL_TRIALS):
+        d = tmp_path / f"t{trial}"
+        d.mkdir()
+        home = d / "home"
+        env = {"DATAFLOW_RUNNER_HOME": str(home)}
+        cluster, playbook = local_files(d)
+        kill_at_random(
+            ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)],
+            rng.uniform(0.35, 1.3),
+            env=env,
+        )
+        before = check_store(env)
+        if before is None:
+            outcomes["killed before recording"] += 1
+            continue
+        if before["state"] == "COMPLETED":
+            outcomes["finished before the kill"] += 1
+        else:
+            assert before["state"] == "DEAD", before
+            result = dfr("resume", before["id"], env=env)
+            assert result.returncode == 0, result.stderr
+            outcomes["resumed"] += 1
+        after = check_store(env)
+        assert after is not None and after["state"] == "COMPLETED", after
+        for step in after["steps"]:
+            completed = [a for a in step["attempt_list"] if a["state"] == "COMPLETED"]
+            assert len(completed) == 1, step
+            assert step["state"] == "COMPLETED"
+        assert integrity(home) == "ok"
+    assert outcomes["resumed"] >= LOCAL_TRIALS // 2, outcomes
+    _record("local", outcomes)
+
+
+def emr_files(d: Path, serial: bool) -> tuple[Path, Path]:
+    from tests.integration.test_emr import cluster_file, dag_playbook, serial_playbook
+
+    cluster = cluster_file(d)
+    playbook = (
+        serial_playbook(d, ["s1", "s2", "s3", "s4"])
+        if serial
+        else dag_playbook(d, 4, concurrency=2)
+    )
+    return cluster, playbook
+
+
+def test_sigkill_then_resume_emr(tmp_path: Path, emr: Any) -> None:
+    rng = random.Random(7)
+    outcomes: dict[str, int] = {
+        "resumed": 0,
+        "finished before the kill": 0,
+        "killed before recording": 0,
+    }
+    for trial in range(EMR_TRIALS):
+        emr.reset()
+        d = tmp_path / f"t{trial}"
+        d.mkdir()
+        home = d / "home"
+        env = {
+            **emr.env(),
+            "DATAFLOW_RUNNER_HOME": str(home),
+            "DATAFLOW_RUNNER_POLL_INTERVAL": "0.2",
+        }
+        cluster, playbook = emr_files(d, serial=trial % 2 == 0)
+        with EmrDriver(default=Outcome(seconds=0.15)) as driver:
+            kill_at_random(
+                ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)],
+                rng.uniform(0.3, 2.5),
+                env=env,
+                cwd=d,
+            )
+            before = check_store(env)
+            if before is None:
+                outcomes["killed before recording"] += 1
+                assert not backend().clusters  # nothing launched before the run was recorded
+                continue
+            if before["state"] == "COMPLETED":
+                outcomes["finished before the kill"] += 1
+            else:
+                result = dfr("resume", before["id"], env=env, cwd=d)
+                assert result.returncode == 0, result.stderr
+                outcomes["resumed"] += 1
+            after = check_store(env)
+            assert after is not None and after["state"] == "COMPLETED", after
+            assert all(s["state"] == "COMPLETED" for s in after["steps"]), after["steps"]
+            # EMR saw each step exactly once: nothing submitted twice by the resume.
+            assert set(driver.submitted.values()) == {1}, driver.submitted
+            clusters = list(backend().clusters.values())
+            assert len(clusters) == 1
+            driver.wait_for(lambda c=clusters[0]: c.state == "TERMINATED")
+        assert integrity(home) == "ok"
+    assert outcomes["resumed"] >= EMR_TRIALS // 3, outcomes
+    _record("emr", outcomes)
+
+
+def _record(fabric: str, outcomes: dict[str, int]) -> None:
+    """Leave the figures where docs/reliability.md's numbers come from."""
+    path = os.environ.get("DATAFLOW_RUNNER_TRIALS_OUT")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"fabric": fabric, **outcomes}) + "\n")
+
+
+@pytest.mark.parametrize("lock", ["--lock", "--softLock"])
+def test_sigterm_keeps_or_releases_the_lock(tmp_path: Path, lock: str) -> None:
+    cluster, playbook = local_files(tmp_path)
+    env = {"DATAFLOW_RUNNER_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dataflow_runner",
+            "run-transient",
+            "--emr-config",
+            str(cluster),
+            "--emr-playbook",
+            str(playbook),
+            lock,
+            "the.lock",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "trace").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    status = check_store(env)
+    assert status is not None and status["state"] == "CANCELLED"
+    # A hard lock stays after an interrupted run, as in the Go tool; a soft one goes.
+    assert (tmp_path / "the.lock").exists() == (lock == "--lock")
