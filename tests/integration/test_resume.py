@@ -81,8 +81,15 @@ def dfr(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
 
 
 def kill_at_random(
-    args: list[str], delay: float, env: dict[str, str] | None = None, cwd: Path | None = None
+    args: list[str],
+    rng: random.Random,
+    home: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> None:
+    """Start a run and SIGKILL its runner: mostly at a random moment after the run
+    is recorded (so the trials exercise resume whatever the machine's speed),
+    sometimes at a random moment of its start-up."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "dataflow_runner", *args],
         stdout=subprocess.DEVNULL,
@@ -90,9 +97,28 @@ def kill_at_random(
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
-    time.sleep(delay)
+    if rng.random() < 0.15:
+        time.sleep(rng.uniform(0.05, 0.5))
+    else:
+        deadline = time.monotonic() + 30
+        while not _recorded(home) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 1.0))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def _recorded(home: Path) -> bool:
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{home}/store.db?mode=ro", uri=True, timeout=1)
+        try:
+            return bool(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
 
 
 def check_store(env: dict[str, str] | None = None) -> dict[str, Any] | None:
@@ -132,7 +158,8 @@ def test_sigkill_then_resume_local(tmp_path: Path) -> None:
         cluster, playbook = local_files(d)
         kill_at_random(
             ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)],
-            rng.uniform(0.35, 1.3),
+            rng,
+            home,
             env=env,
         )
         before = check_store(env)
@@ -190,7 +217,8 @@ def test_sigkill_then_resume_emr(tmp_path: Path, emr: Any) -> None:
         with EmrDriver(default=Outcome(seconds=0.15)) as driver:
             kill_at_random(
                 ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)],
-                rng.uniform(0.3, 2.5),
+                rng,
+                home,
                 env=env,
                 cwd=d,
             )
@@ -220,7 +248,7 @@ def test_sigkill_then_resume_emr(tmp_path: Path, emr: Any) -> None:
 
 def _record(fabric: str, outcomes: dict[str, int]) -> None:
     """Leave the figures where docs/reliability.md's numbers come from."""
-    path = os.environ.get("DATAFLOW_RUNNER_TRIALS_OUT")
+    path = os.environ.get("DFR_TEST_TRIALS_OUT")
     if path:
         with open(path, "a") as fh:
             fh.write(json.dumps({"fabric": fabric, **outcomes}) + "\n")

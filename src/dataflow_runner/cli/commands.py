@@ -14,13 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import echo, print_json
 from dataflow_runner.config.loading import load_cluster, load_playbook, parse_vars
-from dataflow_runner.config.models import ClusterConfig, EmrCluster, Playbook
+from dataflow_runner.config.models import ClusterConfig, Playbook
 from dataflow_runner.config.redact import SECRETS
 from dataflow_runner.errors import ConfigError, ConfigErrors, RunFailed
+
+if TYPE_CHECKING:
+    from dataflow_runner.config.emr_models import EmrCluster
 
 log = logging.getLogger("dataflow_runner")
 

@@ -10,7 +10,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import print_json
-from dataflow_runner.config.models import ClusterConfig, Credentials, EmrCluster, Playbook
+from dataflow_runner.config.emr_models import EmrCluster
+from dataflow_runner.config.models import ClusterConfig, Credentials, Playbook
 from dataflow_runner.errors import FabricError, FlagError
 from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus
 from dataflow_runner.fabrics.emr import requests

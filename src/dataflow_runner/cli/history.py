@@ -258,12 +258,16 @@ def logs(
 
         print_step_logs(run, chosen)
         return
-    names = ["stdout.log", "stderr.log"] if stream == "all" else [f"{stream}.log"]
-    paths = [Path(location) / n for n in names]
+    from dataflow_runner.fabrics.local.fabric import log_files
+
+    stdout_path, stderr_path = log_files(location)
+    paths = {"all": [stdout_path, stderr_path], "stdout": [stdout_path], "stderr": [stderr_path]}[
+        stream
+    ]
     if not follow:
         for path in paths:
             if len(paths) > 1:
-                echo(f"==> {path.name} <==")
+                echo(f"==> {path.name.rsplit('.', 2)[-2]} <==")
             sys.stdout.write(_read(path))
         sys.stdout.flush()
         return

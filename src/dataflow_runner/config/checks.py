@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from dataflow_runner import dag
 from dataflow_runner.config.models import (
     ACTIONS_ON_FAILURE,
     ClusterConfig,
     Credentials,
-    EmrCluster,
     Playbook,
     Step,
     StepType,
 )
 from dataflow_runner.config.validation import join_path
 from dataflow_runner.errors import ConfigError, CycleError
+
+if TYPE_CHECKING:
+    from dataflow_runner.config.emr_models import EmrCluster
 
 _PRICE = re.compile(r"^\d+(\.\d+)?$")
 _RELEASE = re.compile(r"^\d+(\.\d+)*$")

@@ -22,10 +22,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dataflow_runner.config import checks, gotemplate
+from dataflow_runner.config import checks
 from dataflow_runner.config.models import (
     ClusterConfig,
-    EmrCluster,
     NativeCluster,
     NativePlaybook,
     Playbook,
@@ -113,6 +112,10 @@ def read_text(path: str) -> str:
 
 def render(text: str, path: str, variables: Mapping[str, str]) -> str:
     """Run the text through the Go template subset (template name = base name)."""
+    if "{{" not in text:
+        return text  # most configs: no need to even load the template engine
+    from dataflow_runner.config import gotemplate
+
     try:
         return gotemplate.render(text, os.path.basename(path), variables)
     except ConfigError as exc:
@@ -241,6 +244,8 @@ def load_cluster(path: str, variables: Mapping[str, str]) -> ClusterConfig:
     uri, kind = _schema_kind(doc, path, "cluster")
     data = doc["data"]
     if kind.family == "snowplow":
+        from dataflow_runner.config.emr_models import EmrCluster
+
         emr, errors = _validate(EmrCluster, data, path, strict_fields=False)
         if emr is not None:
             errors.extend(checks.emr_cluster(emr, file=path, path="$.data"))
@@ -249,10 +254,17 @@ def load_cluster(path: str, variables: Mapping[str, str]) -> ClusterConfig:
         config = ClusterConfig(name=emr.name, fabric="emr", emr=emr, schema_uri=uri)
     else:
         native, errors = _validate(NativeCluster, data, path, strict_fields=True)
-        if native is not None:
-            emr = native.emr
+        emr = None
+        if native is not None and native.emr is not None:
+            from dataflow_runner.config.emr_models import EmrCluster
+
+            emr, emr_errors = _validate(
+                EmrCluster, native.emr, path, strict_fields=True, root=("data", "emr")
+            )
+            errors.extend(emr_errors)
             if emr is not None and not emr.name:
                 emr = emr.model_copy(update={"name": native.name})
+        if native is not None and not errors:
             config = ClusterConfig(
                 name=native.name, fabric=native.fabric, local=native.local, emr=emr, schema_uri=uri
             )

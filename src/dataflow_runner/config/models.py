@@ -17,10 +17,14 @@ camelCase in files (the aliases), so error paths read like the file.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+if TYPE_CHECKING:
+    from dataflow_runner.config.emr_models import EmrCluster
 
 # Scalars are strict, as Go's JSON decoder is: "3" is not an integer, 1 is not a
 # string. Containers stay lax so JSON arrays become immutable tuples.
@@ -88,161 +92,6 @@ class Tag(Model):
     value: Str = ""
 
 
-# --- EMR cluster -------------------------------------------------------------------
-
-
-class VolumeSpecification(Model):
-    iops: Int = 0
-    size_in_gb: Int = Field(0, alias="sizeInGB")
-    volume_type: Str = ""
-
-
-class EbsBlockDeviceConfig(Model):
-    volumes_per_instance: Int = 0
-    volume_specification: VolumeSpecification = VolumeSpecification()
-
-
-class EbsConfiguration(Model):
-    ebs_optimized: Bool = False
-    ebs_block_device_configs: tuple[EbsBlockDeviceConfig, ...] = ()
-
-
-class MasterInstances(Model):
-    type: Str = ""
-    ebs_configuration: EbsConfiguration | None = None
-
-
-class CoreInstances(Model):
-    type: Str = ""
-    count: Int = 0
-    ebs_configuration: EbsConfiguration | None = None
-
-
-class TaskInstances(Model):
-    type: Str = ""
-    count: Int = 0
-    bid: Str = ""
-    ebs_configuration: EbsConfiguration | None = None
-
-
-class Instances(Model):
-    master: MasterInstances = MasterInstances()
-    core: CoreInstances = CoreInstances()
-    task: TaskInstances = TaskInstances()
-
-
-class Classic(Model):
-    availability_zone: Str = ""
-
-
-class Vpc(Model):
-    subnet_id: Str = ""
-    # Instance fleets may choose among several subnets.
-    subnet_ids: tuple[Str, ...] = ()
-
-
-class Location(Model):
-    classic: Classic | None = None
-    vpc: Vpc | None = None
-
-
-class InstanceTypeConfig(Model):
-    type: Str = ""
-    weighted_capacity: Int = 0
-    bid_price: Str = ""
-    bid_price_as_percentage_of_on_demand_price: Float = 0.0
-    ebs_configuration: EbsConfiguration | None = None
-
-
-class SpotSpecification(Model):
-    allocation_strategy: Str = ""  # e.g. capacity-optimized, price-capacity-optimized
-    timeout_duration_minutes: Int = 0
-    timeout_action: Str = ""  # SWITCH_TO_ON_DEMAND | TERMINATE_CLUSTER
-
-
-class OnDemandSpecification(Model):
-    allocation_strategy: Str = ""  # lowest-price | prioritized
-
-
-class InstanceFleet(Model):
-    """An instance fleet (this project's extension): spot and on-demand targets."""
-
-    role: Literal["MASTER", "CORE", "TASK"] = "MASTER"
-    name: Str = ""
-    target_on_demand_capacity: Int = 0
-    target_spot_capacity: Int = 0
-    instance_types: tuple[InstanceTypeConfig, ...] = ()
-    spot: SpotSpecification | None = None
-    on_demand: OnDemandSpecification | None = None
-
-
-class Ec2(Model):
-    ami_version: Str = ""
-    key_name: Str = ""
-    location: Location = Location()
-    instances: Instances = Instances()
-    # This project's extensions:
-    instance_fleets: tuple[InstanceFleet, ...] = ()
-    additional_master_security_groups: tuple[Str, ...] = ()
-    additional_slave_security_groups: tuple[Str, ...] = ()
-
-
-class Roles(Model):
-    jobflow: Str = ""
-    service: Str = ""
-
-
-class ScriptBootstrapAction(Model):
-    path: Str = ""
-    args: tuple[Str, ...] = ()
-
-
-class BootstrapAction(Model):
-    name: Str = ""
-    script_bootstrap_action: ScriptBootstrapAction = ScriptBootstrapAction()
-
-
-class Configuration(Model):
-    """An EMR configuration classification; nested ``configurations`` are kept
-    (the Go tool's Avro schema drops them, EMR accepts them)."""
-
-    classification: Str = ""
-    properties: dict[str, Str] = {}
-    configurations: tuple[Configuration, ...] = ()
-
-
-class ManagedScaling(Model):
-    unit_type: Literal["Instances", "InstanceFleetUnits", "VCPU"] = "Instances"
-    minimum_capacity_units: Int = 0
-    maximum_capacity_units: Int = 0
-    maximum_on_demand_capacity_units: Int = 0
-    maximum_core_capacity_units: Int = 0
-
-
-class EmrCluster(Model):
-    """The EMR machine settings: Snowplow's ClusterConfig ``data`` record, plus
-    this project's extensions (release label, fleets, scaling, idle termination...)."""
-
-    name: Str = ""
-    log_uri: Str = ""
-    region: Str = ""
-    credentials: Credentials = Credentials()
-    roles: Roles = Roles()
-    ec2: Ec2 = Ec2()
-    tags: tuple[Tag, ...] = ()
-    bootstrap_action_configs: tuple[BootstrapAction, ...] = ()
-    configurations: tuple[Configuration, ...] = ()
-    applications: tuple[Str, ...] = ()
-    security_configuration: Str = ""
-    # This project's extensions:
-    release_label: Str = ""  # e.g. emr-7.1.0 (instead of amiVersion)
-    step_concurrency_level: Int = Field(0, ge=0, le=256)
-    auto_termination_idle_seconds: Int = Field(0, ge=0)
-    ebs_root_volume_size: Int = Field(0, ge=0)
-    custom_ami_id: Str = ""
-    managed_scaling: ManagedScaling | None = None
-
-
 # --- local cluster -----------------------------------------------------------------
 
 
@@ -264,14 +113,46 @@ class LocalCluster(Model):
 Fabric = Literal["local", "emr"]
 
 
-class ClusterConfig(Model):
-    """Where a playbook runs: the fabric and its machine settings."""
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Where a playbook runs: the fabric and its machine settings.
 
-    name: Str
+    A plain dataclass (built by the loader from validated parts), so that the
+    EMR models are imported only when a config has an EMR section.
+    """
+
+    name: str
     fabric: Fabric
-    local: LocalCluster = LocalCluster()
+    local: LocalCluster = field(default_factory=LocalCluster)
     emr: EmrCluster | None = None
-    schema_uri: Str = ""
+    schema_uri: str = ""
+
+    def to_doc(self) -> dict[str, Any]:
+        """JSON-able form (``from_doc`` reads it back)."""
+        doc: dict[str, Any] = {
+            "name": self.name,
+            "fabric": self.fabric,
+            "schemaUri": self.schema_uri,
+            "local": self.local.model_dump(mode="json", by_alias=True),
+        }
+        if self.emr is not None:
+            doc["emr"] = self.emr.model_dump(mode="json", by_alias=True)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ClusterConfig:
+        emr = None
+        if doc.get("emr"):
+            from dataflow_runner.config.emr_models import EmrCluster
+
+            emr = EmrCluster.model_validate(doc["emr"])
+        return cls(
+            name=doc["name"],
+            fabric=doc["fabric"],
+            schema_uri=doc.get("schemaUri", ""),
+            local=LocalCluster.model_validate(doc.get("local") or {}),
+            emr=emr,
+        )
 
 
 # --- playbook ----------------------------------------------------------------------
@@ -397,13 +278,14 @@ class SnowplowPlaybook(Model):
 
 
 class NativeCluster(Model):
-    """``iglu:dev.dataflowrunner/ClusterConfig/jsonschema/1-0-0`` data."""
+    """``iglu:dev.dataflowrunner/ClusterConfig/jsonschema/1-0-0`` data (its ``emr``
+    section is validated apart, with ``emr_models.EmrCluster``, when present)."""
 
     name: Str
     fabric: Fabric = "local"
     description: Str = ""
     local: LocalCluster = LocalCluster()
-    emr: EmrCluster | None = None
+    emr: dict[str, Any] | None = None
 
 
 class NativePlaybook(Model):

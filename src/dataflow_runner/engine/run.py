@@ -40,7 +40,11 @@ def document(model: Any) -> dict[str, Any]:
     """A model as stored: JSON-able, with anything secret masked."""
     if model is None:
         return {}
-    data = model.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    data = (
+        model.to_doc()
+        if hasattr(model, "to_doc")
+        else model.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    )
     redacted: dict[str, Any] = redact_tree(data)
     return redacted
 

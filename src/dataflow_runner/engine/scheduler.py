@@ -23,6 +23,7 @@ Semantics (EMR's, extended to DAGs):
 from __future__ import annotations
 
 import enum
+import heapq
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,7 +118,11 @@ class Scheduler:
         self.ordered = ordered
         self.tasks: list[Task] = []
         self._index: dict[tuple[str, str], Task] = {}
-        self._pending: list[Task] = []  # not submitted, not finished (kept in order)
+        self._pending: dict[Task, None] = {}  # not submitted, not finished (in order)
+        # Ready queue: how many upstream steps each task still waits for, and a heap
+        # (by playbook position) of pending tasks that wait for none.
+        self._unmet: dict[Task, int] = {}
+        self._ready_heap: list[tuple[int, Task]] = []
         self._active: dict[tuple[str, str], Task] = {}  # with the fabric
         self._waiting: list[Task] = []  # failed attempt, retry later
         self.cancelling: str | None = None
@@ -145,7 +150,11 @@ class Scheduler:
                 up.downstream.append(t)
             self._index[t.key] = t
         self.tasks.extend(new)
-        self._pending.extend(new)
+        self._pending.update(dict.fromkeys(new))
+        for t in new:
+            self._unmet[t] = len(t.upstream)
+            if not t.upstream:
+                heapq.heappush(self._ready_heap, (t.position, t))
         if refs:
             self._adopt(refs, now)
         elif self.ordered and submit:
@@ -178,17 +187,17 @@ class Scheduler:
         for step_id, (state, attempts) in finished.items():
             task = by_id[step_id]
             task.state, task.attempt = state, attempts
-            self._pending.remove(task)
+            del self._pending[task]
         for ref in attached:
             task = by_id[ref.step_id]
             task.ref, task.attempt, task.submitted = ref, ref.attempt, True
             task.started_at = task.attempt_started_at = now
-            self._pending.remove(task)
+            del self._pending[task]
             self._active[task.key] = task
         for step_id, attempt in died.items():
             task = by_id[step_id]
             task.attempt, task.state, task.submitted = attempt, StepState.RUNNING, True
-            self._pending.remove(task)
+            del self._pending[task]
             self._active[task.key] = task
             self._observe(task, StepStatus(StepState.FAILED, reason="runner died"), now)
         for task in tasks:
@@ -196,6 +205,7 @@ class Scheduler:
                 self._after_failure(task, now)
             elif task.state is StepState.CANCELLED and task.id in finished:
                 self._cancel_dependents(task, now, f"upstream step '{task.id}' was cancelled")
+        self._rebuild_ready()
         if self.ordered and not attached and not self.cancelling:
             waiting = [t for t in self._pending if t.run_id == run_id]
             if waiting:
@@ -209,7 +219,9 @@ class Scheduler:
             task.attempt = ref.attempt
             task.submitted = True
             task.attempt_started_at = task.started_at = task.started_at or now
-            self._pending.remove(task)
+            self._pending.pop(task, None)
+            if task in self._waiting:
+                self._waiting.remove(task)
             self._active[task.key] = task
             self._emit(EventKind.SUBMITTED, task, now)
 
@@ -223,16 +235,29 @@ class Scheduler:
                 self._stop(task, f"timed out after {task.step.timeout_seconds:g}s")
         if self.cancelling or self.ordered:
             return
-        due = [t for t in self._waiting if t.retry_at is not None and t.retry_at <= now]
-        ready = sorted(due + [t for t in self._pending if self._ready(t)], key=lambda t: t.position)
         room = self.concurrency - len(self._active)
-        if room > 0 and ready:
-            batch = ready[:room]
-            for t in batch:
-                if t in self._waiting:
-                    self._waiting.remove(t)
-                    self._pending.append(t)
+        if room <= 0:
+            return
+        due = [t for t in self._waiting if t.retry_at is not None and t.retry_at <= now]
+        fresh: list[Task] = []
+        while self._ready_heap and len(fresh) < room:
+            _, task = heapq.heappop(self._ready_heap)
+            if task in self._pending and self._ready(task):
+                fresh.append(task)
+        ready = sorted(due + fresh, key=lambda t: t.position)
+        batch, spare = ready[:room], ready[room:]
+        for t in spare:
+            if t in fresh:
+                heapq.heappush(self._ready_heap, (t.position, t))
+        if not batch:
+            return
+        try:
             self._submit(batch, now)
+        except FabricUnavailable:
+            # Nothing was submitted: the same tasks are ready at the next tick.
+            for t in fresh:
+                heapq.heappush(self._ready_heap, (t.position, t))
+            raise
 
     def poll(self, now: float) -> None:
         """Ask the fabric about the active attempts (one call) and act on changes."""
@@ -289,6 +314,14 @@ class Scheduler:
 
     # --- internals ---------------------------------------------------------------
 
+    def _rebuild_ready(self) -> None:
+        """Recount what pending tasks wait for (after a restore)."""
+        self._ready_heap = []
+        for task in self._pending:
+            self._unmet[task] = sum(1 for up in task.upstream if not up.state.finished)
+            if self._unmet[task] == 0:
+                heapq.heappush(self._ready_heap, (task.position, task))
+
     def _ready(self, task: Task) -> bool:
         for up in task.upstream:
             if not up.state.finished:
@@ -313,7 +346,9 @@ class Scheduler:
             task.started_at = task.started_at or now
             if task.step.timeout_seconds and not self.ordered:
                 task.deadline = now + task.step.timeout_seconds
-            self._pending.remove(task)
+            self._pending.pop(task, None)
+            if task in self._waiting:
+                self._waiting.remove(task)
             self._active[task.key] = task
             self._emit(EventKind.SUBMITTED, task, now)
 
@@ -393,11 +428,14 @@ class Scheduler:
                 self._finish(down, StepState.CANCELLED, now, reason=reason)
 
     def _finish(self, task: Task, state: StepState, at: float, *, reason: str | None) -> None:
-        if task in self._pending:
-            self._pending.remove(task)
+        self._pending.pop(task, None)
         if task in self._waiting:
             self._waiting.remove(task)
         task.state = state
+        for down in task.downstream:
+            self._unmet[down] -= 1
+            if self._unmet[down] == 0 and down in self._pending:
+                heapq.heappush(self._ready_heap, (down.position, down))
         task.reason = reason
         task.ended_at = at
         task.retry_at = None

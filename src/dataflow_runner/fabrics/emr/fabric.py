@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from dataflow_runner.config.models import ClusterConfig, EmrCluster, Playbook
+from dataflow_runner.config.emr_models import EmrCluster
+from dataflow_runner.config.models import ClusterConfig, Playbook
 from dataflow_runner.errors import ConfigError, FabricError
 from dataflow_runner.fabrics.base import (
     ClusterRef,

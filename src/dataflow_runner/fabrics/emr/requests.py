@@ -13,14 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from dataflow_runner.config.models import (
-    Configuration,
-    EbsConfiguration,
-    EmrCluster,
-    Step,
-    StepType,
-    Tag,
-)
+from dataflow_runner.config.emr_models import Configuration, EbsConfiguration, EmrCluster
+from dataflow_runner.config.models import Step, StepType, Tag
 
 COMMAND_RUNNER = "command-runner.jar"
 DEFAULT_REGION = "us-east-1"

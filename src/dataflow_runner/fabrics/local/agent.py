@@ -45,7 +45,7 @@ class Agent:
         self.dir = cluster_dir
         self.cluster_id: str = spec["id"]
         self.state_dir = Path(spec["state_dir"])
-        config = ClusterConfig.model_validate(spec["config"])
+        config = ClusterConfig.from_doc(spec["config"])
         settings = LocalSettings.from_config(config, Path(spec["base_dir"]))
         self.store = open_store(spec.get("store_url"), state_dir=self.state_dir)
         self.fabric = LocalFabric(settings, self.state_dir, cluster_id=self.cluster_id)

@@ -106,7 +106,7 @@ def start(
         "state_dir": str(state_dir),
         "store_url": store_url,
         "base_dir": str(base),
-        "config": config.model_dump(mode="json"),
+        "config": config.to_doc(),
     }
     (here / SPEC_NAME).write_text(json.dumps(spec))
     os.chmod(here / SPEC_NAME, 0o600)  # it holds the rendered config
@@ -215,7 +215,7 @@ def run(
     try:
         record = check_alive(store, cluster_id)
         spec = _spec(state_dir, cluster_id)
-        config = ClusterConfig.model_validate(spec["config"])
+        config = ClusterConfig.from_doc(spec["config"])
         settings = LocalSettings.from_config(config, Path(spec["base_dir"]))
         try:
             LocalFabric(settings, state_dir).validate(config, book)

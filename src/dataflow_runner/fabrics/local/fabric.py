@@ -69,9 +69,15 @@ def kill_leftover(pid: int | None, started: int | None) -> bool:
     return False
 
 
-def attempt_dir(state_dir: Path, run_id: str, step_id: str, attempt: int) -> Path:
-    """Where an attempt's stdout.log and stderr.log live."""
-    return state_dir / "runs" / run_id / step_id / str(attempt)
+def log_prefix(state_dir: Path, run_id: str, step_id: str, attempt: int) -> Path:
+    """An attempt's logs are ``<prefix>.stdout.log`` and ``<prefix>.stderr.log``
+    (flat in the run's directory: no directory to create per attempt)."""
+    return state_dir / "runs" / run_id / f"{step_id}.{attempt}"
+
+
+def log_files(prefix: str | Path) -> tuple[Path, Path]:
+    """(stdout, stderr) of an attempt."""
+    return Path(f"{prefix}.stdout.log"), Path(f"{prefix}.stderr.log")
 
 
 class LocalFabric:
@@ -89,7 +95,7 @@ class LocalFabric:
         self.state_dir = state_dir
         self.cluster_id = cluster_id
         self._procs: dict[tuple[str, str], _Proc] = {}
-        self._base_env = {**os.environ, **settings.env}
+        self._run_dirs: set[str] = set()
 
     # --- planning ----------------------------------------------------------------
 
@@ -151,20 +157,29 @@ class LocalFabric:
 
     def _start(self, sub: Submission) -> StepRef:
         step = sub.step
-        logs = attempt_dir(self.state_dir, sub.run_id, step.id, sub.attempt)
-        logs.mkdir(parents=True, exist_ok=True)
+        prefix = log_prefix(self.state_dir, sub.run_id, step.id, sub.attempt)
+        if sub.run_id not in self._run_dirs:
+            prefix.parent.mkdir(parents=True, exist_ok=True)
+            self._run_dirs.add(sub.run_id)
         now = time.time()
-        env = {
-            **self._base_env,
-            **step.env,
+        own = {
             "DATAFLOW_RUNNER_RUN_ID": sub.run_id,
             "DATAFLOW_RUNNER_STEP_ID": step.id,
             "DATAFLOW_RUNNER_ATTEMPT": str(sub.attempt),
         }
+        env: dict[str, str] | None
+        if step.env or self.settings.env:
+            env = {**os.environ, **self.settings.env, **step.env, **own}
+        else:
+            # The common case, made cheap: the child inherits this process's
+            # environment as is (no copy to encode for every step).
+            os.environ.update(own)
+            env = None
         popen: subprocess.Popen[bytes] | None = None
         error = None
         argv: list[str] = []
-        with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
+        stdout_path, stderr_path = log_files(prefix)
+        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
             try:
                 argv = commands.argv(step, self.settings)
                 popen = subprocess.Popen(
@@ -194,7 +209,7 @@ class LocalFabric:
             data={
                 "pid": popen.pid if popen else None,
                 "started": process_start(popen.pid) if popen else None,
-                "logs": str(logs),
+                "logs": str(prefix),
             },
         )
         self._procs[ref.key] = _Proc(ref, popen, pidfd, now, error)
@@ -280,8 +295,8 @@ class LocalFabric:
         return min(times) if times else None
 
     def diagnose(self, ref: ClusterRef, step: StepRef) -> FailureCause | None:
-        logs = Path(str(step.data.get("logs", "")))
-        return diagnose_files(logs / "stderr.log", logs / "stdout.log")
+        stdout_path, stderr_path = log_files(str(step.data.get("logs", "")))
+        return diagnose_files(stderr_path, stdout_path)
 
     def close(self) -> None:
         self.terminate(ClusterRef(self.cluster_id, "local"))
