@@ -47,6 +47,19 @@ class LogrusFormatter(logging.Formatter):
     def __init__(self, *, tty: bool) -> None:
         super().__init__()
         self.tty = tty
+        self._second = -1
+        self._stamp_text = ""
+
+    def _stamp(self, created: float) -> str:
+        """RFC 3339 local time, formatted once per second (a run logs many lines)."""
+        second = int(created)
+        if second != self._second:
+            local = time.localtime(second)
+            offset = time.strftime("%z", local)
+            zone = "Z" if offset in ("+0000", "-0000") else f"{offset[:3]}:{offset[3:]}"
+            self._second = second
+            self._stamp_text = time.strftime("%Y-%m-%dT%H:%M:%S", local) + zone
+        return self._stamp_text
 
     def format(self, record: logging.LogRecord) -> str:
         level = _NAMES.get(record.levelno, "info")
@@ -57,10 +70,7 @@ class LogrusFormatter(logging.Formatter):
             elapsed = int(time.monotonic() - _START)
             tag = level.upper()[:4]
             return f"\x1b[{_COLOURS[level]}m{tag}\x1b[0m[{elapsed:04d}] {message}"
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
-        offset = time.strftime("%z", time.localtime(record.created))
-        zone = "Z" if offset in ("+0000", "-0000") else f"{offset[:3]}:{offset[3:]}"
-        return f'time="{stamp}{zone}" level={level} msg={_quote(message)}'
+        return f'time="{self._stamp(record.created)}" level={level} msg={_quote(message)}'
 
 
 def setup_logging(level: str = "info", stream: IO[str] | None = None) -> None:

@@ -86,7 +86,7 @@ def plan(store: Store, run: RunRecord, book: Playbook, fabric: Any, cluster: Clu
             )
         else:
             ref = attempt.fabric_ref
-            if kill_leftover(ref.get("pid"), ref.get("started")):
+            if kill_leftover(ref.get("pid"), run.id, step.id):
                 log.warning("Step '%s' was still running without its runner: stopped it", step.id)
             died[step.id] = attempt.attempt
     adopted = _reconcile(store, run, book, fabric, cluster, unsent, attached)

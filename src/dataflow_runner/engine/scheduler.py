@@ -122,6 +122,7 @@ class Scheduler:
         # Ready queue: how many upstream steps each task still waits for, and a heap
         # (by playbook position) of pending tasks that wait for none.
         self._unmet: dict[Task, int] = {}
+        self._unfinished = 0  # tasks not in a final state (``done`` is asked often)
         self._ready_heap: list[tuple[int, Task]] = []
         self._active: dict[tuple[str, str], Task] = {}  # with the fabric
         self._waiting: list[Task] = []  # failed attempt, retry later
@@ -151,6 +152,7 @@ class Scheduler:
             self._index[t.key] = t
         self.tasks.extend(new)
         self._pending.update(dict.fromkeys(new))
+        self._unfinished += len(new)
         for t in new:
             self._unmet[t] = len(t.upstream)
             if not t.upstream:
@@ -187,6 +189,7 @@ class Scheduler:
         for step_id, (state, attempts) in finished.items():
             task = by_id[step_id]
             task.state, task.attempt = state, attempts
+            self._unfinished -= 1
             del self._pending[task]
         for ref in attached:
             task = by_id[ref.step_id]
@@ -275,7 +278,7 @@ class Scheduler:
 
     @property
     def done(self) -> bool:
-        return all(t.state.finished for t in self.tasks)
+        return self._unfinished == 0
 
     @property
     def active(self) -> list[Task]:
@@ -428,6 +431,7 @@ class Scheduler:
                 self._finish(down, StepState.CANCELLED, now, reason=reason)
 
     def _finish(self, task: Task, state: StepState, at: float, *, reason: str | None) -> None:
+        self._unfinished -= 1
         self._pending.pop(task, None)
         if task in self._waiting:
             self._waiting.remove(task)

@@ -65,6 +65,17 @@ _TABLES: dict[type, str] = {
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _TABLES}
 
 
+# The most frequent transitions, as fixed statements (this is the hot path).
+_OUTCOME = (
+    "state = :state, ended_at = :ended_at, exit_code = :exit_code, reason = :reason, cause = :cause"
+)
+_FINISH_ATTEMPT = (
+    f"UPDATE attempts SET {_OUTCOME} WHERE run_id = :run_id AND step_id = :step_id "
+    "AND attempt = :attempt"
+)
+_FINISH_STEP = f"UPDATE steps SET {_OUTCOME} WHERE run_id = :run_id AND step_id = :step_id"
+
+
 def default_state_dir() -> Path:
     """``$DATAFLOW_RUNNER_HOME``, else ``$XDG_STATE_HOME/dataflow-runner``, else
     ``~/.local/state/dataflow-runner``."""
@@ -221,16 +232,24 @@ class Store:
         )
 
     def start_attempt(self, attempt: AttemptRecord) -> None:
-        step_fields: dict[str, Any] = {
-            "state": attempt.state,
-            "attempts": attempt.attempt,
-            "fabric_ref": attempt.fabric_ref,
-        }
-        keys = {"run_id": attempt.run_id, "step_id": attempt.step_id}
-        statements = [_insert("attempts", attempt), _update(StepRecord, step_fields, keys)]
-        if attempt.attempt == 1:
-            statements.append(_update(StepRecord, {"started_at": attempt.started_at}, keys))
-        self._write(*statements, what=f"step '{attempt.step_id}' of run '{attempt.run_id}'")
+        step = (
+            "UPDATE steps SET state = :state, attempts = :attempt, fabric_ref = :fabric_ref, "
+            "started_at = COALESCE(started_at, :started_at) "
+            "WHERE run_id = :run_id AND step_id = :step_id",
+            {
+                "state": attempt.state.value,
+                "attempt": attempt.attempt,
+                "fabric_ref": _to_row(attempt.fabric_ref, "fabric_ref"),
+                "started_at": attempt.started_at,
+                "run_id": attempt.run_id,
+                "step_id": attempt.step_id,
+            },
+        )
+        self._write(
+            _insert("attempts", attempt),
+            step,
+            what=f"step '{attempt.step_id}' of run '{attempt.run_id}'",
+        )
 
     def finish_attempt(
         self,
@@ -245,20 +264,19 @@ class Store:
         cause: str | None = None,
         final: bool = True,
     ) -> None:
-        outcome = {
-            "state": state,
+        params = {
+            "state": state.value,
             "ended_at": at,
             "exit_code": exit_code,
             "reason": reason,
             "cause": cause,
+            "run_id": run_id,
+            "step_id": step_id,
+            "attempt": attempt,
         }
-        statements = [
-            _update(
-                AttemptRecord, outcome, {"run_id": run_id, "step_id": step_id, "attempt": attempt}
-            )
-        ]
+        statements = [(_FINISH_ATTEMPT, params)]
         if final:
-            statements.append(_update(StepRecord, outcome, {"run_id": run_id, "step_id": step_id}))
+            statements.append((_FINISH_STEP, params))
         self._write(*statements, what=f"attempt {attempt} of step '{step_id}'")
 
     def update_attempt(self, run_id: str, step_id: str, attempt: int, **fields: Any) -> None:

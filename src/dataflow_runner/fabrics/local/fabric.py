@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -47,32 +48,40 @@ class _Proc:
     killed: bool = False
 
 
-def process_start(pid: int) -> int | None:
-    """The kernel's start time of a process (to tell it from a later one with its pid)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return int(fh.read().rsplit(b")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def kill_leftover(pid: int | None, started: int | None) -> bool:
+def kill_leftover(pid: int | None, run_id: str, step_id: str) -> bool:
     """Kill the process group of a step whose runner died, if it still runs.
 
-    The start time guards against killing an unrelated process that reused the pid.
+    The process must carry the step's own environment (DATAFLOW_RUNNER_RUN_ID
+    and DATAFLOW_RUNNER_STEP_ID), so an unrelated process that reused the pid
+    is never touched; if the leader is gone and no process has its pid, what
+    is left in its group can only be the step's.
     """
-    if not pid or started is None or process_start(pid) != started:
+    if not pid:
         return False
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            environ = fh.read().split(b"\0")
+        ours = (
+            f"DATAFLOW_RUNNER_RUN_ID={run_id}".encode() in environ
+            and f"DATAFLOW_RUNNER_STEP_ID={step_id}".encode() in environ
+        )
+    except FileNotFoundError:
+        ours = True  # the leader exited; its group may linger
+    except OSError:
+        return False
+    if not ours:
+        return False
+    try:
         os.killpg(pid, signal.SIGKILL)
-        return True
-    return False
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
-def log_prefix(state_dir: Path, run_id: str, step_id: str, attempt: int) -> Path:
+def log_prefix(state_dir: Path | str, run_id: str, step_id: str, attempt: int) -> str:
     """An attempt's logs are ``<prefix>.stdout.log`` and ``<prefix>.stderr.log``
     (flat in the run's directory: no directory to create per attempt)."""
-    return state_dir / "runs" / run_id / f"{step_id}.{attempt}"
+    return f"{state_dir}/runs/{run_id}/{step_id}.{attempt}"
 
 
 def log_files(prefix: str | Path) -> tuple[Path, Path]:
@@ -96,6 +105,9 @@ class LocalFabric:
         self.cluster_id = cluster_id
         self._procs: dict[tuple[str, str], _Proc] = {}
         self._run_dirs: set[str] = set()
+        self._work_dir = str(settings.work_dir)
+        self._devnull = -1  # opened once, at the first step (steps read nothing)
+        self._programs: dict[str, str] = {}
 
     # --- planning ----------------------------------------------------------------
 
@@ -159,7 +171,7 @@ class LocalFabric:
         step = sub.step
         prefix = log_prefix(self.state_dir, sub.run_id, step.id, sub.attempt)
         if sub.run_id not in self._run_dirs:
-            prefix.parent.mkdir(parents=True, exist_ok=True)
+            Path(prefix).parent.mkdir(parents=True, exist_ok=True)
             self._run_dirs.add(sub.run_id)
         now = time.time()
         own = {
@@ -178,25 +190,32 @@ class LocalFabric:
         popen: subprocess.Popen[bytes] | None = None
         error = None
         argv: list[str] = []
-        stdout_path, stderr_path = log_files(prefix)
-        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-            try:
-                argv = commands.argv(step, self.settings)
-                popen = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    cwd=self.settings.work_dir,
-                    env=env,
-                    start_new_session=True,
-                )
-            except commands.StepCommandError as exc:
-                error = str(exc)
-            except OSError as exc:
-                error = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
-            if error:
-                err.write(f"dataflow-runner: {error}\n".encode())
+        if self._devnull < 0:
+            self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        out = os.open(f"{prefix}.stdout.log", flags, 0o644)
+        err = os.open(f"{prefix}.stderr.log", flags, 0o644)
+        try:
+            argv = commands.argv(step, self.settings)
+            if env is None:
+                argv = [self._resolve(argv[0]), *argv[1:]]
+            popen = subprocess.Popen(
+                argv,
+                stdin=self._devnull,
+                stdout=out,
+                stderr=err,
+                cwd=self._work_dir,
+                env=env,
+                start_new_session=True,
+            )
+        except commands.StepCommandError as exc:
+            error = str(exc)
+        except OSError as exc:
+            error = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
+        if error:
+            os.write(err, f"dataflow-runner: {error}\n".encode())
+        os.close(out)
+        os.close(err)
         pidfd = None
         if popen is not None:
             with contextlib.suppress(OSError, AttributeError):
@@ -208,12 +227,22 @@ class LocalFabric:
             fabric_id=str(popen.pid) if popen else "-",
             data={
                 "pid": popen.pid if popen else None,
-                "started": process_start(popen.pid) if popen else None,
                 "logs": str(prefix),
             },
         )
         self._procs[ref.key] = _Proc(ref, popen, pidfd, now, error)
         return ref
+
+    def _resolve(self, program: str) -> str:
+        """The program's path on PATH, looked up once: otherwise every spawn tries
+        each PATH directory in turn, and the runner waits for the child's exec."""
+        if "/" in program:
+            return program
+        found = self._programs.get(program)
+        if found is None:
+            found = shutil.which(program) or program
+            self._programs[program] = found
+        return found
 
     def poll(self, ref: ClusterRef, steps: Sequence[StepRef]) -> dict[tuple[str, str], StepStatus]:
         out: dict[tuple[str, str], StepStatus] = {}
@@ -307,6 +336,9 @@ class LocalFabric:
             if proc.pidfd is not None:
                 os.close(proc.pidfd)
         self._procs.clear()
+        if self._devnull >= 0:
+            os.close(self._devnull)
+            self._devnull = -1
 
 
 def _safe_argv(step: Any, settings: commands.LocalSettings) -> list[str] | str:
