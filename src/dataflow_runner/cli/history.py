@@ -8,7 +8,6 @@ DEAD (its runner died: see ``resume``).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 from dataflow_runner.cli.output import echo
 from dataflow_runner.errors import DataflowRunnerError
+from dataflow_runner.procs import pid_alive
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
@@ -53,7 +53,7 @@ def run_state(run: RunRecord, now: float | None = None) -> str:
         beat = run.heartbeat_at or run.started_at or run.created_at
         local_host = run.host == _hostname()
         if (now or time.time()) - beat > STALE_AFTER or (
-            local_host and run.pid and not _pid_alive(run.pid) and run.command != "run"
+            local_host and run.pid and not pid_alive(run.pid) and run.command != "run"
         ):
             return "DEAD"
     return run.state.value
@@ -63,16 +63,6 @@ def _hostname() -> str:
     import socket
 
     return socket.gethostname()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def parse_when(text: str) -> float:
@@ -412,7 +402,7 @@ def _local_liveness(store: Any, cluster: ClusterRecord) -> ClusterRecord:
     """A local cluster whose agent died is TERMINATED_WITH_ERRORS, never running."""
     if cluster.fabric != "local" or cluster.state.finished or cluster.host != _hostname():
         return cluster
-    if cluster.pid and not _pid_alive(cluster.pid):
+    if cluster.pid and not pid_alive(cluster.pid):
         from dataclasses import replace
 
         from dataflow_runner.store.records import ClusterState

@@ -50,13 +50,12 @@ def holder_is_dead(holder: dict[str, Any] | None) -> bool:
     """True when the holder was a process of this host that no longer runs."""
     if not holder or not holder.get("pid") or holder.get("host") != socket.gethostname():
         return False
+    from dataflow_runner.procs import pid_alive
+
     try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError):
+        return not pid_alive(int(holder["pid"]))
+    except ValueError:
         return False
-    return False
 
 
 def describe_holder(holder: dict[str, Any] | None, *, hint: bool = True) -> str:

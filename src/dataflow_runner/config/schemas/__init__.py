@@ -55,14 +55,20 @@ def build() -> dict[str, dict[str, Any]]:
     emr = EmrCluster.model_json_schema(by_alias=True, ref_template=ref)
     cluster.setdefault("$defs", {}).update(emr.pop("$defs", {}))
     cluster["$defs"]["EmrCluster"] = emr
-    cluster["properties"]["emr"] = {"$ref": "#/$defs/EmrCluster",
-                                    "description": "The EMR machines (for the emr fabric)."}
+    cluster["properties"]["emr"] = {
+        "$ref": "#/$defs/EmrCluster",
+        "description": "The EMR machines (for the emr fabric).",
+    }
     playbook = NativePlaybook.model_json_schema(by_alias=True, ref_template=ref)
     # ``"retries": 2`` is short for ``{"count": 2}`` (see models.Step).
     step = playbook["$defs"]["Step"]["properties"]
-    step["retries"] = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 100},
-                                 {"$ref": "#/$defs/RetryPolicy"}],
-                       "description": "Attempts after a failure: a count, or a policy."}
+    step["retries"] = {
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": 100},
+            {"$ref": "#/$defs/RetryPolicy"},
+        ],
+        "description": "Attempts after a failure: a count, or a policy.",
+    }
     return {
         "cluster-config-1-0-0.json": _closed(_wrap(CLUSTER_SCHEMA, "Cluster config", cluster)),
         "playbook-1-0-0.json": _closed(_wrap(PLAYBOOK_SCHEMA, "Playbook", playbook)),
@@ -77,4 +83,3 @@ def write(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for name, schema in build().items():
         (directory / name).write_text(render(schema))
-

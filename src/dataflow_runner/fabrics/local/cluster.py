@@ -31,6 +31,7 @@ from dataflow_runner.fabrics.base import FailureCause
 from dataflow_runner.fabrics.local.agent import SOCKET_NAME, SPEC_NAME
 from dataflow_runner.fabrics.local.commands import LocalSettings
 from dataflow_runner.fabrics.local.fabric import LocalFabric
+from dataflow_runner.procs import pid_alive
 from dataflow_runner.store import Store, open_store
 from dataflow_runner.store.records import (
     ClusterRecord,
@@ -54,22 +55,6 @@ def new_cluster_id() -> str:
 
 def cluster_dir(state_dir: Path, cluster_id: str) -> Path:
     return state_dir / "clusters" / cluster_id
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is not alive: look at its state where /proc says.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    return True
 
 
 def request(
@@ -169,7 +154,7 @@ def _last_line(path: Path) -> str:
     return "no output"
 
 
-def check_alive(store: Store, cluster_id: str) -> ClusterRecord:
+def checkpid_alive(store: Store, cluster_id: str) -> ClusterRecord:
     """The cluster's record; a dead agent is recorded as TERMINATED_WITH_ERRORS."""
     record = store.get_cluster(cluster_id)
     if record is None or record.fabric != "local":
@@ -181,7 +166,7 @@ def check_alive(store: Store, cluster_id: str) -> ClusterRecord:
             f"local cluster {cluster_id} is {record.state.value}"
             + (f" ({record.reason})" if record.reason else "")
         )
-    if not _alive(record.pid) and record.state is not ClusterState.STARTING:
+    if not pid_alive(record.pid) and record.state is not ClusterState.STARTING:
         store.update_cluster(
             cluster_id,
             state=ClusterState.TERMINATED_WITH_ERRORS,
@@ -213,7 +198,7 @@ def run(
     """Submit ``book`` to a local cluster; follow it unless ``async_``."""
     store = open_store(store_url, state_dir=state_dir)
     try:
-        record = check_alive(store, cluster_id)
+        record = checkpid_alive(store, cluster_id)
         spec = _spec(state_dir, cluster_id)
         config = ClusterConfig.from_doc(spec["config"])
         settings = LocalSettings.from_config(config, Path(spec["base_dir"]))
@@ -306,7 +291,7 @@ def _follow(
             if run is not None and run.state.finished:
                 break
             record = store.get_cluster(cluster_id)
-            if record is None or record.state.finished or not _alive(record.pid):
+            if record is None or record.state.finished or not pid_alive(record.pid):
                 state = record.state.value if record else "gone"
                 store.update_run(
                     info.run_id,
@@ -380,7 +365,7 @@ def stop(cluster_id: str, *, state_dir: Path, store_url: str | None, timeout: fl
             log.info("Local cluster %s is already %s", cluster_id, record.state.value)
             return
         log.info("Terminating local cluster with jobflow id '%s'...", cluster_id)
-        if not _alive(record.pid):
+        if not pid_alive(record.pid):
             store.update_cluster(
                 cluster_id,
                 state=ClusterState.TERMINATED_WITH_ERRORS,
@@ -397,7 +382,7 @@ def stop(cluster_id: str, *, state_dir: Path, store_url: str | None, timeout: fl
             current = store.get_cluster(cluster_id)
             if current is not None and current.state.finished:
                 return
-            if not _alive(record.pid):
+            if not pid_alive(record.pid):
                 return
             time.sleep(0.05)
         raise FabricError(f"local cluster {cluster_id} did not terminate within {timeout:.0f}s")
