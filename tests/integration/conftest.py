@@ -84,7 +84,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "sqlite3":
         db = open_store(None, state_dir=tmp_path)
     elif request.param == "sqlalchemy-sqlite":
-        db = open_store(f"sqlite:///{tmp_path}/alchemy.db", state_dir=tmp_path)
+        db = open_store(f"sqlite+pysqlite:///{tmp_path}/alchemy.db", state_dir=tmp_path)
     else:
         url = request.getfixturevalue("pg_url")
         db = open_store(url, state_dir=tmp_path)

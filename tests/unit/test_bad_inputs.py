@@ -327,9 +327,11 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         1,
         r"wrong number of args for base64: want 1 got 2$",
     ),
+    # Go's wording: a literal of the wrong type is "found 3", a variable's "got int".
+    ("wrong-arg-type", {"c.json": "{{ base64 3 }}"}, UP, 1, r"expected string; found 3$"),
     (
-        "wrong-arg-type",
-        {"c.json": "{{ base64 3 }}"},
+        "wrong-var-type",
+        {"c.json": "{{ $n := 3 }}{{ base64 $n }}"},
         UP,
         1,
         r"wrong type for value; expected string; got int$",
@@ -361,7 +363,7 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         {"c.json": "{{ .a.b }}"},
         [*UP, "--vars", "a,x"],
         1,
-        r"can't evaluate field b in type string$",
+        r"can't evaluate field b in type interface \{\}$",
     ),
     (
         "template-renders-bad-json",

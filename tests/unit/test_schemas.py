@@ -36,24 +36,46 @@ def _schema(name: str) -> dict[str, object]:
 
 def test_the_example_validates() -> None:
     example = ROOT / "examples" / "daily-events"
-    jsonschema.validate(load_document(str(example / "cluster.yaml"), {}),
-                        _schema("cluster-config-1-0-0.json"))
+    jsonschema.validate(
+        load_document(str(example / "cluster.yaml"), {}), _schema("cluster-config-1-0-0.json")
+    )
     for spark in ("on", "off"):
-        jsonschema.validate(load_document(str(example / "playbook.yaml"), {"spark": spark}),
-                            _schema("playbook-1-0-0.json"))
+        jsonschema.validate(
+            load_document(str(example / "playbook.yaml"), {"spark": spark}),
+            _schema("playbook-1-0-0.json"),
+        )
 
 
-@pytest.mark.parametrize(("document", "valid"), [
-    ({"name": "p", "steps": [{"id": "a", "type": "COMMAND", "command": ["true"], "retries": 2}]},
-     True),
-    ({"name": "p", "steps": [{"id": "a", "type": "COMMAND", "command": ["true"],
-                              "retries": {"count": 2, "delaySeconds": 1}}]}, True),
-    ({"name": "p", "steps": [{"id": "a", "type": "SHELL"}]}, False),
-    ({"name": "p", "steps": [{"id": "a", "dependson": ["b"]}]}, False),
-    ({"name": "p", "concurrency": 0, "steps": []}, False),
-])
-def test_schema_and_loader_agree(tmp_path: Path, document: dict[str, object],
-                                 valid: bool) -> None:
+@pytest.mark.parametrize(
+    ("document", "valid"),
+    [
+        (
+            {
+                "name": "p",
+                "steps": [{"id": "a", "type": "COMMAND", "command": ["true"], "retries": 2}],
+            },
+            True,
+        ),
+        (
+            {
+                "name": "p",
+                "steps": [
+                    {
+                        "id": "a",
+                        "type": "COMMAND",
+                        "command": ["true"],
+                        "retries": {"count": 2, "delaySeconds": 1},
+                    }
+                ],
+            },
+            True,
+        ),
+        ({"name": "p", "steps": [{"id": "a", "type": "SHELL"}]}, False),
+        ({"name": "p", "steps": [{"id": "a", "dependson": ["b"]}]}, False),
+        ({"name": "p", "concurrency": 0, "steps": []}, False),
+    ],
+)
+def test_schema_and_loader_agree(tmp_path: Path, document: dict[str, object], valid: bool) -> None:
     from dataflow_runner.config.loading import PLAYBOOK_SCHEMA, load_playbook
     from dataflow_runner.errors import ConfigError
 

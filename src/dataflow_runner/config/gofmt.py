@@ -1,20 +1,28 @@
-"""Go's fmt for templates: ``print``, ``println`` and ``printf`` on the values a
-config template handles (strings, integers, floats, booleans, nil, maps and
-lists), including Go's way of reporting a bad verb (``%!d(string=abc)``).
+"""Go's fmt (``Sprint``, ``Sprintln``, ``Sprintf``) for the values templates handle.
+
+Template values are Python ``str`` (Go string), ``int`` (Go int), ``float``
+(float64), ``bool``, ``None`` (nil), mappings (``map[string]interface {}``) and
+lists (``[]interface {}``). Formatting follows Go's fmt package: flags ``+-# 0``,
+width, precision, ``*`` and ``[n]`` argument indexes, the verbs
+``v T t d b o O x X c q U e E f F g G s``, and Go's error forms (``%!d(string=a)``,
+``%!d(MISSING)``, ``%!(EXTRA int=1)``, ``%!(NOVERB)``, ``%!(BADWIDTH)``...).
+
+>>> sprintf("%s-%03d|%-4s|%q|%v", "a", 7, "x", "hi", 1.5)
+'a-007|x   |"hi"|1.5'
+>>> sprintf("%d", "abc")
+'%!d(string=abc)'
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
-
-_VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d*|\*))?([a-zA-Z%])")
 
 
 def go_type(value: Any) -> str:
-    """The Go type name of a template value (for error messages)."""
+    """The Go type name of a template value (``int``, ``map[string]interface {}``...)."""
     if value is None:
         return "<nil>"
     if isinstance(value, bool):
@@ -25,172 +33,474 @@ def go_type(value: Any) -> str:
         return "float64"
     if isinstance(value, str):
         return "string"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "map[string]interface {}"
     if isinstance(value, list | tuple):
         return "[]interface {}"
     return type(value).__name__
 
 
-def _shortest(value: float) -> tuple[str, int]:
-    """The shortest digits that round-trip, and the decimal point's position
-    (``value == 0.DIGITS * 10**dp``), as Go's strconv computes them."""
-    text = repr(abs(value))
-    mantissa, _, exp = text.partition("e")
-    whole, _, frac = mantissa.partition(".")
-    raw = whole + frac
-    digits = raw.lstrip("0")
-    dp = len(whole) + int(exp or 0) - (len(raw) - len(digits))
-    digits = digits.rstrip("0")
-    return (digits, dp) if digits else ("0", 1)
+# --- quoting (strconv) -----------------------------------------------------------------
+
+_NAMED_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_NAMED_ESCAPES["\v"] = "\\v"
 
 
-def format_float(value: float, verb: str = "g", prec: int | None = None) -> str:
-    """Go's %v (shortest %g), %g, %e and %f of a float64."""
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    if verb == "f":
-        return f"{value:.{6 if prec is None else prec}f}"
-    if verb == "e":
-        return f"{value:.{6 if prec is None else prec}e}"
-    if prec is not None:
-        return f"{value:.{prec}g}"
-    digits, dp = _shortest(value)
-    sign = "-" if value < 0 or (value == 0 and math.copysign(1, value) < 0) else ""
+def _escape(c: str, quote_char: str, ascii_only: bool) -> str:
+    if c in (quote_char, "\\"):
+        return "\\" + c
+    o = ord(c)
+    if c.isprintable() and not (ascii_only and o >= 0x80):
+        return c
+    if c in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[c]
+    if o < 0x20 or o == 0x7F:
+        return f"\\x{o:02x}"
+    if 0xD800 <= o <= 0xDFFF:  # not a valid rune: Go writes the replacement character
+        o = 0xFFFD
+    return f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
+
+def quote(text: str, *, ascii_only: bool = False) -> str:
+    """Go's ``strconv.Quote`` (``QuoteToASCII`` with ``ascii_only``).
+
+    >>> quote('a"b\\n')
+    '"a\\\\"b\\\\n"'
+    """
+    if text.isprintable() and text.isascii() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return '"' + "".join(_escape(c, '"', ascii_only) for c in text) + '"'
+
+
+def _valid_rune(n: int) -> int:
+    return n if 0 <= n <= 0x10FFFF and not 0xD800 <= n <= 0xDFFF else 0xFFFD
+
+
+def _quote_rune(n: int, ascii_only: bool) -> str:
+    return "'" + _escape(chr(_valid_rune(n)), "'", ascii_only) + "'"
+
+
+def _can_backquote(text: str) -> bool:
+    return not any(c in "`\ufeff\x7f" or (c < " " and c != "\t") for c in text)
+
+
+# --- flags and padding -------------------------------------------------------------------
+
+
+class _Flags:
+    __slots__ = ("minus", "plus", "prec", "sharp", "sharp_v", "space", "wid", "zero")
+
+    def __init__(self) -> None:
+        self.wid: int | None = None
+        self.prec: int | None = None
+        self.minus = self.plus = self.sharp = self.space = self.zero = self.sharp_v = False
+
+
+_PLAIN = _Flags()
+
+
+def _pad(f: _Flags, text: str, *, zero: bool | None = None) -> str:
+    if not f.wid or len(text) >= f.wid:
+        return text
+    fill = f.wid - len(text)
+    if f.minus:
+        return text + " " * fill
+    use_zero = f.zero if zero is None else zero
+    return ("0" if use_zero else " ") * fill + text
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+def _bad_verb(f: _Flags, verb: str, arg: Any) -> str:
+    if arg is None:
+        return f"%!{verb}(<nil>)"
+    return f"%!{verb}({go_type(arg)}={_print(f, arg, 'v')})"
+
+
+def _print(f: _Flags, arg: Any, verb: str) -> str:
+    """Go's ``printArg``: ``arg`` formatted with ``verb`` and the flags ``f``."""
+    if arg is None:
+        return _pad(f, "<nil>") if verb in "Tv" else _bad_verb(f, verb, arg)
+    if verb == "T":
+        return _pad(f, go_type(arg))
+    if isinstance(arg, bool):
+        return _pad(f, "true" if arg else "false") if verb in "tv" else _bad_verb(f, verb, arg)
+    if isinstance(arg, int):
+        return _fmt_int(f, arg, verb)
+    if isinstance(arg, float):
+        return _fmt_float(f, arg, verb)
+    if isinstance(arg, str):
+        return _fmt_str(f, arg, verb)
+    if isinstance(arg, Mapping):
+        keys = sorted(arg, key=lambda k: (str(type(k)), k))
+        parts = [f"{_element(f, k, verb)}:{_element(f, arg[k], verb)}" for k in keys]
+        if f.sharp_v:
+            return "map[string]interface {}{" + ", ".join(parts) + "}"
+        return "map[" + " ".join(parts) + "]"
+    if isinstance(arg, list | tuple):
+        parts = [_element(f, v, verb) for v in arg]
+        if f.sharp_v:
+            return "[]interface {}{" + ", ".join(parts) + "}"
+        return "[" + " ".join(parts) + "]"
+    return _pad(f, str(arg))
+
+
+def _element(f: _Flags, value: Any, verb: str) -> str:
+    # A nil inside a container prints as <nil> whatever the verb (Go's printValue).
+    if value is None:
+        return "interface {}(nil)" if f.sharp_v else "<nil>"
+    return _print(f, value, verb)
+
+
+def _fmt_str(f: _Flags, s: str, verb: str) -> str:
+    if f.prec is not None:
+        s = s[: f.prec]
+    if verb == "s" or (verb == "v" and not f.sharp_v):
+        return _pad(f, s)
+    if verb in ("q", "v"):
+        if f.sharp and _can_backquote(s):
+            return _pad(f, f"`{s}`")
+        return _pad(f, quote(s, ascii_only=f.plus))
+    if verb in "xX":
+        return _fmt_hex_bytes(f, s.encode("utf-8", "surrogatepass"), verb)
+    return _bad_verb(f, verb, s)
+
+
+def _fmt_hex_bytes(f: _Flags, data: bytes, verb: str) -> str:
+    if f.prec is not None:
+        data = data[: f.prec]
+    parts = [f"{b:02x}" for b in data]
+    prefix = "0x" if f.sharp else ""
+    if not parts:
+        text = ""
+    elif f.space:
+        text = " ".join(prefix + p for p in parts)
+    else:
+        text = prefix + "".join(parts)
+    return _pad(f, text.upper() if verb == "X" else text)
+
+
+def _fmt_int(f: _Flags, n: int, verb: str) -> str:
+    if verb in "vd":
+        return _fmt_integer(f, n, 10, verb)
+    if verb == "b":
+        return _fmt_integer(f, n, 2, verb)
+    if verb in "oO":
+        return _fmt_integer(f, n, 8, verb)
+    if verb in "xX":
+        return _fmt_integer(f, n, 16, verb)
+    if verb == "c":
+        return _pad(f, chr(_valid_rune(n)))
+    if verb == "q":
+        return _pad(f, _quote_rune(n, f.plus))
+    if verb == "U":
+        u = n & 0xFFFFFFFFFFFFFFFF
+        text = "U+" + f"{u:X}".rjust(max(4, f.prec or 0), "0")
+        if f.sharp and _valid_rune(u) == u and chr(u).isprintable():
+            text += f" '{chr(u)}'"
+        return _pad(f, text, zero=False)
+    return _bad_verb(f, verb, n)
+
+
+def _fmt_integer(f: _Flags, n: int, base: int, verb: str) -> str:
+    negative, u = n < 0, abs(n)
+    prec = 0
+    if f.prec is not None:
+        prec = f.prec
+        if prec == 0 and u == 0:  # "print nothing", but the padding
+            return " " * (f.wid or 0)
+    elif f.zero and not f.minus and f.wid:
+        prec = f.wid - (1 if negative or f.plus or f.space else 0)
+    digits = format(u, {2: "b", 8: "o", 10: "d", 16: "x"}[base])
+    if verb == "X":
+        digits = digits.upper()
+    digits = digits.rjust(prec, "0")
+    if f.sharp:
+        if base == 2:
+            digits = "0b" + digits
+        elif base == 8 and digits[0] != "0":
+            digits = "0" + digits
+        elif base == 16:
+            digits = ("0X" if verb == "X" else "0x") + digits
+    if verb == "O":
+        digits = "0o" + digits
+    sign = "-" if negative else "+" if f.plus else " " if f.space else ""
+    # Zero padding, if any, was done above as a precision.
+    return _pad(f, sign + digits, zero=False)
+
+
+def _shortest(x: float) -> tuple[str, int]:
+    """The shortest decimal digits of ``abs(x)`` that round-trip, and the position of
+    the decimal point (``abs(x) == 0.DIGITS * 10**dp``); ``("", 0)`` for zero."""
+    if x == 0:
+        return "", 0
+    _, digits, exp = Decimal(repr(abs(x))).as_tuple()
+    assert isinstance(exp, int)
+    text = "".join(map(str, digits))
+    dp = len(text) + exp
+    return text.rstrip("0"), dp
+
+
+def _exp_form(digits: str, dp: int, upper: bool) -> str:
+    exp = dp - 1 if digits else 0
+    mantissa = (digits[:1] or "0") + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{mantissa}{'E' if upper else 'e'}{'-' if exp < 0 else '+'}{abs(exp):02d}"
+
+
+def _shortest_g(x: float, upper: bool) -> str:
+    """strconv.FormatFloat(x, 'g', -1, 64) for a finite, non-negative x."""
+    digits, dp = _shortest(x)
     exp = dp - 1
-    # Go's shortest %g switches to an exponent below 1e-4 and from 1e+06 (eprec 6).
-    if digits != "0" and (exp < -4 or exp >= 6):
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if digits and (exp < -4 or exp >= 6):  # Go's shortest %g uses exponent precision 6
+        return _exp_form(digits, dp, upper)
+    if not digits:
+        return "0"
     if dp <= 0:
-        return f"{sign}0.{'0' * -dp}{digits}"
+        return "0." + "0" * -dp + digits
     if dp >= len(digits):
-        return sign + digits + "0" * (dp - len(digits))
-    return f"{sign}{digits[:dp]}.{digits[dp:]}"
+        return digits + "0" * (dp - len(digits))
+    return digits[:dp] + "." + digits[dp:]
+
+
+def _hex_float(x: float, upper: bool) -> str:
+    if x == 0:
+        text = "0x0p+00"
+    else:
+        m, e = math.frexp(x)
+        frac = f"{int((m * 2 - 1) * (1 << 52)):013x}".rstrip("0")
+        exp = e - 1
+        text = f"0x1{'.' + frac if frac else ''}p{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    return text.upper() if upper else text
+
+
+def _binary_float(x: float) -> str:
+    if x == 0:
+        return "0p-1074"
+    m, e = math.frexp(x)
+    mant, exp = int(m * (1 << 53)), e - 53
+    if exp < -1074:  # subnormal: Go keeps the raw mantissa with exponent -1074
+        mant >>= -1074 - exp
+        exp = -1074
+    return f"{mant}p{'-' if exp < 0 else '+'}{abs(exp)}"
+
+
+def _float_text(x: float, verb: str, prec: int | None) -> str:
+    """strconv.FormatFloat of a finite, non-negative x (prec None: shortest)."""
+    lower = verb.lower()
+    if lower == "g":
+        if prec is None:
+            return _shortest_g(x, verb == "G")
+        return f"{x:.{prec}{verb}}"
+    if lower == "e":
+        return f"{x:.{6 if prec is None else prec}{verb}}"
+    if lower == "f":
+        return f"{x:.{6 if prec is None else prec}f}"
+    if lower == "x":
+        return _hex_float(x, verb == "X")
+    return _binary_float(x)
+
+
+def _fmt_float(f: _Flags, x: float, verb: str) -> str:
+    if verb == "v":
+        verb = "g"
+    if verb not in "bgGxXeEfF":
+        return _bad_verb(f, verb, x)
+    if math.isnan(x):
+        return _pad(f, "+NaN" if f.plus else " NaN" if f.space else "NaN", zero=False)
+    if math.isinf(x):
+        # Go keeps the sign of an infinity even for %v: "+Inf".
+        num = "-Inf" if x < 0 else " Inf" if f.space and not f.plus else "+Inf"
+        return _pad(f, num, zero=False)
+    negative = x < 0 or (x == 0 and math.copysign(1.0, x) < 0)
+    num = ("-" if negative else "+") + _float_text(abs(x), verb, f.prec)
+    if f.space and num[0] == "+" and not f.plus:
+        num = " " + num[1:]
+    if f.plus or num[0] != "+":
+        if f.zero and not f.minus and f.wid and f.wid > len(num):
+            return num[0] + "0" * (f.wid - len(num)) + num[1:]
+        return _pad(f, num)
+    return _pad(f, num[1:])
 
 
 def value_string(value: Any) -> str:
-    """Go's %v of a template value."""
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format_float(value)
-    if isinstance(value, dict):
-        return (
-            "map["
-            + " ".join(f"{value_string(k)}:{value_string(v)}" for k, v in sorted(value.items()))
-            + "]"
-        )
-    if isinstance(value, list | tuple):
-        return "[" + " ".join(value_string(v) for v in value) + "]"
-    return str(value)
+    """Go's ``%v`` of a value (what ``{{.x}}`` prints for a non-nil value).
+
+    >>> value_string({"b": 2, "a": [True, None, 0.1]})
+    'map[a:[true <nil> 0.1] b:2]'
+    """
+    if isinstance(value, str):
+        return value
+    return _print(_PLAIN, value, "v")
 
 
 def sprint(*args: Any) -> str:
-    """Go's fmt.Sprint: a space between operands when neither is a string."""
+    """Go's ``fmt.Sprint``: a space between operands when neither is a string.
+
+    >>> sprint("a", 1, 2, "b")
+    'a1 2b'
+    """
     out: list[str] = []
+    prev_string = False
     for i, arg in enumerate(args):
-        if i > 0 and not isinstance(arg, str) and not isinstance(args[i - 1], str):
+        is_string = isinstance(arg, str)
+        if i > 0 and not is_string and not prev_string:
             out.append(" ")
         out.append(value_string(arg))
+        prev_string = is_string
     return "".join(out)
 
 
 def sprintln(*args: Any) -> str:
+    """Go's ``fmt.Sprintln``: operands separated by spaces, then a newline."""
     return " ".join(value_string(a) for a in args) + "\n"
 
 
-def _pad(text: str, flags: str, width: int | None, numeric: bool = False) -> str:
-    if width is None or len(text) >= width:
-        return text
-    if "-" in flags:
-        return text.ljust(width)
-    if "0" in flags and numeric:
-        sign = text[0] if text[:1] in "+-" else ""
-        return sign + text[len(sign) :].rjust(width - len(sign), "0")
-    return text.rjust(width)
+# --- Sprintf ---------------------------------------------------------------------------------
 
 
-def _bad(verb: str, arg: Any) -> str:
-    return f"%!{verb}({go_type(arg)}={value_string(arg)})"
+def _parsenum(s: str, i: int) -> tuple[int | None, int]:
+    j = i
+    while j < len(s) and "0" <= s[j] <= "9":
+        j += 1
+    if j == i:
+        return None, i
+    num = int(s[i:j])
+    if num > 1_000_000:  # Go gives up on absurd numbers and skips to the end
+        return None, len(s)
+    return num, j
 
 
-def _quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+def _int_arg(args: tuple[Any, ...], n: int) -> tuple[int | None, int]:
+    if n >= len(args):
+        return None, n
+    value = args[n]
+    if isinstance(value, int) and not isinstance(value, bool) and -1_000_000 <= value <= 1_000_000:
+        return value, n + 1
+    return None, n + 1
 
 
-def _one(verb: str, flags: str, width: int | None, prec: int | None, arg: Any) -> str:
-    numeric = isinstance(arg, int | float) and not isinstance(arg, bool)
-    if verb == "v":
-        text = value_string(arg)
-        if "+" in flags and isinstance(arg, int | float) and not isinstance(arg, bool) and arg >= 0:
-            text = "+" + text
-        return _pad(text, flags, width, numeric)
-    if verb == "s":
-        if isinstance(arg, str):
-            return _pad(arg if prec is None else arg[:prec], flags, width)
-        if numeric or isinstance(arg, bool) or arg is None:
-            return _bad(verb, arg)
-        return _pad(value_string(arg), flags, width)
-    if verb == "q":
-        if isinstance(arg, str):
-            return _pad(
-                f"`{arg}`" if "#" in flags and "`" not in arg else _quote(arg), flags, width
-            )
-        if isinstance(arg, int) and not isinstance(arg, bool):
-            return _pad(f"'{chr(arg)}'", flags, width)
-        return _bad(verb, arg)
-    if verb == "t":
-        return _pad(value_string(arg), flags, width) if isinstance(arg, bool) else _bad(verb, arg)
-    if verb in "dboxXc" and isinstance(arg, int) and not isinstance(arg, bool):
-        if verb == "c":
-            return _pad(chr(arg), flags, width)
-        base = {"d": "d", "b": "b", "o": "o", "x": "x", "X": "X"}[verb]
-        text = format(abs(arg), base)
-        if "#" in flags and verb in "xX":
-            text = ("0x" if verb == "x" else "0X") + text
-        if "#" in flags and verb == "o":
-            text = "0" + text
-        sign = "-" if arg < 0 else ("+" if "+" in flags else (" " if " " in flags else ""))
-        return _pad(sign + text, flags, width, True)
-    if verb in "xX" and isinstance(arg, str):
-        text = arg.encode().hex()
-        return _pad(text.upper() if verb == "X" else text, flags, width)
-    if verb in "feEgG" and isinstance(arg, float | int) and not isinstance(arg, bool):
-        text = format_float(float(arg), verb.lower() if verb != "g" else "g", prec)
-        if verb in "EG":
-            text = text.upper()
-        if "+" in flags and arg >= 0:
-            text = "+" + text
-        return _pad(text, flags, width, True)
-    return _bad(verb, arg)
+class _Printf:
+    """The state of one ``Sprintf`` (Go's ``pp``): output, argument number, flags."""
+
+    def __init__(self, fmt: str, args: tuple[Any, ...]) -> None:
+        self.fmt, self.args = fmt, args
+        self.out: list[str] = []
+        self.argnum = 0
+        self.reordered = False
+        self.good_argnum = True
+
+    def arg_number(self, i: int) -> tuple[int, bool]:
+        """An explicit ``[n]`` argument index at ``i``: the new position and whether
+        one was found (Go's ``argNumber``)."""
+        fmt = self.fmt
+        if i >= len(fmt) or fmt[i] != "[":
+            return i, False
+        self.reordered = True
+        close = fmt.find("]", i + 1)
+        if close < 0:
+            self.good_argnum = False
+            return i + 1, False
+        num, end = _parsenum(fmt, i + 1)
+        if num is None or end != close:
+            self.good_argnum = False
+            return close + 1, False
+        if 1 <= num <= len(self.args):
+            self.argnum = num - 1
+            return close + 1, True
+        self.good_argnum = False
+        return close + 1, True
+
+    def run(self) -> str:
+        fmt, args, out = self.fmt, self.args, self.out
+        end = len(fmt)
+        i = 0
+        while i < end:
+            self.good_argnum = True
+            j = fmt.find("%", i)
+            if j < 0:
+                out.append(fmt[i:])
+                break
+            out.append(fmt[i:j])
+            i = j + 1
+            f = _Flags()
+            while i < end and fmt[i] in "#0+- ":
+                c = fmt[i]
+                if c == "#":
+                    f.sharp = True
+                elif c == "0":
+                    f.zero = True
+                elif c == "+":
+                    f.plus = True
+                elif c == "-":
+                    f.minus = True
+                else:
+                    f.space = True
+                i += 1
+            i, after_index = self.arg_number(i)
+            if i < end and fmt[i] == "*":
+                i += 1
+                f.wid, self.argnum = _int_arg(args, self.argnum)
+                if f.wid is None:
+                    out.append("%!(BADWIDTH)")
+                elif f.wid < 0:
+                    f.wid, f.minus = -f.wid, True
+                after_index = False
+            else:
+                f.wid, i = _parsenum(fmt, i)
+                if after_index and f.wid is not None:
+                    self.good_argnum = False
+            if i + 1 < end and fmt[i] == ".":
+                i += 1
+                if after_index:
+                    self.good_argnum = False
+                i, after_index = self.arg_number(i)
+                if i < end and fmt[i] == "*":
+                    i += 1
+                    f.prec, self.argnum = _int_arg(args, self.argnum)
+                    if f.prec is not None and f.prec < 0:
+                        f.prec = None
+                    if f.prec is None:
+                        out.append("%!(BADPREC)")
+                    after_index = False
+                else:
+                    f.prec, i = _parsenum(fmt, i)
+                    if f.prec is None:
+                        f.prec = 0
+            if not after_index:
+                i, after_index = self.arg_number(i)
+            if i >= end:
+                out.append("%!(NOVERB)")
+                break
+            verb = fmt[i]
+            i += 1
+            if verb == "%":  # a literal percent takes no operand and ignores the flags
+                out.append("%")
+            elif not self.good_argnum:
+                out.append(f"%!{verb}(BADINDEX)")
+            elif self.argnum >= len(args):
+                out.append(f"%!{verb}(MISSING)")
+            else:
+                if verb == "v":
+                    f.sharp_v, f.sharp = f.sharp, False
+                    f.plus = False
+                out.append(_print(f, args[self.argnum], verb))
+                self.argnum += 1
+        if not self.reordered and self.argnum < len(args):
+            extra = [
+                "<nil>" if a is None else f"{go_type(a)}={value_string(a)}"
+                for a in args[self.argnum :]
+            ]
+            out.append("%!(EXTRA " + ", ".join(extra) + ")")
+        return "".join(out)
 
 
 def sprintf(fmt: str, *args: Any) -> str:
-    """Go's fmt.Sprintf for the verbs templates use, with Go's error forms."""
-    out: list[str] = []
-    pos = 0
-    used = 0
-    for m in _VERB.finditer(fmt):
-        out.append(fmt[pos : m.start()])
-        pos = m.end()
-        flags, width_s, prec_s, verb = m.groups()
-        if verb == "%":
-            out.append("%")
-            continue
-        width = int(width_s) if width_s and width_s != "*" else None
-        prec = int(prec_s) if prec_s not in (None, "", "*") else (0 if prec_s == "" else None)
-        if used >= len(args):
-            out.append(f"%!{verb}(MISSING)")
-            continue
-        out.append(_one(verb, flags, width, prec, args[used]))
-        used += 1
-    out.append(fmt[pos:])
-    if used < len(args):
-        extra = ", ".join(f"{go_type(a)}={value_string(a)}" for a in args[used:])
-        out.append(f"%!(EXTRA {extra})")
-    return "".join(out)
+    """Go's ``fmt.Sprintf``.
+
+    >>> sprintf("%5.2f|%x|%[1]v", 3.14159, 255)
+    ' 3.14|ff|3.14159'
+    """
+    if "%" not in fmt and not args:
+        return fmt
+    return _Printf(fmt, args).run()

@@ -1,539 +1,119 @@
-"""The subset of Go's text/template that config files use, with Go's semantics.
+"""Go's text/template, as config files use it, with Go's semantics and error messages.
 
-Config files are rendered as ``template.New(name).Funcs(...).Option(
-"missingkey=error").Parse(text).Execute(vars)``. Supported: ``{{.var}}`` (a
-missing key is an error), pipelines, parenthesised pipelines, variables
-(``$x := ...``, ``$x = ...``, ``$``), ``if``/``else if``/``else``, ``range`` (maps
-in key order, lists, integers; ``break``/``continue``; ``$i, $v :=``),
-``with``/``else with``, trim markers ``{{-``/``-}}``, comments, string, raw
-string, number, char, bool and nil literals, Go's builtins (``and or not len
-index slice print printf println eq ne lt le gt ge html js urlquery``) and the
-five functions of the Go tool (:func:`default_funcs`). ``define``, ``template``,
-``block`` and ``call`` are reported as not supported.
+The Go tool renders every config file as ``template.New(name).Funcs(five).Option(
+"missingkey=error").Parse(text).Execute(vars)``, ``vars`` being a
+``map[string]interface{}`` of strings. This module is a hand-written subset of
+text/template that follows Go's own lexer, parser and executor closely:
+
+* text and actions, trim markers ``{{- `` / `` -}}``, comments ``{{/* */}}``;
+* fields ``.a.b``, ``.``, variables ``$``, ``$x := ...``, ``$x = ...``, chains
+  ``$x.a`` and ``(pipeline).a``; literals: strings, raw strings, numbers (Go's
+  syntax: ``0x1F``, ``0o17``, ``017``, ``1_000``, ``1e3``, ``0x1p-2``), characters,
+  ``true``, ``false``, ``nil``;
+* pipelines ``.x | f`` (the piped value is the last argument) and parentheses;
+* ``if``/``else if``/``else``, ``range`` (lists, maps in key order, integers; with
+  ``else``, ``$i, $v :=``, ``break``, ``continue``), ``with``/``else with``;
+* Go's builtins ``and or not len index slice print printf println eq ne lt le gt
+  ge html js urlquery call`` and the tool's five functions (:func:`default_funcs`).
+
+``define``, ``template`` and ``block`` (templates calling templates) and complex
+numbers are refused with a clear error.
 
 >>> render("s3://{{ .bucket }}/{{ .day | base64 }}", "c.json", {"bucket": "b", "day": "x"})
 's3://b/eA=='
 
-Errors are :class:`~dataflow_runner.errors.TemplateError` with the template
-name, line (and column for execution errors, 1-based) and Go's wording.
+Every error is a :class:`~dataflow_runner.errors.TemplateError`: parse errors carry
+the template name and line (``c.json:3: function "secret" not defined``), execution
+errors also Go's column, the byte offset in the line (``c.json:1:2: executing
+"c.json" at <.foo>: map has no entry for key "foo" ...``).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
+import inspect
 import os
-import re
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from dataflow_runner.config import gofmt, gotime
+from dataflow_runner.config import gotime
+from dataflow_runner.config.gofmt import go_type, quote, sprint, sprintf, sprintln, value_string
+from dataflow_runner.config.goparse import (
+    Action,
+    Bool,
+    Break,
+    Chain,
+    Command,
+    Control,
+    Dot,
+    Field,
+    Identifier,
+    Nil,
+    Number,
+    ParseFail,
+    Pipe,
+    String,
+    Text,
+    Variable,
+    line_of,
+    node_str,
+    parse,
+)
 from dataflow_runner.errors import TemplateError
 
-MAX_DEPTH = 100  # nesting of blocks and parentheses (Go's parser has a similar guard)
-MAX_RANGE = 1_000_000  # iterations of a range over an integer
+#: Iterations of {{range}} in one rendering (configs range over a handful of values).
+MAX_ITERATIONS = 1_000_000
 
-Funcs = Mapping[str, Callable[..., Any]]
+# --- functions ---------------------------------------------------------------------------------
 
-# --- values ----------------------------------------------------------------------------
+_STRING_T = "string"  # a Go string parameter
+_ANY_T = "interface {}"  # an interface{} parameter
+_VALUE_T = "reflect.Value"  # a reflect.Value parameter (Go's builtins)
 
 
-def truth(value: Any) -> bool:
-    """Go's notion of true: non-zero, non-empty, non-nil."""
+class _FuncError(Exception):
+    """An error returned by a template function (Go's second result)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Fn:
+    impl: Callable[..., Any]
+    params: tuple[str, ...]
+    variadic: str | None = None
+    builtin: bool = False
+
+
+def _signature(fn: Callable[..., Any]) -> tuple[tuple[str, ...], str | None]:
+    """Go parameter types for a Python function: ``str`` annotations are Go strings,
+    anything else interface{}; ``*args`` is variadic."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return (), _ANY_T
+    params: list[str] = []
+    variadic = None
+    for p in sig.parameters.values():
+        kind = _STRING_T if p.annotation in (str, "str") else _ANY_T
+        if p.kind == p.VAR_POSITIONAL:
+            variadic = kind
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+            params.append(kind)
+    return tuple(params), variadic
+
+
+def _truth(value: Any) -> bool:
+    """Go's truth: not false, 0, nil, or an empty string, list or map."""
     if value is None:
         return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    if isinstance(value, str | list | tuple | dict):
-        return len(value) > 0
+    if isinstance(value, bool | int | float | str | list | tuple | Mapping):
+        return bool(value)
     return True
 
 
-def _printable(value: Any) -> str:
-    return "<no value>" if value is None else gofmt.value_string(value)
-
-
-# --- lexing ------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""
-    (?P<space>[ \t\r\n]+)
-  | (?P<decl>:=)
-  | (?P<assign>=)
-  | (?P<pipe>\|)
-  | (?P<lparen>\()
-  | (?P<rparen>\))
-  | (?P<comma>,)
-  | (?P<string>"(?:[^"\\\n]|\\.)*")
-  | (?P<raw>`[^`]*`)
-  | (?P<char>'(?:[^'\\\n]|\\.)+')
-  | (?P<number>[+-]?(?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+
-        |(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?))
-  | (?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+)
-  | (?P<variable>\$[A-Za-z0-9_]*)
-  | (?P<dot>\.)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-""",
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True)
-class Tok:
-    kind: str
-    text: str
-    pos: int  # offset in the template text
-
-
-def _lex_action(text: str, start: int, name: str, src: str) -> tuple[list[Tok], int, bool]:
-    """Tokens of the action starting at ``start`` (after ``{{``); returns the tokens,
-    the offset after ``}}`` and whether it ends with a trim marker."""
-    toks: list[Tok] = []
-    i = start
-    while True:
-        if text.startswith("}}", i):
-            return toks, i + 2, False
-        if text.startswith("-}}", i) and toks and i > start and text[i - 1] in " \t\r\n":
-            return toks, i + 3, True
-        if i >= len(text):
-            raise _parse_error(src, name, start, "unclosed action")
-        m = _TOKEN.match(text, i)
-        if m is None:
-            problem = {
-                '"': "unterminated quoted string",
-                "`": "unterminated raw quoted string",
-                "'": "unterminated character constant",
-            }.get(text[i], f"unexpected {text[i]!r} in command")
-            raise _parse_error(src, name, i, problem)
-        kind = m.lastgroup or ""
-        if kind != "space":
-            toks.append(Tok(kind, m.group(), i))
-        i = m.end()
-
-
-def _line(src: str, pos: int) -> int:
-    return src.count("\n", 0, pos) + 1
-
-
-def _column(src: str, pos: int) -> int:
-    return pos - (src.rfind("\n", 0, pos) + 1) + 1
-
-
-def _parse_error(src: str, name: str, pos: int, message: str) -> TemplateError:
-    return TemplateError(message, file=name, line=_line(src, pos))
-
-
-# --- the tree --------------------------------------------------------------------------
-
-
-@dataclass
-class Node:
-    pos: int
-
-
-@dataclass
-class Text(Node):
-    text: str
-
-
-@dataclass
-class Command(Node):
-    args: list[Any]  # operands: Field | Var | Lit | Ident | Dot | Nil | Pipeline
-
-
-@dataclass
-class Pipeline(Node):
-    decl: list[str] = field(default_factory=list)
-    assign: bool = False  # ``=`` rather than ``:=``
-    commands: list[Command] = field(default_factory=list)
-
-
-@dataclass
-class Field(Node):
-    names: list[str]
-    base: Any = None  # None: relative to dot; else an operand (``$x.a``, ``(pipe).a``)
-
-
-@dataclass
-class Var(Node):
-    name: str
-
-
-@dataclass
-class Lit(Node):
-    value: Any
-
-
-@dataclass
-class Ident(Node):
-    name: str
-
-
-@dataclass
-class Dot(Node):
-    pass
-
-
-@dataclass
-class Nil(Node):
-    pass
-
-
-@dataclass
-class Action(Node):
-    pipe: Pipeline
-
-
-@dataclass
-class Branch(Node):
-    kind: str  # if | with | range
-    pipe: Pipeline
-    body: list[Node]
-    else_body: list[Node]
-
-
-@dataclass
-class Loop(Node):
-    kind: str  # break | continue
-
-
-_KEYWORDS = {
-    "if",
-    "else",
-    "end",
-    "range",
-    "with",
-    "break",
-    "continue",
-    "define",
-    "template",
-    "block",
-}
-
-
-class _Parser:
-    def __init__(self, src: str, name: str, funcs: Funcs) -> None:
-        self.src, self.name, self.funcs = src, name, funcs
-
-    def error(self, pos: int, message: str) -> TemplateError:
-        return _parse_error(self.src, self.name, pos, message)
-
-    def items(self) -> Iterator[tuple[str, Any, int]]:
-        """("text", str, pos) and ("action", tokens, pos) with trimming applied."""
-        src = self.src
-        i = 0
-        pending: list[tuple[str, Any, int]] = []
-        trim_next = False
-        while True:
-            j = src.find("{{", i)
-            text = src[i:] if j < 0 else src[i:j]
-            if trim_next:
-                text = text.lstrip(" \t\r\n")
-            if j < 0:
-                pending.append(("text", text, i))
-                break
-            k = j + 2
-            trim_left = src.startswith("-", k) and src[k + 1 : k + 2] in (" ", "\t", "\r", "\n")
-            if trim_left:
-                text = text.rstrip(" \t\r\n")
-                k += 2
-            pending.append(("text", text, i))
-            body = k
-            while body < len(src) and src[body] in " \t\r\n" and trim_left:
-                body += 1
-            if src.startswith("/*", body):
-                end = src.find("*/", body + 2)
-                if end < 0:
-                    raise self.error(j, "unclosed comment")
-                after = end + 2
-                if src.startswith("}}", after):
-                    i, trim_next = after + 2, False
-                elif src.startswith(" -}}", after):
-                    i, trim_next = after + 4, True
-                else:
-                    raise self.error(j, "comment ends before closing delimiter")
-                continue
-            toks, i, trim_next = _lex_action(src, k, self.name, src)
-            pending.append(("action", toks, j))
-        return iter(pending)
-
-    # --- structure ---------------------------------------------------------------
-
-    def parse(self) -> list[Node]:
-        self._items = self.items()
-        self._ranges = 0
-        body, end = self._list(depth=0)
-        if end is not None:
-            word, pos = end
-            raise self.error(pos, f"unexpected {{{{{word}}}}}")
-        return body
-
-    def _list(self, depth: int) -> tuple[list[Node], tuple[str, int] | None]:
-        """Nodes up to an ``end``/``else`` (returned) or the end of the text."""
-        if depth > MAX_DEPTH:
-            raise self.error(0, "template nested too deeply")
-        nodes: list[Node] = []
-        for kind, value, pos in self._items:
-            if kind == "text":
-                if value:
-                    nodes.append(Text(pos, value))
-                continue
-            toks: list[Tok] = value
-            if not toks:
-                raise self.error(pos, "missing value for command")
-            head = toks[0]
-            if head.kind == "ident" and head.text in _KEYWORDS:
-                word = head.text
-                if word in ("end", "else"):
-                    self._else_tokens = toks[1:]
-                    if word == "end" and len(toks) > 1:
-                        raise self.error(pos, "unexpected token after end")
-                    return nodes, (word, pos)
-                if word in ("if", "with", "range"):
-                    nodes.append(self._branch(word, toks[1:], pos, depth))
-                elif word in ("break", "continue"):
-                    if not self._ranges:
-                        raise self.error(pos, f"{{{{{word}}}}} outside {{{{range}}}}")
-                    nodes.append(Loop(pos, word))
-                else:
-                    raise self.error(pos, f"{{{{{word}}}}} is not supported in config templates")
-                continue
-            nodes.append(Action(pos, self._pipeline(toks, pos, allow_decl=True)))
-        return nodes, None
-
-    def _branch(self, word: str, toks: list[Tok], pos: int, depth: int) -> Branch:
-        if not toks:
-            raise self.error(pos, f"missing value for {word}")
-        pipe = self._pipeline(toks, pos, allow_decl=True, allow_two=word == "range")
-        self._ranges += word == "range"
-        body, end = self._list(depth + 1)
-        self._ranges -= word == "range"
-        if end is None:
-            raise self.error(
-                pos,
-                f"unexpected EOF: missing {{{{end}}}} for {{{{{word}}}}} "
-                f"started at line {_line(self.src, pos)}",
-            )
-        else_body: list[Node] = []
-        if end[0] == "else":
-            rest = self._else_tokens
-            if (
-                rest
-                and rest[0].kind == "ident"
-                and rest[0].text in ("if", "with")
-                and word in ("if", "with")
-            ):
-                if rest[0].text != word:
-                    raise self.error(end[1], f"else {rest[0].text} in {word} block")
-                # ``else if X`` is ``else`` holding ``if X ... end`` (sharing the end).
-                else_body = [self._branch(word, rest[1:], end[1], depth + 1)]
-                return Branch(pos, word, pipe, body, else_body)
-            if rest:
-                raise self.error(end[1], "unexpected token after else")
-            else_body, end2 = self._list(depth + 1)
-            if end2 is None or end2[0] != "end":
-                raise self.error(
-                    pos,
-                    f"unexpected EOF: missing {{{{end}}}} for {{{{{word}}}}} "
-                    f"started at line {_line(self.src, pos)}",
-                )
-        return Branch(pos, word, pipe, body, else_body)
-
-    # --- pipelines -----------------------------------------------------------------
-
-    def _pipeline(
-        self, toks: list[Tok], pos: int, *, allow_decl: bool = False, allow_two: bool = False
-    ) -> Pipeline:
-        pipe = Pipeline(toks[0].pos if toks else pos)
-        i = 0
-        if allow_decl and toks and toks[0].kind == "variable":
-            names = [toks[0].text]
-            j = 1
-            if (
-                allow_two
-                and len(toks) > 2
-                and toks[1].kind == "comma"
-                and toks[2].kind == "variable"
-            ):
-                names.append(toks[2].text)
-                j = 3
-            if j < len(toks) and toks[j].kind in ("decl", "assign"):
-                pipe.decl = names
-                pipe.assign = toks[j].kind == "assign"
-                i = j + 1
-        groups: list[list[Tok]] = [[]]
-        depth = 0
-        for tok in toks[i:]:
-            if tok.kind == "lparen":
-                depth += 1
-            elif tok.kind == "rparen":
-                depth -= 1
-                if depth < 0:
-                    raise self.error(tok.pos, "unexpected right paren")
-            if tok.kind == "pipe" and depth == 0:
-                groups.append([])
-            else:
-                groups[-1].append(tok)
-        if depth > 0:
-            raise self.error(pos, "unclosed left paren")
-        for group in groups:
-            if not group:
-                raise self.error(
-                    pos, "missing command" if len(groups) > 1 else "missing value for command"
-                )
-            pipe.commands.append(self._command(group))
-        return pipe
-
-    def _command(self, toks: list[Tok]) -> Command:
-        args: list[Any] = []
-        i = 0
-        while i < len(toks):
-            operand, i = self._operand(toks, i)
-            args.append(operand)
-        return Command(toks[0].pos, args)
-
-    def _operand(self, toks: list[Tok], i: int) -> tuple[Any, int]:
-        tok = toks[i]
-        node: Any
-        if tok.kind == "lparen":
-            depth, j = 1, i + 1
-            while j < len(toks) and depth:
-                depth += {"lparen": 1, "rparen": -1}.get(toks[j].kind, 0)
-                j += 1
-            inner = toks[i + 1 : j - 1]
-            if not inner:
-                raise self.error(tok.pos, "missing value for parenthesized pipeline")
-            node = self._pipeline(inner, tok.pos, allow_decl=True)
-            i = j
-        else:
-            node = self._term(tok)
-            i += 1
-        # Field chains on a term: ``$x.a.b``, ``(pipe).a``.
-        while i < len(toks) and toks[i].kind == "field" and toks[i].pos == _end(toks[i - 1]):
-            names = toks[i].text[1:].split(".")
-            if isinstance(node, Field) and node.base is None:
-                node = Field(node.pos, node.names + names)
-            else:
-                node = Field(toks[i].pos, names, base=node)
-            i += 1
-        return node, i
-
-    def _term(self, tok: Tok) -> Any:
-        kind, text, pos = tok.kind, tok.text, tok.pos
-        if kind == "field":
-            return Field(pos, text[1:].split("."))
-        if kind == "variable":
-            return Var(pos, text)
-        if kind == "dot":
-            return Dot(pos)
-        if kind == "ident":
-            if text in ("true", "false"):
-                return Lit(pos, text == "true")
-            if text == "nil":
-                return Nil(pos)
-            if text in _KEYWORDS:
-                raise self.error(pos, f"unexpected <{text}> in command")
-            if text not in self.funcs and text not in BUILTINS:
-                raise self.error(
-                    pos,
-                    f'function "{text}" not defined (the functions are '
-                    "nowWithFormat, timeWithFormat, systemEnv, base64, "
-                    "base64File and Go's builtins)",
-                )
-            return Ident(pos, text)
-        if kind == "string":
-            return Lit(pos, _unquote(text, self, pos))
-        if kind == "raw":
-            return Lit(pos, text[1:-1])
-        if kind == "char":
-            value = _unquote('"' + text[1:-1].replace('"', '\\"') + '"', self, pos)
-            if len(value) != 1:
-                raise self.error(pos, f"malformed character constant: {text}")
-            return Lit(pos, ord(value))
-        if kind == "number":
-            return Lit(pos, _number(text, self, pos))
-        raise self.error(pos, f"unexpected {text!r} in operand")
-
-
-def _end(tok: Tok) -> int:
-    return tok.pos + len(tok.text)
-
-
-_ESCAPES = {
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-    "\\": "\\",
-    '"': '"',
-    "'": "'",
-}
-
-
-def _unquote(text: str, parser: _Parser, pos: int) -> str:
-    """A Go double-quoted string literal's value."""
-    body = text[1:-1]
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        nxt = body[i + 1 : i + 2]
-        if nxt in _ESCAPES:
-            out.append(_ESCAPES[nxt])
-            i += 2
-        elif nxt in ("x", "u", "U"):
-            size = {"x": 2, "u": 4, "U": 8}[nxt]
-            digits = body[i + 2 : i + 2 + size]
-            if len(digits) != size or not re.fullmatch(r"[0-9a-fA-F]+", digits):
-                raise parser.error(pos, f"invalid syntax: {text}")
-            out.append(chr(int(digits, 16)))
-            i += 2 + size
-        elif nxt.isdigit():
-            digits = body[i + 1 : i + 4]
-            if not re.fullmatch(r"[0-7]{3}", digits):
-                raise parser.error(pos, f"invalid syntax: {text}")
-            out.append(chr(int(digits, 8)))
-            i += 4
-        else:
-            raise parser.error(pos, f"invalid syntax: {text}")
-    return "".join(out)
-
-
-def _number(text: str, parser: _Parser, pos: int) -> int | float:
-    clean = text.replace("_", "")
-    try:
-        low = clean.lower().lstrip("+-")
-        if low.startswith(("0x", "0b", "0o")):
-            return int(clean, 0)
-        if re.fullmatch(r"[+-]?0[0-7]+", clean):
-            return int(clean, 8)
-        if re.fullmatch(r"[+-]?\d+", clean):
-            return int(clean)
-        return float(clean)
-    except ValueError:
-        raise parser.error(pos, f"bad number syntax: {text!r}") from None
-
-
-# --- builtins ------------------------------------------------------------------------
-
-
-class _ExecError(Exception):
-    """An error raised while executing (converted to a TemplateError with position)."""
-
-
-def _kind(value: Any) -> str:
+def _basic_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -542,134 +122,192 @@ def _kind(value: Any) -> str:
         return "float"
     if isinstance(value, str):
         return "string"
-    return "other"
+    return ""
 
 
-def _eq(a: Any, *rest: Any) -> bool:
-    if not rest:
-        raise _ExecError("missing argument for comparison")
-    for b in rest:
-        ka, kb = _kind(a), _kind(b)
-        if a is None or b is None:
-            if a is None and b is None:
-                return True
-            if (a is None and kb == "other") or (b is None and ka == "other"):
-                raise _ExecError("incompatible types for comparison")
-            continue
-        if ka == "other" or kb == "other":
-            raise _ExecError(f"uncomparable type {gofmt.go_type(a if ka == 'other' else b)}")
-        if ka != kb:
-            raise _ExecError("incompatible types for comparison")
-        if a == b:
+def _eq(arg1: Any, *args: Any) -> bool:
+    if not args:
+        raise _FuncError("missing argument for comparison")
+    k1 = _basic_kind(arg1)
+    for arg in args:
+        k2 = _basic_kind(arg)
+        if k1 != k2:
+            if arg1 is not None and arg is not None:
+                raise _FuncError(
+                    f"incompatible types for comparison: {go_type(arg1)} and {go_type(arg)}"
+                )
+            truth = False
+        elif k1:
+            truth = arg1 == arg
+        elif arg1 is None or arg is None:
+            truth = arg1 is arg
+        elif go_type(arg1) != go_type(arg):
+            raise _FuncError(
+                f"non-comparable types {value_string(arg1)}: {go_type(arg1)}, "
+                f"{go_type(arg)}: {value_string(arg)}"
+            )
+        else:
+            raise _FuncError(f"non-comparable type {value_string(arg)}: {go_type(arg)}")
+        if truth:
             return True
     return False
 
 
-def _order(a: Any, b: Any) -> int:
-    ka, kb = _kind(a), _kind(b)
-    if ka not in ("int", "float", "string") or kb not in ("int", "float", "string"):
-        raise _ExecError("invalid type for comparison")
-    if ka != kb:
-        raise _ExecError("incompatible types for comparison")
-    return int(a > b) - int(a < b)
+def _lt(a: Any, b: Any) -> bool:
+    k1, k2 = _basic_kind(a), _basic_kind(b)
+    if not k1 or not k2:
+        raise _FuncError("invalid type for comparison")
+    if k1 != k2:
+        raise _FuncError(f"incompatible types for comparison: {go_type(a)} and {go_type(b)}")
+    if k1 == "bool":
+        raise _FuncError("invalid type for comparison")
+    return bool(a < b)
 
 
-def _len(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value.encode())
-    if isinstance(value, list | tuple | dict):
-        return len(value)
-    raise _ExecError(f"len of type {gofmt.go_type(value)}")
+def _le(a: Any, b: Any) -> bool:
+    return _lt(a, b) or _eq(a, b)
 
 
-def _index(item: Any, *keys: Any) -> Any:
-    for key in keys:
-        if isinstance(item, dict):
-            if not isinstance(key, str):
-                raise _ExecError(f"value has type {gofmt.go_type(key)}; should be string")
-            item = item.get(key)
-        elif isinstance(item, list | tuple | str):
-            if not isinstance(key, int) or isinstance(key, bool):
-                raise _ExecError(f"cannot index slice/array with type {gofmt.go_type(key)}")
-            if not 0 <= key < len(item):
-                raise _ExecError(f"index out of range: {key}")
-            item = item[key] if not isinstance(item, str) else item.encode()[key]
-        elif item is None:
-            raise _ExecError("index of untyped nil")
+def _len(item: Any) -> int:
+    if item is None:
+        raise _FuncError("reflect: call of reflect.Value.Type on zero Value")
+    if isinstance(item, str):
+        return len(item.encode("utf-8", "surrogatepass"))  # Go counts bytes
+    if isinstance(item, list | tuple | Mapping):
+        return len(item)
+    raise _FuncError(f"len of type {go_type(item)}")
+
+
+def _index_arg(index: Any, cap: int) -> int:
+    if index is None:
+        raise _FuncError("cannot index slice/array with nil")
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise _FuncError(f"cannot index slice/array with type {go_type(index)}")
+    if index < 0 or index > cap:
+        raise _FuncError(f"index out of range: {index}")
+    return index
+
+
+def _index(item: Any, *indexes: Any) -> Any:
+    if item is None:
+        raise _FuncError("index of untyped nil")
+    for n, index in enumerate(indexes):
+        if item is None and n:
+            raise _FuncError("index of nil pointer")
+        if isinstance(item, str | list | tuple):
+            data = item.encode("utf-8", "surrogatepass") if isinstance(item, str) else item
+            x = _index_arg(index, len(data))
+            if x == len(data):
+                what = "string" if isinstance(item, str) else "slice"
+                raise _FuncError(f"reflect: {what} index out of range")
+            item = data[x]
+        elif isinstance(item, Mapping):
+            if index is None:
+                raise _FuncError("value is nil; should be of type string")
+            if not isinstance(index, str):
+                raise _FuncError(f"value has type {go_type(index)}; should be string")
+            item = item.get(index)  # a missing key gives the zero value: nil
         else:
-            raise _ExecError(f"can't index item of type {gofmt.go_type(item)}")
+            raise _FuncError(f"can't index item of type {go_type(item)}")
     return item
 
 
 def _slice(item: Any, *indexes: Any) -> Any:
-    if not isinstance(item, str | list | tuple):
-        raise _ExecError(f"can't slice item of type {gofmt.go_type(item)}")
-    if len(indexes) > (2 if isinstance(item, str) else 3):
-        raise _ExecError(f"too many slice indexes: {len(indexes)}")
-    bounds = [int(i) for i in indexes]
-    start = bounds[0] if bounds else 0
-    stop = bounds[1] if len(bounds) > 1 else len(item)
-    if not 0 <= start <= stop <= len(item):
-        raise _ExecError(f"index out of range: {stop if stop > len(item) else start}")
-    return item[start:stop]
+    if item is None:
+        raise _FuncError("slice of untyped nil")
+    if len(indexes) > 3:
+        raise _FuncError(f"too many slice indexes: {len(indexes)}")
+    if isinstance(item, str):
+        if len(indexes) == 3:
+            raise _FuncError("cannot 3-index slice a string")
+        data: Any = item.encode("utf-8", "surrogatepass")
+    elif isinstance(item, list | tuple):
+        data = item
+    else:
+        raise _FuncError(f"can't slice item of type {go_type(item)}")
+    idx = [0, len(data), 0]
+    for n, index in enumerate(indexes):
+        idx[n] = _index_arg(index, len(data))
+    if idx[0] > idx[1]:
+        raise _FuncError(f"invalid slice index: {idx[0]} > {idx[1]}")
+    if len(indexes) == 3 and idx[1] > idx[2]:
+        raise _FuncError(f"invalid slice index: {idx[1]} > {idx[2]}")
+    part = data[idx[0] : idx[1]]
+    return part.decode("utf-8", "replace") if isinstance(item, str) else list(part)
 
 
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _ExecError(f"wrong type for value; expected string; got {gofmt.go_type(value)}")
-    return value
+def _eval_args(args: tuple[Any, ...]) -> str:
+    """``fmt.Sprint`` of the arguments, a nil one printing as <no value> (Go's evalArgs)."""
+    if len(args) == 1 and isinstance(args[0], str):
+        return args[0]
+    return sprint(*("<no value>" if a is None else a for a in args))
 
 
-def _js(text: Any) -> str:
+def _html(*args: Any) -> str:
+    text = _eval_args(args)
+    for c, escaped in (("&", "&amp;"), ("\0", "\ufffd"), ('"', "&#34;"), ("'", "&#39;")):
+        text = text.replace(c, escaped)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+_JS_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E"}
+_JS_ESCAPES.update({"&": "\\u0026", "=": "\\u003D"})
+
+
+def _js(*args: Any) -> str:
     out = []
-    for c in gofmt.sprint(text):
-        if c in "\\'\"<>&=":
-            out.append(f"\\u{ord(c):04X}" if c in "<>&=" else "\\" + c)
-        elif ord(c) < 0x20:
+    for c in _eval_args(args):
+        if c in _JS_ESCAPES:
+            out.append(_JS_ESCAPES[c])
+        elif c < " " or (c >= "\x80" and not c.isprintable()):
             out.append(f"\\u{ord(c):04X}")
         else:
             out.append(c)
     return "".join(out)
 
 
-BUILTINS: dict[str, Callable[..., Any]] = {
-    "eq": _eq,
-    "ne": lambda a, *b: not _eq(a, *b),
-    "lt": lambda a, b: _order(a, b) < 0,
-    "le": lambda a, b: _order(a, b) <= 0,
-    "gt": lambda a, b: _order(a, b) > 0,
-    "ge": lambda a, b: _order(a, b) >= 0,
-    "not": lambda a: not truth(a),
-    "len": _len,
-    "index": _index,
-    "slice": _slice,
-    "print": gofmt.sprint,
-    "printf": lambda f, *a: gofmt.sprintf(_string(f), *a),
-    "println": gofmt.sprintln,
-    "html": lambda *a: (
-        html.escape(gofmt.sprint(*a)).replace("&#x27;", "&#39;").replace("&quot;", "&#34;")
-    ),
-    "js": lambda *a: _js(gofmt.sprint(*a)),
-    "urlquery": lambda *a: urllib.parse.quote_plus(gofmt.sprint(*a)),
-    # ``and``/``or`` evaluate their arguments lazily: _Exec.call handles them.
-    "and": lambda *a: a[-1],
-    "or": lambda *a: a[-1],
+def _urlquery(*args: Any) -> str:
+    return urllib.parse.quote_plus(_eval_args(args), safe="")
+
+
+def _printf(fmt: str, *args: Any) -> str:
+    return sprintf(fmt, *args)
+
+
+_BUILTINS: dict[str, _Fn] = {
+    "and": _Fn(lambda *a: a[-1], (_VALUE_T,), _VALUE_T, True),
+    "or": _Fn(lambda *a: a[-1], (_VALUE_T,), _VALUE_T, True),
+    "call": _Fn(lambda *a: None, (_VALUE_T,), _VALUE_T, True),
+    "not": _Fn(lambda a: not _truth(a), (_VALUE_T,), None, True),
+    "len": _Fn(_len, (_VALUE_T,), None, True),
+    "index": _Fn(_index, (_VALUE_T,), _VALUE_T, True),
+    "slice": _Fn(_slice, (_VALUE_T,), _VALUE_T, True),
+    "eq": _Fn(_eq, (_VALUE_T,), _VALUE_T, True),
+    "ne": _Fn(lambda a, b: not _eq(a, b), (_VALUE_T, _VALUE_T), None, True),
+    "lt": _Fn(_lt, (_VALUE_T, _VALUE_T), None, True),
+    "le": _Fn(_le, (_VALUE_T, _VALUE_T), None, True),
+    "gt": _Fn(lambda a, b: not _le(a, b), (_VALUE_T, _VALUE_T), None, True),
+    "ge": _Fn(lambda a, b: not _lt(a, b), (_VALUE_T, _VALUE_T), None, True),
+    "print": _Fn(sprint, (), _ANY_T, True),
+    "printf": _Fn(_printf, (_STRING_T,), _ANY_T, True),
+    "println": _Fn(sprintln, (), _ANY_T, True),
+    "html": _Fn(_html, (), _ANY_T, True),
+    "js": _Fn(_js, (), _ANY_T, True),
+    "urlquery": _Fn(_urlquery, (), _ANY_T, True),
 }
-_ARITY = {
-    "eq": (1, None),
-    "ne": (2, 2),
-    "lt": (2, 2),
-    "le": (2, 2),
-    "gt": (2, 2),
-    "ge": (2, 2),
-    "not": (1, 1),
-    "len": (1, 1),
-    "index": (1, None),
-    "slice": (1, None),
-    "printf": (1, None),
-    "and": (1, None),
-    "or": (1, None),
-}
+
+
+def _go_os_error(path: str, exc: OSError) -> str:
+    """An OSError in Go's words: ``open PATH: no such file or directory``."""
+    if isinstance(exc, IsADirectoryError):
+        return f"read {path}: is a directory"
+    reason = exc.strerror or str(exc)
+    return f"open {path}: {reason[:1].lower()}{reason[1:]}"
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def default_funcs(
@@ -678,290 +316,445 @@ def default_funcs(
     environ: Mapping[str, str] | None = None,
     read_file: Callable[[str], bytes] | None = None,
 ) -> dict[str, Callable[..., Any]]:
-    """The Go tool's five template functions (injectable clock, env and files for tests)."""
+    """The Go tool's five template functions; the clock, the environment and the file
+    reader can be replaced (tests).
+
+    >>> funcs = default_funcs(environ={"USER": "ann"})
+    >>> render('{{ systemEnv "USER" | base64 }}', "t", {}, funcs=funcs)
+    'YW5u'
+    """
     clock = now or (lambda: dt.datetime.now().astimezone())
     env = os.environ if environ is None else environ
-
-    def _read(path: str) -> bytes:
-        with open(path, "rb") as fh:
-            return fh.read()
-
-    reader = read_file or _read
-
-    def base64_file(path: str) -> str:
-        try:
-            return base64.b64encode(reader(path)).decode()
-        except OSError as exc:
-            # Go's wording: "open PATH: no such file or directory".
-            raise _ExecError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+    reader = read_file or _read_file
 
     def now_with_format(layout: str) -> str:
         return gotime.format_go_time(clock(), layout)
 
     def time_with_format(epoch: str, layout: str) -> str:
-        try:
-            seconds = gotime.parse_epoch(epoch)
-            return gotime.format_go_time(gotime.from_epoch(seconds), layout)
-        except ValueError as exc:
-            raise _ExecError(str(exc)) from None
+        return gotime.format_go_time(gotime.from_epoch(gotime.parse_epoch(epoch)), layout)
 
     def system_env(name: str) -> str:
-        if name not in env:
-            raise _ExecError(f"environment variable {name} not set")
-        return env[name]
+        value = env.get(name)
+        if value is None:
+            raise _FuncError(f"environment variable {name} not set")
+        return value
+
+    def base64_text(text: str) -> str:
+        return base64.b64encode(text.encode("utf-8", "surrogatepass")).decode("ascii")
+
+    def base64_file(path: str) -> str:
+        try:
+            data = reader(path)
+        except OSError as exc:
+            raise _FuncError(_go_os_error(path, exc)) from None
+        return base64.b64encode(data).decode("ascii")
 
     return {
         "nowWithFormat": now_with_format,
         "timeWithFormat": time_with_format,
         "systemEnv": system_env,
-        "base64": lambda text: base64.b64encode(text.encode()).decode(),
+        "base64": base64_text,
         "base64File": base64_file,
     }
 
 
-#: The string parameters of the five functions (Go converts arguments to them).
-_STRING_PARAMS = {
-    "nowWithFormat": 1,
-    "timeWithFormat": 2,
-    "systemEnv": 1,
-    "base64": 1,
-    "base64File": 1,
-}
+# --- executor (Go's text/template/exec.go) ------------------------------------------------------
 
 
-# --- execution ---------------------------------------------------------------------------
+class _ExecFail(Exception):
+    def __init__(self, node: Any, message: str) -> None:
+        super().__init__(message)
+        self.node, self.message = node, message
 
 
-class _Break(Exception):
+class _BreakLoop(Exception):
     pass
 
 
-class _Continue(Exception):
+class _ContinueLoop(Exception):
     pass
+
+
+_MISSING: Any = object()  # "no value piped in" (Go's missingVal)
+
+
+def _printed(value: Any) -> str:
+    """What an action prints: Go's %v, and <no value> for nil."""
+    return "<no value>" if value is None else value_string(value)
 
 
 class _Exec:
-    def __init__(self, src: str, name: str, funcs: Funcs, data: Any) -> None:
-        self.src, self.name, self.funcs = src, name, funcs
+    def __init__(self, funcs: Mapping[str, _Fn], data: Any) -> None:
+        self.funcs = funcs
+        self.root = data
+        self.node: Any = None  # the node being evaluated, for error messages
+        # (name, value, static type is interface{}): in Go a value read from a map or a
+        # list has the static type interface{}, which shows in some error messages.
+        self.vars: list[tuple[str, Any, bool]] = [("$", data, False)]
+        self.dot_iface = False
         self.out: list[str] = []
-        self.vars: list[tuple[str, Any]] = [("$", data)]
+        self.iterations = 0
 
-    def error(self, node: Node, message: str) -> TemplateError:
-        context = self.src[node.pos : node.pos + 40].split("}}")[0].split("\n")[0].strip()
-        return TemplateError(
-            f'executing "{self.name}" at <{context}>: {message}',
-            file=self.name,
-            line=_line(self.src, node.pos),
-            column=_column(self.src, node.pos),
-        )
+    def fail(self, message: str) -> _ExecFail:
+        """The error to raise, at the node being evaluated (Go's ``s.errorf``)."""
+        return _ExecFail(self.node, message)
 
-    def walk(self, nodes: list[Node], dot: Any) -> None:
+    # --- walking ---
+
+    def walk(self, dot: Any, nodes: list[Any]) -> None:
+        out = self.out
         for node in nodes:
-            if isinstance(node, Text):
-                self.out.append(node.text)
-            elif isinstance(node, Action):
-                value = self.pipeline(node.pipe, dot)
+            t = type(node)
+            if t is Text:
+                out.append(node.text)
+            elif t is Action:
+                name = node.simple
+                if name is not None and type(dot) is dict and name in dot:  # fast path
+                    value = dot[name]
+                    out.append(value if type(value) is str else _printed(value))
+                    continue
+                self.node = node
+                value = self.pipeline(dot, node.pipe)
                 if not node.pipe.decl:
-                    self.out.append(_printable(value))
-            elif isinstance(node, Branch):
-                self.branch(node, dot)
-            elif isinstance(node, Loop):
-                raise _Break() if node.kind == "break" else _Continue()
-
-    def branch(self, node: Branch, dot: Any) -> None:
-        mark = len(self.vars)
-        try:
-            if node.kind == "range":
-                self.range(node, dot)
-                return
-            value = self.pipeline(node.pipe, dot)
-            if truth(value):
-                self.walk(node.body, value if node.kind == "with" else dot)
+                    out.append(_printed(value))
+            elif t is Control:
+                self.node = node
+                if node.kind == "range":
+                    self.walk_range(dot, node)
+                else:
+                    self.walk_if_with(dot, node)
+            elif t is Break:
+                raise _BreakLoop
             else:
-                del self.vars[mark:]
-                self.walk(node.else_body, dot)
-        finally:
-            del self.vars[mark:]
+                raise _ContinueLoop
 
-    def range(self, node: Branch, dot: Any) -> None:
-        value = self.pipeline(node.pipe, dot, declare=False)
-        if isinstance(value, dict):
-            items: list[tuple[Any, Any]] = [(k, value[k]) for k in sorted(value)]
-        elif isinstance(value, list | tuple):
+    def walk_if_with(self, dot: Any, node: Control) -> None:
+        mark = len(self.vars)
+        value = self.pipeline(dot, node.pipe)
+        if _truth(value):
+            if node.kind == "with":
+                saved, self.dot_iface = self.dot_iface, False
+                self.walk(value, node.body)
+                self.dot_iface = saved
+            else:
+                self.walk(dot, node.body)
+        elif node.else_body is not None:
+            self.walk(dot, node.else_body)
+        del self.vars[mark:]
+
+    def walk_range(self, dot: Any, node: Control) -> None:
+        mark0 = len(self.vars)
+        value = self.pipeline(dot, node.pipe)
+        decl = node.pipe.decl
+        mark = len(self.vars)
+        items: list[tuple[Any, Any]]
+        iface = True
+        if isinstance(value, list | tuple):
             items = list(enumerate(value))
+        elif isinstance(value, Mapping):
+            items = [(k, value[k]) for k in sorted(value, key=lambda k: (str(type(k)), k))]
         elif isinstance(value, int) and not isinstance(value, bool):
-            if value > MAX_RANGE:
-                raise self.error(node.pipe, f"range over {value} is too long")
-            items = [(i, i) for i in range(value)]
+            if len(decl) > 1:
+                raise self.fail(f"can't use {value} to iterate over more than one variable")
+            items, iface = [(i, i) for i in range(min(value, MAX_ITERATIONS + 1))], False
         elif value is None:
             items = []
         else:
-            raise self.error(node.pipe, f"range can't iterate over {_printable(value)}")
-        if not items:
-            self.walk(node.else_body, dot)
-            return
-        mark = len(self.vars)
-        for key, elem in items:
-            del self.vars[mark:]
-            names = node.pipe.decl
-            if len(names) == 1:
-                self.vars.append((names[0], elem))
-            elif len(names) == 2:
-                self.vars.extend([(names[0], key), (names[1], elem)])
-            try:
-                self.walk(node.body, elem)
-            except _Break:
-                break
-            except _Continue:
-                continue
+            raise self.fail(f"range can't iterate over {value_string(value)}")
+        self.iterations += len(items)
+        if self.iterations > MAX_ITERATIONS:
+            raise self.fail(f"too many range iterations (more than {MAX_ITERATIONS})")
+        saved = self.dot_iface
+        try:
+            for index, elem in items:
+                if decl:
+                    if node.pipe.is_assign:
+                        self.set_var(decl[0].ident[0], index if len(decl) > 1 else elem, iface)
+                        if len(decl) > 1:
+                            self.set_var(decl[1].ident[0], elem, iface)
+                    else:
+                        self.vars[-1] = (decl[-1].ident[0], elem, iface)
+                        if len(decl) > 1:
+                            self.vars[-2] = (decl[0].ident[0], index, False)
+                self.dot_iface = iface
+                try:
+                    self.walk(elem, node.body)
+                except _ContinueLoop:
+                    pass
+                finally:
+                    del self.vars[mark:]
+        except _BreakLoop:
+            pass
+        finally:
+            self.dot_iface = saved
+        if not items and node.else_body is not None:
+            self.walk(dot, node.else_body)
+        del self.vars[mark0:]
 
-    def pipeline(self, pipe: Pipeline, dot: Any, *, declare: bool = True) -> Any:
-        value: Any = _NO_ARG
-        for cmd in pipe.commands:
-            value = self.command(cmd, dot, value)
-        if pipe.decl and declare:
-            if pipe.assign:
-                self.set_var(pipe, pipe.decl[0], value)
+    # --- evaluation ---
+
+    def pipeline(self, dot: Any, pipe: Pipe) -> Any:
+        self.node = pipe
+        value = _MISSING
+        for cmd in pipe.cmds:
+            value = self.command(dot, cmd, value)
+        for var in pipe.decl:
+            if pipe.is_assign:
+                self.set_var(var.ident[0], value, False)
             else:
-                self.vars.append((pipe.decl[0], value))
+                self.vars.append((var.ident[0], value, False))
         return value
 
-    def set_var(self, node: Node, name: str, value: Any) -> None:
+    def command(self, dot: Any, cmd: Command, final: Any) -> Any:
+        first = cmd.args[0]
+        t = type(first)
+        if t is Field:
+            self.node = first
+            return self.field_chain(dot, dot, self.dot_iface, first, first.ident, cmd.args, final)
+        if t is Chain:
+            return self.chain(dot, first, cmd.args, final)
+        if t is Identifier:
+            return self.function(dot, first, cmd, cmd.args, final)
+        if t is Pipe:
+            self.not_a_function(cmd.args, final)
+            return self.pipeline(dot, first)
+        if t is Variable:
+            return self.variable(dot, first, cmd.args, final)
+        self.node = first
+        self.not_a_function(cmd.args, final)
+        if t is Bool:
+            return first.value
+        if t is Dot:
+            return dot
+        if t is Nil:
+            raise self.fail("nil is not a command")
+        if t is Number:
+            return self.ideal(first)
+        return first.text
+
+    def not_a_function(self, args: list[Any], final: Any) -> None:
+        if len(args) > 1 or final is not _MISSING:
+            raise self.fail(f"can't give argument to non-function {node_str(args[0])}")
+
+    def ideal(self, num: Number) -> Any:
+        self.node = num
+        if num.value is None:
+            raise self.fail(f"{num.text} overflows int")
+        return num.value
+
+    def var_value(self, name: str) -> tuple[Any, bool]:
+        for var_name, value, iface in reversed(self.vars):
+            if var_name == name:
+                return value, iface
+        raise self.fail(f"undefined variable: {name}")
+
+    def set_var(self, name: str, value: Any, iface: bool) -> None:
         for i in range(len(self.vars) - 1, -1, -1):
             if self.vars[i][0] == name:
-                self.vars[i] = (name, value)
+                self.vars[i] = (name, value, iface)
                 return
-        raise self.error(node, f"undefined variable: {name}")
+        raise self.fail(f"undefined variable: {name}")
 
-    def command(self, cmd: Command, dot: Any, final: Any) -> Any:
-        first = cmd.args[0]
-        if isinstance(first, Ident):
-            return self.call(first, cmd.args[1:], dot, final)
-        if len(cmd.args) > 1 or final is not _NO_ARG:
-            what = self.src[first.pos :].split()[0] if isinstance(first, Field) else "a value"
-            raise self.error(first, f"can't give argument to non-function {what}")
-        return self.operand(first, dot)
+    def variable(self, dot: Any, node: Variable, args: list[Any] | None, final: Any) -> Any:
+        self.node = node
+        value, iface = self.var_value(node.ident[0])
+        if len(node.ident) == 1:
+            if args is not None:
+                self.not_a_function(args, final)
+            return value
+        return self.field_chain(dot, value, iface, node, node.ident[1:], args, final)
 
-    def operand(self, node: Any, dot: Any) -> Any:
-        if isinstance(node, Lit):
-            return node.value
-        if isinstance(node, Dot):
-            return dot
-        if isinstance(node, Nil):
-            raise self.error(node, "nil is not a command")
-        if isinstance(node, Var):
-            for name, value in reversed(self.vars):
-                if name == node.name:
-                    return value
-            raise self.error(node, f"undefined variable: {node.name}")
-        if isinstance(node, Pipeline):
-            mark = len(self.vars)
-            try:
-                return self.pipeline(node, dot)
-            finally:
-                del self.vars[mark:]
-        if isinstance(node, Field):
-            base = dot if node.base is None else self.operand(node.base, dot)
-            return self.field(node, base)
-        if isinstance(node, Ident):
-            return self.call(node, [], dot, _NO_ARG)
-        raise self.error(node, "unexpected node")
+    def chain(self, dot: Any, node: Chain, args: list[Any] | None, final: Any) -> Any:
+        self.node = node
+        base = self.arg(dot, None, node.node)
+        return self.field_chain(dot, base, False, node, node.fields, args, final)
 
-    def field(self, node: Field, value: Any) -> Any:
-        for name in node.names:
-            if isinstance(value, dict):
-                if name not in value:
-                    hint = (
-                        f" (pass it with --vars {name},VALUE)" if value is self.vars[0][1] else ""
-                    )
-                    raise self.error(node, f'map has no entry for key "{name}"{hint}')
-                value = value[name]
-            elif value is None:
-                raise self.error(node, f"nil pointer evaluating interface {{}}.{name}")
-            else:
-                raise self.error(
-                    node, f"can't evaluate field {name} in type {gofmt.go_type(value)}"
+    def field_chain(
+        self,
+        dot: Any,
+        receiver: Any,
+        iface: bool,
+        node: Any,
+        ident: tuple[str, ...],
+        args: list[Any] | None,
+        final: Any,
+    ) -> Any:
+        for name in ident[:-1]:
+            receiver = self.field(name, None, _MISSING, receiver, iface)
+            iface = True
+        return self.field(ident[-1], args, final, receiver, iface)
+
+    def field(
+        self, name: str, args: list[Any] | None, final: Any, receiver: Any, iface: bool
+    ) -> Any:
+        if receiver is None:
+            if iface:
+                raise self.fail(f"nil pointer evaluating interface {{}}.{name}")
+            raise self.fail(f"nil data; no entry for key {quote(name)}")
+        if isinstance(receiver, Mapping):
+            if (args is not None and len(args) > 1) or final is not _MISSING:
+                raise self.fail(f"{name} is not a method but has arguments")
+            if name in receiver:
+                return receiver[name]
+            hint = f" (pass it with --vars {name},VALUE)" if receiver is self.root else ""
+            raise self.fail(f"map has no entry for key {quote(name)}{hint}")
+        raise self.fail(
+            f"can't evaluate field {name} in type {'interface {}' if iface else go_type(receiver)}"
+        )
+
+    def function(
+        self, dot: Any, ident: Identifier, cmd: Any, args: list[Any] | None, final: Any
+    ) -> Any:
+        self.node = ident
+        fn = self.funcs.get(ident.name)
+        if fn is None:
+            raise self.fail(f"{quote(ident.name)} is not a defined function")
+        return self.call(dot, fn, cmd, ident.name, args[1:] if args else [], final)
+
+    def call(self, dot: Any, fn: _Fn, node: Any, name: str, args: list[Any], final: Any) -> Any:
+        num_in = len(args) + (final is not _MISSING)
+        if fn.variadic is not None:
+            num_fixed = len(fn.params)
+            if num_in < num_fixed:
+                raise self.fail(
+                    f"wrong number of args for {name}: want at least {num_fixed} got {len(args)}"
                 )
+        else:
+            num_fixed = len(args)
+            if num_in != len(fn.params):
+                raise self.fail(
+                    f"wrong number of args for {name}: want {len(fn.params)} got {num_in}"
+                )
+        if fn.builtin and name in ("and", "or"):
+            # Short-circuit: the first decisive argument is the result.
+            value = None
+            for arg in args:
+                value = self.arg(dot, _VALUE_T, arg)
+                if _truth(value) == (name == "or"):
+                    return value
+            if final is not _MISSING:
+                value = self.validate(final, _VALUE_T)
+            return value
+        argv = [self.arg(dot, fn.params[i], args[i]) for i in range(min(num_fixed, len(args)))]
+        for arg in args[len(argv) :]:
+            argv.append(self.arg(dot, fn.variadic, arg))
+        if final is not _MISSING:
+            kind = fn.params[-1] if fn.params else fn.variadic
+            if fn.variadic is not None:
+                kind = fn.params[num_in - 1] if num_in - 1 < num_fixed else fn.variadic
+            argv.append(self.validate(final, kind))
+        try:
+            if fn.builtin and name == "call":
+                # No template value is a function, so every call fails as in Go.
+                callee = node_str(args[0]) if args else "<nil>"
+                if argv[0] is None:
+                    raise _FuncError("call of nil")
+                raise _FuncError(f"non-function {callee} of type {go_type(argv[0])}")
+            return fn.impl(*argv)
+        except (_ExecFail, _BreakLoop, _ContinueLoop):
+            raise
+        except Exception as exc:  # Go's safeCall: a failing function is an error
+            self.node = node
+            raise self.fail(f"error calling {name}: {_func_message(exc)}") from None
+
+    def arg(self, dot: Any, kind: str | None, node: Any) -> Any:
+        """Go's ``evalArg``: an argument evaluated for a parameter of type ``kind``."""
+        self.node = node
+        t = type(node)
+        if t is Dot:
+            return self.validate(dot, kind)
+        if t is Nil:
+            if kind == _STRING_T:
+                raise self.fail(f"cannot assign nil to {kind}")
+            return None
+        if t is Field:
+            value = self.field_chain(dot, dot, self.dot_iface, node, node.ident, [node], _MISSING)
+            return self.validate(value, kind)
+        if t is Variable:
+            return self.validate(self.variable(dot, node, None, _MISSING), kind)
+        if t is Pipe:
+            return self.validate(self.pipeline(dot, node), kind)
+        if t is Identifier:
+            return self.validate(self.function(dot, node, node, None, _MISSING), kind)
+        if t is Chain:
+            return self.validate(self.chain(dot, node, None, _MISSING), kind)
+        if kind == _STRING_T:
+            if t is String:
+                return node.text
+            raise self.fail(f"expected string; found {node_str(node)}")
+        if t is Number:
+            return self.ideal(node)
+        return node.value if t is Bool else node.text
+
+    def validate(self, value: Any, kind: str | None) -> Any:
+        if kind == _STRING_T:
+            if value is None:
+                raise self.fail("invalid value; expected string")
+            if not isinstance(value, str):
+                raise self.fail(f"wrong type for value; expected string; got {go_type(value)}")
         return value
 
-    def call(self, ident: Ident, args: list[Any], dot: Any, final: Any) -> Any:
-        name = ident.name
-        count = len(args) + (final is not _NO_ARG)
-        if name in ("and", "or"):
-            if count < 1:
-                raise self.error(ident, f"wrong number of args for {name}: want at least 1 got 0")
-            # Evaluated lazily, left to right: the first decisive value is the result.
-            value: Any = None
-            nodes = list(args)
-            for i in range(count):
-                value = final if i == len(nodes) else self.operand(nodes[i], dot)
-                if truth(value) != (name == "and"):
-                    return value
-            return value
-        fn = self.funcs.get(name) or BUILTINS.get(name)
-        if fn is None:
-            raise self.error(ident, f'function "{name}" not defined')
-        values = [self.operand(a, dot) for a in args]
-        if final is not _NO_ARG:
-            values.append(final)
-        self.check_args(ident, name, values)
-        try:
-            return fn(*values)
-        except _ExecError as exc:
-            raise self.error(ident, f"error calling {name}: {exc}") from None
-        except TemplateError:
-            raise
-        except Exception as exc:  # a function must never crash the run
-            raise self.error(ident, f"error calling {name}: {exc}") from None
 
-    def check_args(self, ident: Ident, name: str, values: list[Any]) -> None:
-        if name in _STRING_PARAMS:
-            want = _STRING_PARAMS[name]
-            if len(values) != want:
-                raise self.error(
-                    ident, f"wrong number of args for {name}: want {want} got {len(values)}"
-                )
-            for v in values:
-                if not isinstance(v, str):
-                    raise self.error(
-                        ident, f"wrong type for value; expected string; got {gofmt.go_type(v)}"
-                    )
-            return
-        low, high = _ARITY.get(name, (0, None))
-        if len(values) < low or (high is not None and len(values) > high):
-            wanted = f"{low}" if low == high else f"at least {low}"
-            raise self.error(
-                ident, f"wrong number of args for {name}: want {wanted} got {len(values)}"
-            )
+def _func_message(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _go_os_error(str(exc.filename), exc)
+    return str(exc) or type(exc).__name__
 
 
-_NO_ARG = object()
-_CACHE: dict[tuple[str, str, frozenset[str]], list[Node]] = {}
+# --- entry point ---------------------------------------------------------------------------------
 
 
-def parse(text: str, name: str, funcs: Funcs | None = None) -> list[Node]:
-    """Parse a template (cached): raises TemplateError for a syntax error."""
-    table = default_funcs() if funcs is None else funcs
-    key = (text, name, frozenset(table))
-    if key not in _CACHE:
-        if len(_CACHE) > 64:
-            _CACHE.clear()
-        _CACHE[key] = _Parser(text, name, table).parse()
-    return _CACHE[key]
+def _function_table(funcs: Mapping[str, Callable[..., Any]]) -> dict[str, _Fn]:
+    table = dict(_BUILTINS)
+    for name, fn in funcs.items():  # as in Go, a template's functions hide the builtins
+        params, variadic = _signature(fn)
+        table[name] = _Fn(fn, params, variadic)
+    return table
 
 
-def render(text: str, name: str, data: Mapping[str, Any], *, funcs: Funcs | None = None) -> str:
-    """Render ``text`` as Go's text/template would, with ``missingkey=error``.
+def _exec_error(text: str, name: str, fail: _ExecFail) -> TemplateError:
+    node = fail.node
+    if node is None:
+        return TemplateError(fail.message, file=name)
+    pos = node.pos
+    line_start = text.rfind("\n", 0, pos) + 1
+    column = len(text[line_start:pos].encode("utf-8", "surrogatepass"))  # Go counts bytes
+    return TemplateError(
+        f"executing {quote(name)} at <{node_str(node)}>: {fail.message}",
+        file=name,
+        line=line_of(text, pos),
+        column=column,
+    )
 
-    ``name`` is the template's name (the Go tool uses the file's base name).
+
+def render(
+    text: str,
+    name: str,
+    data: Mapping[str, Any],
+    *,
+    funcs: Mapping[str, Callable[..., Any]] | None = None,
+) -> str:
+    """Render ``text`` as Go's text/template does with ``missingkey=error``.
+
+    ``name`` names the template in errors (the Go tool uses the file's base name);
+    ``funcs`` defaults to :func:`default_funcs`. Text without ``{{`` is returned as is.
+
+    >>> render('{{ if eq .env "prod" }}big{{ else }}small{{ end }}', "t", {"env": "dev"})
+    'small'
     """
     if "{{" not in text:
         return text
-    table = default_funcs() if funcs is None else funcs
-    tree = parse(text, name, table)
-    run = _Exec(text, name, table, dict(data))
+    table = _function_table(default_funcs() if funcs is None else funcs)
     try:
-        run.walk(tree, run.vars[0][1])
+        tree = parse(text, name, table)
+        run = _Exec(table, data)
+        run.walk(data, tree)
+        return "".join(run.out)
+    except ParseFail as exc:
+        raise TemplateError(exc.message, file=name, line=exc.line) from None
+    except _ExecFail as exc:
+        raise _exec_error(text, name, exc) from None
     except RecursionError:
         raise TemplateError("template nested too deeply", file=name) from None
-    return "".join(run.out)
+    except (_BreakLoop, _ContinueLoop):  # pragma: no cover - the parser allows them in range only
+        raise TemplateError("{{break}} or {{continue}} outside {{range}}", file=name) from None

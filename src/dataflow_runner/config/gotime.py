@@ -1,10 +1,11 @@
-"""Go's time layouts (``2006-01-02T15:04:05Z07:00``) as Python formatting.
+"""Go's time layouts (``2006-01-02T15:04:05Z07:00``) applied to Python datetimes.
 
-A layout is an example rendering of Go's reference time, ``Mon Jan 2 15:04:05
-MST 2006``; every element of Go's layout language is supported, with Go's
-precedence rules (``January`` before ``Jan``, ``2006`` before ``2``, ``_2006``
-is a literal ``_`` then the year, ``Jan`` followed by a lower-case letter is
-text...), fractional seconds (``.000``/``.999``, ``,000``) and every zone form.
+A layout is an example rendering of Go's reference time ``Mon Jan 2 15:04:05 MST
+2006``. :func:`format_go_time` scans a layout the way Go's ``nextStdChunk`` does,
+with the same precedence rules: ``January`` before ``Jan``, ``Jan``/``Mon``
+followed by a lower-case letter are text, ``2006`` before ``2``, ``_2006`` is a
+literal ``_`` then the year, ``.000``/``,999`` are fractional seconds only when no
+digit follows the run, and so on. Whatever is not a layout element is copied.
 
 >>> from datetime import datetime, timezone
 >>> format_go_time(datetime(2024, 3, 9, 7, 5, 1, tzinfo=timezone.utc), "2006-01-02T15:04:05Z07:00")
@@ -14,7 +15,9 @@ text...), fractional seconds (``.000``/``.999``, ``,000``) and every zone form.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Callable
 
 _MONTHS = (
     "January",
@@ -32,188 +35,244 @@ _MONTHS = (
 )
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-# (literal, element) pairs tried in order at each position; the order encodes
-# Go's precedence (longest or most specific first).
-_ZONES = (
-    "-070000",
-    "-07:00:00",
-    "-0700",
-    "-07:00",
-    "-07",
-    "Z070000",
-    "Z07:00:00",
-    "Z0700",
-    "Z07:00",
-    "Z07",
-)
+# Zone elements in the order Go tries them after a "-" or a "Z".
+_NUM_ZONES = ("-070000", "-07:00:00", "-0700", "-07:00", "-07")
+_ISO_ZONES = ("Z070000", "Z07:00:00", "Z0700", "Z07:00", "Z07")
 
 
-def _element(layout: str, i: int) -> tuple[str, int] | None:
-    """The layout element starting at ``layout[i]`` and its length, or None."""
-    rest = layout[i:]
-    c = rest[0]
-    if c == "J" and rest.startswith("Jan"):
-        if rest.startswith("January"):
-            return "January", 7
-        if not rest[3:4].islower():
-            return "Jan", 3
+def _element_at(layout: str, i: int) -> str | None:
+    """The layout element starting at ``layout[i]`` (Go's ``nextStdChunk``), or None."""
+    c = layout[i]
+    if c == "J":
+        if layout.startswith("Jan", i):
+            if layout.startswith("January", i):
+                return "January"
+            if not _lower_at(layout, i + 3):
+                return "Jan"
     elif c == "M":
-        if rest.startswith("Mon"):
-            if rest.startswith("Monday"):
-                return "Monday", 6
-            if not rest[3:4].islower():
-                return "Mon", 3
-        if rest.startswith("MST"):
-            return "MST", 3
+        if layout.startswith("Mon", i):
+            if layout.startswith("Monday", i):
+                return "Monday"
+            if not _lower_at(layout, i + 3):
+                return "Mon"
+        if layout.startswith("MST", i):
+            return "MST"
     elif c == "0":
-        if rest[1:2] in ("1", "2", "3", "4", "5", "6"):
-            return rest[:2], 2
-        if rest.startswith("002"):
-            return "002", 3
+        if layout[i + 1 : i + 2] in ("1", "2", "3", "4", "5", "6"):
+            return layout[i : i + 2]
+        if layout.startswith("002", i):
+            return "002"
     elif c == "1":
-        return ("15", 2) if rest.startswith("15") else ("1", 1)
+        return "15" if layout.startswith("15", i) else "1"
     elif c == "2":
-        return ("2006", 4) if rest.startswith("2006") else ("2", 1)
+        return "2006" if layout.startswith("2006", i) else "2"
     elif c == "_":
-        if rest.startswith("_2"):
-            # "_2006" is a literal underscore followed by the year.
-            return None if rest.startswith("_2006") else ("_2", 2)
-        if rest.startswith("__2"):
-            return "__2", 3
+        if layout.startswith("_2", i):
+            # "_2006" is a literal "_" followed by the year: the year matches at i + 1.
+            return None if layout.startswith("_2006", i) else "_2"
+        if layout.startswith("__2", i):
+            return "__2"
     elif c in "345":
-        return c, 1
-    elif c == "P" and rest.startswith("PM"):
-        return "PM", 2
-    elif c == "p" and rest.startswith("pm"):
-        return "pm", 2
+        return c
+    elif c == "P":
+        if layout.startswith("PM", i):
+            return "PM"
+    elif c == "p":
+        if layout.startswith("pm", i):
+            return "pm"
     elif c in "-Z":
-        for zone in _ZONES:
-            if rest.startswith(zone):
-                return zone, len(zone)
-    elif c in ".," and rest[1:2] in ("0", "9"):
-        digit = rest[1]
-        j = 1
-        while j < len(rest) and rest[j] == digit:
+        for zone in _NUM_ZONES if c == "-" else _ISO_ZONES:
+            if layout.startswith(zone, i):
+                return zone
+    elif c in ".," and layout[i + 1 : i + 2] in ("0", "9"):
+        digit = layout[i + 1]
+        j = i + 1
+        while j < len(layout) and layout[j] == digit:
             j += 1
-        # A run of 0s or 9s is fractional seconds unless a digit follows it.
-        if not rest[j : j + 1].isdigit():
-            return rest[:j], j
+        # Only a run that is not followed by another digit is a fractional second.
+        if j >= len(layout) or layout[j] not in "0123456789":
+            return layout[i:j]
     return None
 
 
-def _offset(t: dt.datetime) -> int:
-    delta = t.utcoffset()
-    return int(delta.total_seconds()) if delta is not None else 0
+def _lower_at(text: str, i: int) -> bool:
+    return "a" <= text[i : i + 1] <= "z"
 
 
-def _zone(offset: int, element: str) -> str:
-    if element.startswith("Z") and offset == 0:
+@functools.lru_cache(maxsize=64)
+def _chunks(layout: str) -> tuple[tuple[str, str], ...]:
+    """The layout as (literal text, element) pairs; the last element may be ""."""
+    out: list[tuple[str, str]] = []
+    start = i = 0
+    while i < len(layout):
+        element = _element_at(layout, i)
+        if element is None:
+            i += 1
+            continue
+        out.append((layout[start:i], element))
+        i += len(element)
+        start = i
+    out.append((layout[start:], ""))
+    return tuple(out)
+
+
+def _quo(a: int, b: int) -> int:
+    """Go's integer division (truncated toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def _rem(a: int, b: int) -> int:
+    """Go's ``%`` (the sign follows the dividend)."""
+    return a - b * _quo(a, b)
+
+
+def _go_int(x: int, width: int) -> str:
+    """Go's ``appendInt``: a sign, then the digits zero-padded to ``width``."""
+    return ("-" if x < 0 else "") + str(abs(x)).rjust(width, "0")
+
+
+def _numeric_zone(offset: int, element: str) -> str:
+    if offset == 0 and element[0] == "Z":
         return "Z"
-    sign = "-" if offset < 0 else "+"
-    seconds = abs(offset)
-    hh, mm, ss = seconds // 3600, seconds // 60 % 60, seconds % 60
+    zone = _quo(offset, 60)  # minutes
+    absoffset = offset
+    sign = "+"
+    if zone < 0:
+        sign, zone, absoffset = "-", -zone, -offset
+    out = sign + _go_int(_quo(zone, 60), 2)
     colon = ":" if ":" in element else ""
-    digits = element.lstrip("-Z").replace(":", "")
-    out = f"{sign}{hh:02d}"
-    if len(digits) >= 4:
-        out += f"{colon}{mm:02d}"
-    if len(digits) == 6:
-        out += f"{colon}{ss:02d}"
+    digits = len(element) - 1 - len(colon) * element.count(":")
+    if digits >= 4:
+        out += colon + _go_int(_rem(zone, 60), 2)
+    if digits == 6:
+        out += colon + _go_int(_rem(absoffset, 60), 2)
     return out
 
 
-def _zone_name(t: dt.datetime) -> str:
+def _zone_name(t: dt.datetime, offset: int) -> str:
     name = t.tzname() or ""
-    # Python names a bare fixed offset "UTC+05:30"; Go prints such zones as "+0530".
-    if not name or re.fullmatch(r"UTC[+-]\d\d:\d\d(:\d\d)?", name):
-        minutes = _offset(t) // 60
-        sign = "-" if minutes < 0 else "+"
-        return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
-    return name
+    tz = t.tzinfo
+    # A bare ``timezone(timedelta(...))`` is named "UTC+05:30" by Python; in Go such a
+    # zone has no name, and Go then prints the offset as -0700.
+    auto_name = dt.timezone(dt.timedelta(seconds=offset)).tzname(None) if offset else "UTC"
+    if isinstance(tz, dt.timezone) and offset and name == auto_name:
+        name = ""
+    if name:
+        return name
+    zone = _quo(offset, 60)
+    sign = "-" if zone < 0 else "+"
+    zone = abs(zone)
+    return sign + _go_int(zone // 60, 2) + _go_int(zone % 60, 2)
 
 
-def _fraction(t: dt.datetime, element: str) -> str:
-    nanos = f"{t.microsecond * 1000:09d}"
-    digits = nanos[: len(element) - 1]
-    if element[1] == "9":
+def _fraction(nanos: int, element: str) -> str:
+    trim = element[1] == "9"
+    if trim and nanos == 0:
+        return ""
+    # More than nine digits print nine, as in Go.
+    digits = f"{nanos:09d}"[: len(element) - 1]
+    if trim:
         digits = digits.rstrip("0")
         if not digits:
             return ""
     return element[0] + digits
 
 
-def _render(t: dt.datetime, element: str) -> str:
-    if element in ("Jan", "January"):
-        name = _MONTHS[t.month - 1]
-        return name if element == "January" else name[:3]
-    if element in ("Mon", "Monday"):
-        name = _DAYS[t.weekday()]
-        return name if element == "Monday" else name[:3]
-    hour12 = t.hour % 12 or 12
-    yday = t.timetuple().tm_yday
-    simple = {
-        "2006": f"{t.year:04d}",
-        "06": f"{t.year % 100:02d}",
-        "1": str(t.month),
-        "01": f"{t.month:02d}",
-        "2": str(t.day),
-        "_2": f"{t.day:2d}",
-        "02": f"{t.day:02d}",
-        "__2": f"{yday:3d}",
-        "002": f"{yday:03d}",
-        "15": f"{t.hour:02d}",
-        "3": str(hour12),
-        "03": f"{hour12:02d}",
-        "4": str(t.minute),
-        "04": f"{t.minute:02d}",
-        "5": str(t.second),
-        "05": f"{t.second:02d}",
-        "PM": "PM" if t.hour >= 12 else "AM",
-        "pm": "pm" if t.hour >= 12 else "am",
-    }
-    if element in simple:
-        return simple[element]
-    if element == "MST":
-        return _zone_name(t)
-    if element[0] in "-Z":
-        return _zone(_offset(t), element)
-    return _fraction(t, element)
-
-
 def format_go_time(t: dt.datetime, layout: str) -> str:
-    """Format ``t`` (timezone-aware) as Go's ``t.Format(layout)`` would."""
+    """Format ``t`` as Go's ``t.Format(layout)`` does (``t`` should be timezone-aware).
+
+    A naive ``t`` is taken to be local time. Python keeps microseconds, so the
+    nanosecond digits beyond the sixth are always 0.
+
+    >>> import datetime as dt
+    >>> ist = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
+    >>> t = dt.datetime(2006, 1, 2, 15, 4, 5, tzinfo=ist)
+    >>> format_go_time(t, "Mon Jan _2 3:04PM MST -07:00")
+    'Mon Jan  2 3:04PM IST +05:30'
+    """
     if t.tzinfo is None:
         t = t.astimezone()
+    delta = t.utcoffset()
+    offset = int(delta.total_seconds()) if delta is not None else 0
     out: list[str] = []
-    i = 0
-    text_start = 0
-    while i < len(layout):
-        found = _element(layout, i)
-        if found is None:
-            i += 1
-            continue
-        element, length = found
-        out.append(layout[text_start:i])
-        out.append(_render(t, element))
-        i += length
-        text_start = i
-    out.append(layout[text_start:])
+    for text, element in _chunks(layout):
+        out.append(text)
+        if element:
+            out.append(_render(t, element, offset))
     return "".join(out)
 
 
+def _hour12(t: dt.datetime) -> int:
+    return t.hour % 12 or 12  # noon is 12PM, midnight 12AM
+
+
+_FIELDS: dict[str, Callable[[dt.datetime], str]] = {
+    "January": lambda t: _MONTHS[t.month - 1],
+    "Jan": lambda t: _MONTHS[t.month - 1][:3],
+    "Monday": lambda t: _DAYS[t.weekday()],
+    "Mon": lambda t: _DAYS[t.weekday()][:3],
+    "2006": lambda t: _go_int(t.year, 4),
+    "06": lambda t: f"{t.year % 100:02d}",
+    "1": lambda t: str(t.month),
+    "01": lambda t: f"{t.month:02d}",
+    "2": lambda t: str(t.day),
+    "_2": lambda t: f"{t.day:2d}",
+    "02": lambda t: f"{t.day:02d}",
+    "__2": lambda t: f"{t.timetuple().tm_yday:3d}",
+    "002": lambda t: f"{t.timetuple().tm_yday:03d}",
+    "15": lambda t: f"{t.hour:02d}",
+    "3": lambda t: str(_hour12(t)),
+    "03": lambda t: f"{_hour12(t):02d}",
+    "4": lambda t: str(t.minute),
+    "04": lambda t: f"{t.minute:02d}",
+    "5": lambda t: str(t.second),
+    "05": lambda t: f"{t.second:02d}",
+    "PM": lambda t: "PM" if t.hour >= 12 else "AM",
+    "pm": lambda t: "pm" if t.hour >= 12 else "am",
+}
+
+
+def _render(t: dt.datetime, element: str, offset: int) -> str:
+    field = _FIELDS.get(element)
+    if field is not None:
+        return field(t)
+    if element == "MST":
+        return _zone_name(t, offset)
+    if element[0] in ".,":
+        return _fraction(t.microsecond * 1000, element)
+    return _numeric_zone(offset, element)
+
+
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+
+
 def parse_epoch(text: str) -> int:
-    """Go's ``strconv.ParseInt(text, 10, 64)``, with its error messages."""
-    if not re.fullmatch(r"[+-]?[0-9]+", text):
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+    """Go's ``strconv.ParseInt(text, 10, 64)``, with Go's error messages.
+
+    >>> parse_epoch("-42")
+    -42
+    """
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(f"strconv.ParseInt: parsing {_quote(text)}: invalid syntax")
     value = int(text)
     if not -(2**63) <= value < 2**63:
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
+        raise ValueError(f"strconv.ParseInt: parsing {_quote(text)}: value out of range")
     return value
 
 
+def _quote(text: str) -> str:
+    from dataflow_runner.config.gofmt import quote
+
+    return quote(text)
+
+
 def from_epoch(seconds: int) -> dt.datetime:
-    """Go's ``time.Unix(seconds, 0)`` in the local time zone."""
+    """Go's ``time.Unix(seconds, 0)`` in the local time zone.
+
+    Python's datetime covers years 1 to 9999; beyond that this raises ValueError.
+    """
     try:
         return dt.datetime.fromtimestamp(seconds, dt.UTC).astimezone()
     except (OverflowError, OSError, ValueError):
-        raise ValueError(f"epoch {seconds} is out of the supported range") from None
+        raise ValueError(f"epoch {seconds} is out of the supported range (years 1-9999)") from None

@@ -1,84 +1,49 @@
-"""The state store: every run, step, attempt and cluster, each transition in its
-own transaction.
-
->>> store = open_store(state_dir=Path("/tmp/dfr-doc"))  # doctest: +SKIP
->>> store.latest_run()  # doctest: +SKIP
+"""The state store: every run, step, attempt and cluster, each state transition in
+its own transaction.
 
 SQLite (WAL) in the state directory by default, with zero set-up; PostgreSQL
-by URL for a shared store. Importing this package is cheap: SQLAlchemy and
-Alembic are imported only to migrate the schema or to reach a server.
+by URL for a shared store::
+
+    >>> store = open_store(state_dir=Path("/tmp/dfr-doc"))  # doctest: +SKIP
+    >>> store.latest_run()  # doctest: +SKIP
+    >>> open_store("postgresql://dfr:pw@db.internal/dfr")  # doctest: +SKIP
+
+Importing this package is cheap and the default SQLite store never imports
+SQLAlchemy or Alembic (~0.2 s): they are imported only to migrate a schema or
+to reach a database server.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from dataflow_runner.errors import StoreError
+from dataflow_runner.store import queries as q
 from dataflow_runner.store.backends import Backend, open_backend
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
-    ClusterState,
     RunRecord,
-    RunState,
     StepRecord,
     StepState,
 )
 
 __all__ = ["Store", "default_state_dir", "open_store"]
 
-R = TypeVar("R")
-
-_JSON_FIELDS = {
-    "variables",
-    "playbook_doc",
-    "cluster_doc",
-    "options",
-    "fabric_ref",
-    "config_doc",
-    "depends_on",
-}
-_ENUMS: dict[type, dict[str, type[enum.Enum]]] = {
-    RunRecord: {"state": RunState},
-    StepRecord: {"state": StepState},
-    AttemptRecord: {"state": StepState},
-    ClusterRecord: {"state": ClusterState},
-}
-_KEYS: dict[type, tuple[str, ...]] = {
-    RunRecord: ("id",),
-    StepRecord: ("run_id", "step_id"),
-    AttemptRecord: ("run_id", "step_id", "attempt"),
-    ClusterRecord: ("id",),
-}
-_TABLES: dict[type, str] = {
-    RunRecord: "runs",
-    StepRecord: "steps",
-    AttemptRecord: "attempts",
-    ClusterRecord: "clusters",
-}
-_FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _TABLES}
-
-
-# The most frequent transitions, as fixed statements (this is the hot path).
-_OUTCOME = (
-    "state = :state, ended_at = :ended_at, exit_code = :exit_code, reason = :reason, cause = :cause"
-)
-_FINISH_ATTEMPT = (
-    f"UPDATE attempts SET {_OUTCOME} WHERE run_id = :run_id AND step_id = :step_id "
-    "AND attempt = :attempt"
-)
-_FINISH_STEP = f"UPDATE steps SET {_OUTCOME} WHERE run_id = :run_id AND step_id = :step_id"
+# How many candidate ids an ambiguous run prefix lists.
+_SHOWN_MATCHES = 5
 
 
 def default_state_dir() -> Path:
-    """``$DATAFLOW_RUNNER_HOME``, else ``$XDG_STATE_HOME/dataflow-runner``, else
-    ``~/.local/state/dataflow-runner``."""
+    """Where the default store lives: ``$DATAFLOW_RUNNER_HOME``, else
+    ``$XDG_STATE_HOME/dataflow-runner``, else ``~/.local/state/dataflow-runner``.
+
+    >>> default_state_dir()  # doctest: +SKIP
+    PosixPath('/home/me/.local/state/dataflow-runner')
+    """
     home = os.environ.get("DATAFLOW_RUNNER_HOME")
     if home:
         return Path(home).expanduser()
@@ -88,109 +53,103 @@ def default_state_dir() -> Path:
 
 
 def open_store(url: str | None = None, *, state_dir: Path | None = None) -> Store:
-    """Open (and if needed create or migrate) the store."""
-    return Store(open_backend(url, state_dir or default_state_dir()))
+    """Open the store, creating or migrating its schema on first use.
 
+    ``url``: None (``<state_dir>/store.db``), a SQLite path or ``sqlite:///path``
+    (served by sqlite3), ``postgresql://user:pw@host/db`` (psycopg 3), or any
+    SQLAlchemy URL (``sqlite+pysqlite:///path`` forces SQLAlchemy on SQLite).
+    Any failure is one ``StoreError`` line, with the password masked.
 
-def _to_row(value: Any, name: str) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if name in _JSON_FIELDS:
-        return json.dumps(
-            list(value) if isinstance(value, tuple) else value,
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-    return value
-
-
-def _from_row(cls: type[R], row: Mapping[str, Any]) -> R:
-    enums = _ENUMS[cls]
-    values: dict[str, Any] = {}
-    for name in _FIELDS[cls]:
-        value = row[name]
-        if name in enums and value is not None:
-            value = enums[name](value)
-        elif name in _JSON_FIELDS:
-            value = json.loads(value) if value else ({} if name != "depends_on" else [])
-            if name == "depends_on":
-                value = tuple(value)
-        values[name] = value
-    return cls(**values)
-
-
-def _insert(table: str, record: Any) -> tuple[str, dict[str, Any]]:
-    names = _FIELDS[type(record)]
-    params = {n: _to_row(getattr(record, n), n) for n in names}
-    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
-    return sql, params
-
-
-def _update(
-    cls: type, fields: Mapping[str, Any], keys: Mapping[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    known = set(_FIELDS[cls]) - set(_KEYS[cls])
-    unknown = set(fields) - known
-    if unknown:
-        raise TypeError(f"{cls.__name__} has no updatable field {', '.join(sorted(unknown))}")
-    if not fields:
-        raise TypeError("nothing to update")
-    params = {f"v_{n}": _to_row(v, n) for n, v in fields.items()}
-    params.update({f"k_{n}": v for n, v in keys.items()})
-    sets = ", ".join(f"{n} = :v_{n}" for n in fields)
-    where = " AND ".join(f"{n} = :k_{n}" for n in keys)
-    return f"UPDATE {_TABLES[cls]} SET {sets} WHERE {where}", params
+    >>> store = open_store(state_dir=Path("/tmp/dfr-doc"))  # doctest: +SKIP
+    >>> store.url_for_display  # doctest: +SKIP
+    '/tmp/dfr-doc/store.db'
+    """
+    return Store(open_backend(url, state_dir if state_dir is not None else default_state_dir()))
 
 
 class Store:
-    """Records runs, steps, attempts and clusters. Every method is one transaction."""
+    """Records runs, steps, attempts and clusters; every method is one transaction.
+
+    Times are UTC epoch seconds. Updating a row that does not exist is a
+    ``StoreError``; an unknown field name is a ``TypeError`` (a bug).
+
+    >>> store.update_run("r-1", state=RunState.COMPLETED, ended_at=time.time())  # doctest: +SKIP
+    """
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.url_for_display = backend.url_for_display
 
     def close(self) -> None:
+        """Close the connection(s); the store cannot be used afterwards."""
         self.backend.close()
 
-    def _write(self, *statements: tuple[str, Mapping[str, Any]], what: str = "") -> None:
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _write(self, statements: Sequence[tuple[str, Mapping[str, Any]]], missing: str) -> None:
+        """Run ``statements`` in one transaction; an UPDATE that finds no row undoes it all."""
         with self.backend.transaction() as tx:
             for sql, params in statements:
-                if tx.execute(sql, params) == 0 and sql.startswith("UPDATE") and what:
-                    raise StoreError(f"no {what} in the store at {self.url_for_display}")
+                if tx.execute(sql, params) == 0 and sql.startswith("UPDATE"):
+                    raise StoreError(f"no {missing} in the store at {self.url_for_display}")
 
-    # --- runs --------------------------------------------------------------------------
+    def _update(self, cls: type, keys: dict[str, Any], fields: dict[str, Any], what: str) -> None:
+        table = q.TABLES[cls]
+        sql = q.update_sql(table, tuple(fields))
+        self._write([(sql, {**q.encode_fields(table, fields), **keys})], what)
+
+    # --- runs ---------------------------------------------------------------------------
 
     def create_run(self, run: RunRecord, steps: Sequence[StepRecord]) -> None:
-        self._write(_insert("runs", run), *(_insert("steps", s) for s in steps))
+        """Record a new run and all its steps, in one transaction.
+
+        >>> store.create_run(run, [step_a, step_b])  # doctest: +SKIP
+        """
+        statements = [(q.INSERT_RUN, q.params("runs", run))]
+        statements += [(q.INSERT_STEP, q.params("steps", s)) for s in steps]
+        self._write(statements, f"run '{run.id}'")
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        self._write(_update(RunRecord, fields, {"id": run_id}), what=f"run '{run_id}'")
+        """Change any fields of a run but its id.
+
+        >>> store.update_run("r-1", state=RunState.FAILED, reason="step b failed")  # doctest: +SKIP
+        """
+        self._update(RunRecord, {"id": run_id}, fields, f"run '{run_id}'")
 
     def heartbeat(self, run_id: str, at: float) -> None:
-        self.update_run(run_id, heartbeat_at=at)
+        """Record that the run's process is alive at ``at``."""
+        self._write([(q.HEARTBEAT, {"id": run_id, "at": at})], f"run '{run_id}'")
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        rows = self.backend.query("SELECT * FROM runs WHERE id = :id", {"id": run_id})
-        return _from_row(RunRecord, rows[0]) if rows else None
+        """The run with exactly this id, or None."""
+        rows = self.backend.query(q.SELECT_RUN, {"id": run_id})
+        return q.decode(RunRecord, rows[0]) if rows else None
 
     def find_run(self, ref: str) -> RunRecord:
-        """A run by its id or a unique prefix of it."""
-        found = self.get_run(ref)
-        if found is not None:
-            return found
-        rows = self.backend.query(
-            "SELECT * FROM runs WHERE id LIKE :prefix ORDER BY created_at DESC LIMIT 6",
-            {"prefix": ref.replace("%", "") + "%"},
-        )
-        if not rows:
+        """The run whose id is ``ref``, else the only one whose id starts with it.
+
+        >>> store.find_run("r-20261122-15")  # doctest: +SKIP
+        RunRecord(id='r-20261122-153012-8f3a1c', ...)
+        """
+        run = self.get_run(ref)
+        if run is not None:
+            return run
+        match = {"prefix": ref, "length": len(ref)}
+        rows = self.backend.query(q.RUN_IDS_BY_PREFIX, {**match, "limit": _SHOWN_MATCHES})
+        if not rows or not ref:
             raise StoreError(f"no run '{ref}' in the store at {self.url_for_display}")
         if len(rows) > 1:
-            ids = ", ".join(r["id"] for r in rows[:5])
-            raise StoreError(
-                f"'{ref}' matches {len(rows) if len(rows) < 6 else 'many'} runs: "
-                f"{ids}{', ...' if len(rows) > 5 else ''}"
-            )
-        return _from_row(RunRecord, rows[0])
+            count = self.backend.query(q.COUNT_RUNS_BY_PREFIX, match)[0]["n"]
+            ids = ", ".join(r["id"] for r in rows) + (", ..." if count > len(rows) else "")
+            raise StoreError(f"'{ref}' matches {count} runs: {ids}")
+        found = self.get_run(rows[0]["id"])
+        if found is None:  # deleted in between: as if it never matched
+            raise StoreError(f"no run '{ref}' in the store at {self.url_for_display}")
+        return found
 
     def list_runs(
         self,
@@ -201,54 +160,54 @@ class Store:
         until: float | None = None,
         limit: int = 20,
     ) -> list[RunRecord]:
-        where: list[str] = []
-        params: dict[str, Any] = {"limit": limit}
-        for column, op, value in (
-            ("state", "=", state),
-            ("playbook", "=", playbook),
-            ("created_at", ">=", since),
-            ("created_at", "<", until),
-        ):
-            if value is not None:
-                key = f"{column}_{len(params)}"
-                where.append(f"{column} {op} :{key}")
-                params[key] = value
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self.backend.query(
-            f"SELECT * FROM runs{clause} ORDER BY created_at DESC, id DESC LIMIT :limit", params
-        )
-        return [_from_row(RunRecord, r) for r in rows]
+        """Runs, newest first; ``since`` <= created_at < ``until``.
+
+        >>> store.list_runs(state="FAILED", since=time.time() - 86400)  # doctest: +SKIP
+        """
+        given = {"state": state, "playbook": playbook, "since": since, "until": until}
+        params: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        if "state" in params:
+            params["state"] = str(params["state"])  # a RunState, or its value
+        sql = q.LIST_RUNS.format(where=q.where(q.RUN_FILTERS[k] for k in params))
+        rows = self.backend.query(sql, {**params, "limit": limit})
+        return [q.decode(RunRecord, r) for r in rows]
 
     def latest_run(self) -> RunRecord | None:
+        """The most recently created run, or None."""
         runs = self.list_runs(limit=1)
         return runs[0] if runs else None
 
-    # --- steps and attempts -----------------------------------------------------------
+    # --- steps and attempts -------------------------------------------------------------
 
     def update_step(self, run_id: str, step_id: str, **fields: Any) -> None:
-        self._write(
-            _update(StepRecord, fields, {"run_id": run_id, "step_id": step_id}),
-            what=f"step '{step_id}' of run '{run_id}'",
-        )
+        """Change any fields of a step but its run_id and step_id.
+
+        >>> store.update_step("r-1", "b", state=StepState.CANCELLED)  # doctest: +SKIP
+        """
+        keys = {"run_id": run_id, "step_id": step_id}
+        self._update(StepRecord, keys, fields, f"step '{step_id}' of run '{run_id}'")
 
     def start_attempt(self, attempt: AttemptRecord) -> None:
-        step = (
-            "UPDATE steps SET state = :state, attempts = :attempt, fabric_ref = :fabric_ref, "
-            "started_at = COALESCE(started_at, :started_at) "
-            "WHERE run_id = :run_id AND step_id = :step_id",
-            {
-                "state": attempt.state.value,
-                "attempt": attempt.attempt,
-                "fabric_ref": _to_row(attempt.fabric_ref, "fabric_ref"),
-                "started_at": attempt.started_at,
-                "run_id": attempt.run_id,
-                "step_id": attempt.step_id,
-            },
-        )
+        """Record a new attempt and put its step in the attempt's state (RUNNING for
+        a step that runs at once), with its attempt count, its first start time and
+        the attempt's ``fabric_ref``: one transaction.
+
+        >>> attempt = AttemptRecord("r-1", "a", 1, StepState.RUNNING)  # doctest: +SKIP
+        >>> store.start_attempt(attempt)  # doctest: +SKIP
+        """
+        step = {
+            "run_id": attempt.run_id,
+            "step_id": attempt.step_id,
+            "state": q.encode("steps", "state", attempt.state),
+            "attempt": attempt.attempt,
+            "started_at": attempt.started_at,
+            "fabric_ref": q.encode("steps", "fabric_ref", attempt.fabric_ref),
+        }
+        # The UPDATE runs first: a missing step is reported as such, not as a
+        # foreign-key violation of the attempt.
         self._write(
-            _insert("attempts", attempt),
-            step,
-            what=f"step '{attempt.step_id}' of run '{attempt.run_id}'",
+            [(q.START_STEP, step), (q.INSERT_ATTEMPT, q.params("attempts", attempt))],
+            f"step '{attempt.step_id}' of run '{attempt.run_id}'",
         )
 
     def finish_attempt(
@@ -264,78 +223,84 @@ class Store:
         cause: str | None = None,
         final: bool = True,
     ) -> None:
+        """Close an attempt; when ``final`` (no retry follows) its step ends the same way.
+
+        >>> store.finish_attempt("r-1", "a", 1, StepState.FAILED, at=t)  # doctest: +SKIP
+        """
         params = {
-            "state": state.value,
+            "run_id": run_id,
+            "step_id": step_id,
+            "attempt": attempt,
+            "state": q.encode("attempts", "state", state),
             "ended_at": at,
             "exit_code": exit_code,
             "reason": reason,
             "cause": cause,
-            "run_id": run_id,
-            "step_id": step_id,
-            "attempt": attempt,
         }
-        statements = [(_FINISH_ATTEMPT, params)]
+        statements = [(q.FINISH_ATTEMPT, params)]
         if final:
-            statements.append((_FINISH_STEP, params))
-        self._write(*statements, what=f"attempt {attempt} of step '{step_id}'")
+            statements.append((q.FINISH_STEP, params))
+        self._write(statements, f"attempt {attempt} of step '{step_id}' of run '{run_id}'")
 
     def update_attempt(self, run_id: str, step_id: str, attempt: int, **fields: Any) -> None:
-        self._write(
-            _update(
-                AttemptRecord, fields, {"run_id": run_id, "step_id": step_id, "attempt": attempt}
-            ),
-            what=f"attempt {attempt} of step '{step_id}'",
-        )
+        """Change any fields of an attempt but its keys.
+
+        >>> store.update_attempt("r-1", "a", 1, log_location="s3://logs/j-1/s-1/")  # doctest: +SKIP
+        """
+        keys = {"run_id": run_id, "step_id": step_id, "attempt": attempt}
+        what = f"attempt {attempt} of step '{step_id}' of run '{run_id}'"
+        self._update(AttemptRecord, keys, fields, what)
 
     def get_steps(self, run_id: str) -> list[StepRecord]:
-        rows = self.backend.query(
-            "SELECT * FROM steps WHERE run_id = :run_id ORDER BY position", {"run_id": run_id}
-        )
-        return [_from_row(StepRecord, r) for r in rows]
+        """The run's steps in playbook order (empty for an unknown run)."""
+        rows = self.backend.query(q.SELECT_STEPS, {"run_id": run_id})
+        return [q.decode(StepRecord, r) for r in rows]
 
     def get_attempts(self, run_id: str, step_id: str | None = None) -> list[AttemptRecord]:
-        sql = (
-            "SELECT a.* FROM attempts a JOIN steps s ON s.run_id = a.run_id AND "
-            "s.step_id = a.step_id WHERE a.run_id = :run_id"
-        )
-        params: dict[str, Any] = {"run_id": run_id}
+        """The run's attempts (of one step if given), in step order then attempt number."""
+        params = {"run_id": run_id}
+        step = ""
         if step_id is not None:
-            sql += " AND a.step_id = :step_id"
             params["step_id"] = step_id
-        rows = self.backend.query(sql + " ORDER BY s.position, a.attempt", params)
-        return [_from_row(AttemptRecord, r) for r in rows]
+            step = q.ATTEMPTS_OF_STEP
+        rows = self.backend.query(q.SELECT_ATTEMPTS.format(step=step), params)
+        return [q.decode(AttemptRecord, r) for r in rows]
 
-    # --- clusters ----------------------------------------------------------------------
+    # --- clusters -----------------------------------------------------------------------
 
     def upsert_cluster(self, cluster: ClusterRecord) -> None:
-        with self.backend.transaction() as tx:
-            tx.execute("DELETE FROM clusters WHERE id = :id", {"id": cluster.id})
-            tx.execute(*_insert("clusters", cluster))
+        """Record a cluster, replacing every field of one with the same id.
+
+        >>> cluster = ClusterRecord("l-1", "local", "dev", STARTING, now)  # doctest: +SKIP
+        >>> store.upsert_cluster(cluster)  # doctest: +SKIP
+        """
+        self._write([(q.UPSERT_CLUSTER, q.params("clusters", cluster))], "")
 
     def update_cluster(self, cluster_id: str, **fields: Any) -> None:
-        self._write(
-            _update(ClusterRecord, fields, {"id": cluster_id}), what=f"cluster '{cluster_id}'"
-        )
+        """Change any fields of a cluster but its id.
+
+        >>> store.update_cluster("j-1", state=ClusterState.TERMINATED, ended_at=t)  # doctest: +SKIP
+        """
+        self._update(ClusterRecord, {"id": cluster_id}, fields, f"cluster '{cluster_id}'")
 
     def get_cluster(self, cluster_id: str) -> ClusterRecord | None:
-        rows = self.backend.query("SELECT * FROM clusters WHERE id = :id", {"id": cluster_id})
-        return _from_row(ClusterRecord, rows[0]) if rows else None
+        """The cluster with this id, or None."""
+        rows = self.backend.query(q.SELECT_CLUSTER, {"id": cluster_id})
+        return q.decode(ClusterRecord, rows[0]) if rows else None
 
     def list_clusters(
         self, *, fabric: str | None = None, active: bool | None = None, limit: int = 50
     ) -> list[ClusterRecord]:
-        where: list[str] = []
+        """Clusters, newest first; ``active``: True = not terminated, False = terminated.
+
+        >>> store.list_clusters(fabric="local", active=True)  # doctest: +SKIP
+        """
+        conditions = []
         params: dict[str, Any] = {"limit": limit}
         if fabric is not None:
-            where.append("fabric = :fabric")
+            conditions.append(q.CLUSTER_FILTERS["fabric"])
             params["fabric"] = fabric
-        done = "state IN ('TERMINATED', 'TERMINATED_WITH_ERRORS')"
-        if active is True:
-            where.append(f"NOT ({done})")
-        elif active is False:
-            where.append(done)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self.backend.query(
-            f"SELECT * FROM clusters{clause} ORDER BY created_at DESC, id DESC LIMIT :limit", params
-        )
-        return [_from_row(ClusterRecord, r) for r in rows]
+        if active is not None:
+            conditions.append(q.CLUSTER_FILTERS["active" if active else "inactive"])
+        rows = self.backend.query(q.LIST_CLUSTERS.format(where=q.where(conditions)), params)
+        return [q.decode(ClusterRecord, r) for r in rows]

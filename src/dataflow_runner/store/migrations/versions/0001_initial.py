@@ -1,5 +1,8 @@
 """The first schema: runs, steps, attempts, clusters.
 
+A frozen copy of ``schema.py`` as of this revision (a test compares them at
+head): a later schema change is a new numbered revision, never an edit here.
+
 Revision ID: 0001
 Revises:
 """
@@ -18,22 +21,22 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "runs",
-        sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("command", sa.String(32), nullable=False),
-        sa.Column("playbook", sa.String(255), nullable=False),
-        sa.Column("fabric", sa.String(16), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("command", sa.Text, nullable=False),
+        sa.Column("playbook", sa.Text, nullable=False),
+        sa.Column("fabric", sa.Text, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
         sa.Column("created_at", sa.Double, nullable=False),
         sa.Column("playbook_path", sa.Text, nullable=False, server_default=""),
-        sa.Column("cluster_name", sa.String(255), nullable=False, server_default=""),
+        sa.Column("cluster_name", sa.Text, nullable=False, server_default=""),
         sa.Column("cluster_config_path", sa.Text, nullable=False, server_default=""),
-        sa.Column("cluster_id", sa.String(64)),
+        sa.Column("cluster_id", sa.Text),
         sa.Column("reason", sa.Text),
         sa.Column("started_at", sa.Double),
         sa.Column("ended_at", sa.Double),
         sa.Column("heartbeat_at", sa.Double),
         sa.Column("pid", sa.Integer),
-        sa.Column("host", sa.String(255), nullable=False, server_default=""),
+        sa.Column("host", sa.Text, nullable=False, server_default=""),
         sa.Column("variables", sa.Text, nullable=False, server_default="{}"),
         sa.Column("playbook_doc", sa.Text, nullable=False, server_default="{}"),
         sa.Column("cluster_doc", sa.Text, nullable=False, server_default="{}"),
@@ -45,14 +48,14 @@ def upgrade() -> None:
     op.create_table(
         "steps",
         sa.Column(
-            "run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+            "run_id", sa.Text, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
         ),
-        sa.Column("step_id", sa.String(255), primary_key=True),
+        sa.Column("step_id", sa.Text, primary_key=True),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("name", sa.Text, nullable=False),
-        sa.Column("type", sa.String(16), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("action_on_failure", sa.String(32), nullable=False),
+        sa.Column("type", sa.Text, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("action_on_failure", sa.Text, nullable=False),
         sa.Column("depends_on", sa.Text, nullable=False, server_default="[]"),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("started_at", sa.Double),
@@ -62,12 +65,13 @@ def upgrade() -> None:
         sa.Column("cause", sa.Text),
         sa.Column("fabric_ref", sa.Text, nullable=False, server_default="{}"),
     )
+    op.create_index("ix_steps_run_position", "steps", ["run_id", "position"])
     op.create_table(
         "attempts",
-        sa.Column("run_id", sa.String(64), primary_key=True),
-        sa.Column("step_id", sa.String(255), primary_key=True),
+        sa.Column("run_id", sa.Text, primary_key=True),
+        sa.Column("step_id", sa.Text, primary_key=True),
         sa.Column("attempt", sa.Integer, primary_key=True),
-        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
         sa.Column("started_at", sa.Double),
         sa.Column("ended_at", sa.Double),
         sa.Column("exit_code", sa.Integer),
@@ -81,17 +85,17 @@ def upgrade() -> None:
     )
     op.create_table(
         "clusters",
-        sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("fabric", sa.String(16), nullable=False),
-        sa.Column("name", sa.String(255), nullable=False),
-        sa.Column("state", sa.String(32), nullable=False),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("fabric", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
         sa.Column("created_at", sa.Double, nullable=False),
-        sa.Column("run_id", sa.String(64)),
+        sa.Column("run_id", sa.Text),
         sa.Column("reason", sa.Text),
         sa.Column("ended_at", sa.Double),
         sa.Column("updated_at", sa.Double),
         sa.Column("pid", sa.Integer),
-        sa.Column("host", sa.String(255), nullable=False, server_default=""),
+        sa.Column("host", sa.Text, nullable=False, server_default=""),
         sa.Column("endpoint", sa.Text, nullable=False, server_default=""),
         sa.Column("config_doc", sa.Text, nullable=False, server_default="{}"),
     )

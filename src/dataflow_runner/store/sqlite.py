@@ -1,0 +1,152 @@
+"""The default store: a SQLite file through the standard library's sqlite3.
+
+No SQLAlchemy here: importing it costs ~0.2 s, more than a whole local run of
+trivial steps may take. SQLAlchemy and Alembic are imported only when the file
+is new or its schema is behind (``sqlalchemy_backend.migrate_sqlite_file``).
+
+Durability: WAL journal with ``synchronous=NORMAL``. A commit appends the
+transaction to the WAL with write(2) before COMMIT returns, so once a process
+has seen COMMIT succeed the transaction is in the OS page cache: a SIGKILL at
+any moment after that cannot lose it, and one before it leaves an incomplete
+WAL frame that SQLite ignores on recovery (the file is never corrupted). Only
+an OS crash or power loss can roll back the last few commits, and even then
+the database stays consistent. ``FULL`` would fsync on every commit, costing
+milliseconds per transition on a real disk for a guarantee the tool does not
+need (a run interrupted by a power loss is resumed or re-run anyway).
+
+Concurrency: several processes share the file (a local cluster agent and
+``run`` clients). Writes start with ``BEGIN IMMEDIATE`` so they take the write
+lock up front and queue on the busy timeout; a deferred transaction that
+upgrades from read to write would fail at once with "database is locked".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dataflow_runner.errors import StoreError
+from dataflow_runner.store.backends import BUSY_TIMEOUT_S, Tx, needs_migration
+from dataflow_runner.store.queries import SCHEMA_VERSION
+
+
+class _SqliteTx:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Mapping[str, Any]) -> int:
+        return self._conn.execute(sql, params).rowcount
+
+
+def enable_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (persistent in the file; a no-op once done).
+
+    The switch needs an exclusive lock, and SQLite reports a busy file at once
+    instead of calling the busy handler (seen with processes creating a store
+    together): retry for as long as the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.001
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    if mode.lower() != "wal":
+        # Readers would block writers, and concurrent runs would fail.
+        raise sqlite3.OperationalError(f"the file system does not support WAL (mode {mode})")
+
+
+class SqliteBackend:
+    """One sqlite3 connection to ``path``, created and migrated on first use.
+
+    >>> backend = SqliteBackend(Path("/tmp/dfr/store.db"))  # doctest: +SKIP
+    >>> with backend.transaction() as tx:  # doctest: +SKIP
+    ...     tx.execute("UPDATE runs SET pid = :pid WHERE id = :id", {"pid": 1, "id": "r-1"})
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url_for_display = str(path)
+        # One connection, possibly used from several threads: a transaction
+        # must not interleave with another thread's statements.
+        self._lock = threading.RLock()
+        if str(path) == ":memory:":
+            raise StoreError("the store must be a file, not :memory:")
+        try:
+            # 0700: the store holds rendered playbooks and log locations.
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from None
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA synchronous = NORMAL")  # see the module's docstring
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if needs_migration(self._version(), self.url_for_display):
+                # Persistent in the file: set once, by whoever creates or migrates it.
+                enable_wal(self._conn)
+                from dataflow_runner.store.sqlalchemy_backend import migrate_sqlite_file
+
+                migrate_sqlite_file(path, self.url_for_display)
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreError(f"cannot open the store at {path}: {exc}") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _version(self) -> str | None:
+        try:
+            row = self._conn.execute(SCHEMA_VERSION).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+        return str(row[0]) if row else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self._lock:
+            conn = self._conn
+            try:
+                if conn.in_transaction:  # left open by a block interrupted mid-way
+                    conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                yield _SqliteTx(conn)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"cannot write the store at {self.path}: {exc}") from None
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+
+    def query(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                return [dict(row) for row in self._conn.execute(sql, params)]
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the store at {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
