@@ -5,22 +5,24 @@ Exit codes (the Go tool's, which scripts depend on): 0 success, 1 any failure
 or flag. Users see one line per problem, never a traceback (``--log-level
 debug`` adds it).
 
-This module stays import-light: ``--version`` answers without importing
-click, and the command tree is imported only when a command runs.
+This module stays import-light: ``--version`` and ``--help`` answer without
+importing click or logging (the help text is click's own, rendered ahead and
+checked by a test), and the command tree is imported only when a command runs.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
 from dataflow_runner import __version__
 
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 PROG = "dataflow-runner"
-log = logging.getLogger("dataflow_runner")
 
 
 def normalize_go_flags(args: Sequence[str], long_flags: frozenset[str]) -> list[str]:
@@ -57,17 +59,30 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if args in (["--version"], ["-v"]):
         sys.stdout.write(f"{PROG} version {__version__}\n")
         sys.exit(0)
+    if args in ([], ["--help"], ["-h"]):
+        from dataflow_runner.cli.help_text import TOP_HELP
+
+        sys.stdout.write(TOP_HELP)
+        sys.exit(0)
     sys.exit(run(args))
 
 
 def run(args: list[str]) -> int:
     """Run the command line, returning the exit code (for tests and embedding)."""
+    import logging
+
     import click
 
     from dataflow_runner.cli import app
+
+    log = logging.getLogger("dataflow_runner")
     from dataflow_runner.cli.output import setup_logging
+    from dataflow_runner.config.redact import SECRETS
     from dataflow_runner.errors import EXIT_FAILURE, EXIT_USAGE, DataflowRunnerError
 
+    # Secret-looking environment variables (AWS_SECRET_ACCESS_KEY, ..._PASSWORD,
+    # ..._TOKEN) may reach a config through systemEnv: mask their values everywhere.
+    SECRETS.add_environment()
     setup_logging("debug" if _debug_enabled(args) else "info")
     args = normalize_go_flags(args, app.long_flag_names())
     try:
@@ -108,7 +123,11 @@ def run(args: list[str]) -> int:
 
 
 def _report(exc: BaseException) -> None:
+    import logging
+
     from dataflow_runner.cli import sentry
+
+    log = logging.getLogger("dataflow_runner")
     from dataflow_runner.errors import DataflowRunnerError, LockHeldError
 
     sentry.capture(exc)
