@@ -16,10 +16,17 @@ NATIVE_PLAYBOOK = "iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-0"
 
 
 def files(d: Path, name: str, steps: list[dict[str, Any]], concurrency: int = 1) -> tuple[str, str]:
-    (d / "cluster.json").write_text(json.dumps({"schema": NATIVE_CLUSTER, "data": {
-        "name": "lc", "local": {"concurrency": concurrency, "workDir": str(d)}}}))
-    (d / f"{name}.json").write_text(json.dumps({"schema": NATIVE_PLAYBOOK, "data": {
-        "name": name, "steps": steps}}))
+    (d / "cluster.json").write_text(
+        json.dumps(
+            {
+                "schema": NATIVE_CLUSTER,
+                "data": {"name": "lc", "local": {"concurrency": concurrency, "workDir": str(d)}},
+            }
+        )
+    )
+    (d / f"{name}.json").write_text(
+        json.dumps({"schema": NATIVE_PLAYBOOK, "data": {"name": name, "steps": steps}})
+    )
     return str(d / "cluster.json"), str(d / f"{name}.json")
 
 
@@ -38,15 +45,33 @@ def up(cli_process: Any, config: str) -> str:
 
 def test_up_two_concurrent_runs_async_and_down(cli_process: Any, tmp_path: Path) -> None:
     # Concurrency 1: the cluster's queue takes the steps in order, one at a time.
-    config, first = files(tmp_path, "first", [sh("a1", "sleep 0.4; echo a1 >> trace"),
-                                              sh("a2", "echo a2 >> trace", dependsOn=["a1"])])
+    config, first = files(
+        tmp_path,
+        "first",
+        [sh("a1", "sleep 0.4; echo a1 >> trace"), sh("a2", "echo a2 >> trace", dependsOn=["a1"])],
+    )
     _, second = files(tmp_path, "second", [sh("b1", "echo b1 >> trace")])
     cluster = up(cli_process, config)
     env = {**os.environ}
-    procs = [subprocess.Popen([sys.executable, "-m", "dataflow_runner", "run", "--emr-playbook",
-                               book, "--emr-cluster", cluster], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for book in (first, second)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dataflow_runner",
+                "run",
+                "--emr-playbook",
+                book,
+                "--emr-cluster",
+                cluster,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for book in (first, second)
+    ]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert "Successfully added 2 steps to the local cluster" in outputs[0][1]
@@ -76,11 +101,11 @@ def test_up_two_concurrent_runs_async_and_down(cli_process: Any, tmp_path: Path)
 def test_down_cancels_what_runs(cli_process: Any, tmp_path: Path) -> None:
     config, book = files(tmp_path, "long", [sh("long", "sleep 60; echo done >> trace")])
     cluster = up(cli_process, config)
-    assert cli_process("run", "--emr-playbook", book, "--emr-cluster", cluster,
-                       "--async").code == 0
+    assert cli_process("run", "--emr-playbook", book, "--emr-cluster", cluster, "--async").code == 0
     deadline = time.monotonic() + 30
-    while json.loads(cli_process("status", "--output", "json").out)["steps"][0]["state"] \
-            != "RUNNING":
+    while (
+        json.loads(cli_process("status", "--output", "json").out)["steps"][0]["state"] != "RUNNING"
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert cli_process("down", "--emr-config", config, "--emr-cluster", cluster).code == 0

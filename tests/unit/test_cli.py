@@ -105,7 +105,7 @@ def test_secrets_never_printed(cli: Any, tmp_path: Path, monkeypatch: pytest.Mon
                             "name": "s",
                             "actionOnFailure": "CONTINUE",
                             "jar": "command-runner.jar",
-                            "arguments": ["--password", '{{ systemEnv `DB_PASSWORD` }}'],
+                            "arguments": ["--password", "{{ systemEnv `DB_PASSWORD` }}"],
                         }
                     ],
                 },
