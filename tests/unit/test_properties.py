@@ -74,8 +74,8 @@ def _load(path: Path, doc: Any) -> None:
             loader(str(path), {})
         except ConfigError as exc:
             for line in exc.lines():
-                assert "\n" not in line and "Traceback" not in line  # noqa: PT017
-                assert line.startswith(str(path))  # noqa: PT017
+                assert "\n" not in line and "Traceback" not in line
+                assert line.startswith(str(path))
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
