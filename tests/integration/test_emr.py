@@ -396,3 +396,67 @@ def test_boto3_sees_the_server(emr: Any) -> None:
         aws_secret_access_key="y",
     )
     assert client.list_clusters()["Clusters"] == []
+
+
+def test_logs_command_fetches_an_emr_steps_logs(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
+    stderr = 'Exception in thread "main" java.lang.IllegalStateException: no input\n'
+    with EmrDriver({"b": Outcome("FAILED", logs={"stderr": stderr, "stdout": "started\n"})}):
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(serial_playbook(tmp_path, ["a", "b"])),
+            "--log-failed-steps",
+        )
+    assert result.code == 1
+    run = json.loads(emr_cli("status", "--output", "json").out)
+    logs = emr_cli("logs", run["id"], "b")
+    assert logs.code == 0, logs.err
+    assert "==> stderr <==" in logs.out and "IllegalStateException: no input" in logs.out
+
+
+def test_sentry_receives_the_error_without_secrets(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            received.append(body)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dsn = f"http://publickey123456@127.0.0.1:{server.server_address[1]}/42"
+        config = cluster_file(
+            tmp_path,
+            credentials={"accessKeyId": "AKIAEXAMPLEKEY1", "secretAccessKey": "s3cr3t-Value-XYZ"},
+        )
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(config),
+            "--emr-playbook",
+            str(tmp_path / "missing.json"),
+            "--sentry",
+            dsn,
+        )
+    finally:
+        server.shutdown()
+    assert result.code == 1
+    assert "publickey123456" not in result.err  # the DSN's key is never printed
+    payload = b"".join(received).decode(errors="replace")
+    assert "cannot read the file" in payload
+    assert "s3cr3t-Value-XYZ" not in payload
