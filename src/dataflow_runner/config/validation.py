@@ -141,25 +141,40 @@ def unknown_fields(
     """
     if not isinstance(data, Mapping):
         return
-    fields = {(f.alias or name): f.annotation for name, f in model.model_fields.items()}
+    fields = _fields(model)
     for key, value in data.items():
-        here = join_path(path, str(key))
         if key not in fields:
             hint = _closest(str(key), fields)
             yield ConfigError(
                 "unknown field" + (f" (did you mean '{hint}'?)" if hint else ""),
                 file=file,
-                path=here,
+                path=join_path(path, str(key)),
             )
             continue
-        sub, many = _submodel(fields[key])
+        sub, many = fields[key]
         if sub is None:
             continue
+        here = join_path(path, str(key))
         if many and isinstance(value, list):
             for i, item in enumerate(value):
                 yield from unknown_fields(sub, item, file=file, path=join_path(here, i))
         elif not many:
             yield from unknown_fields(sub, value, file=file, path=here)
+
+
+_FIELDS: dict[type[BaseModel], dict[str, tuple[type[BaseModel] | None, bool]]] = {}
+
+
+def _fields(model: type[BaseModel]) -> dict[str, tuple[type[BaseModel] | None, bool]]:
+    """A model's field names (aliases) and the model each holds, worked out once:
+    a playbook of thousands of steps asks for the step model's fields each time."""
+    found = _FIELDS.get(model)
+    if found is None:
+        found = {
+            (f.alias or name): _submodel(f.annotation) for name, f in model.model_fields.items()
+        }
+        _FIELDS[model] = found
+    return found
 
 
 def _submodel(annotation: Any) -> tuple[type[BaseModel] | None, bool]:

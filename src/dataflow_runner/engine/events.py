@@ -59,11 +59,22 @@ class Reporter(Protocol):
     def close(self) -> None: ...
 
 
+_GO_TIMES: dict[int, str] = {}
+
+
 def go_time(at: float | None) -> str:
-    """A time as Go's ``time.Time.String()`` prints it (the Go tool's log lines)."""
+    """A time as Go's ``time.Time.String()`` prints it (the Go tool's log lines),
+    formatted once per second: a run of many short steps logs two per step."""
     if at is None:
         return "-"
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    second = int(at // 1)  # floor: Go truncates towards the past
+    text = _GO_TIMES.get(second)
+    if text is None:
+        if len(_GO_TIMES) > 64:
+            _GO_TIMES.clear()
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+        _GO_TIMES[second] = text
+    return text
 
 
 def _iso(at: float) -> str:
