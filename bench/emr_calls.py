@@ -88,7 +88,10 @@ def calls_per_hour(steps: int = 50) -> dict[str, float]:
         "describe_cluster_calls": calls.get("DescribeCluster", 0),
         "calls_per_hour": round(per_poll * hour_polls + launch + calls.get("DescribeCluster", 0)),
         "go_tool_calls_per_hour": steps * 3600 / 15,
-        "max_notice_lag_polls": round(max(lags) / POLL, 2) if lags else None,
+        "max_notice_lag_s": round(max(lags), 3) if lags else None,
+        "max_processing_s": round(max(0.0, max(lags) - POLL), 3) if lags else None,
+        "poll_s": POLL,
+        "scale": SCALE,
         "scaled_duration_s": round(duration, 1),
         "calls": calls,
     }
