@@ -388,6 +388,24 @@ def run_transient(
         lambda: load_cluster(config_path, variables),
         lambda: load_playbook(playbook_path, variables),
     )
+    run_id = _new_run_id()
+
+    def factory_for(store: Any, held: str | None) -> Callable[[Any, int], Any]:
+        return _context_factory(
+            common,
+            config,
+            book,
+            command="run-transient",
+            store=store,
+            variables=variables,
+            playbook_path=playbook_path,
+            cluster_path=config_path,
+            lock=held,
+            run_id=run_id,
+            soft_lock=bool(soft_lock),
+            consul=consul,
+        )
+
     if (common.fabric or config.fabric) == "emr":
         from dataflow_runner.cli import emr
 
@@ -403,24 +421,10 @@ def run_transient(
                 log_failed_steps=False,
             )
             return
-        run_id = _new_run_id()
         with locked(lock, soft_lock, consul, common, run_id) as held:
             store = open_store(common)
             try:
-                factory = _context_factory(
-                    common,
-                    config,
-                    book,
-                    command="run-transient",
-                    store=store,
-                    variables=variables,
-                    playbook_path=playbook_path,
-                    cluster_path=config_path,
-                    lock=held,
-                    run_id=run_id,
-                    soft_lock=bool(soft_lock),
-                    consul=consul,
-                )
+                factory = factory_for(store, held)
                 summary = emr.run_transient(
                     config,
                     emr_section,
@@ -442,25 +446,11 @@ def run_transient(
         log.info("Dry run: what the local fabric would run for playbook '%s'", book.name)
         print_json(fabric.plan(config, book))
         return
-    run_id = _new_run_id()
     with locked(lock, soft_lock, consul, common, run_id) as held:
         store = open_store(common)
         try:
             limit = fabric.settings.concurrency
-            factory = _context_factory(
-                common,
-                config,
-                book,
-                command="run-transient",
-                store=store,
-                variables=variables,
-                playbook_path=playbook_path,
-                cluster_path=config_path,
-                lock=held,
-                run_id=run_id,
-                soft_lock=bool(soft_lock),
-                consul=consul,
-            )
+            factory = factory_for(store, held)
             summary = execute_transient(factory(fabric, min(limit, book.concurrency or limit)))
         finally:
             store.close()
