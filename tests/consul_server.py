@@ -23,6 +23,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 class ConsulKV(ThreadingHTTPServer):
     daemon_threads = True
+    # Consul serves many clients at once; the standard library's listen backlog
+    # of 5 would refuse a burst of racers.
+    request_queue_size = 128
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

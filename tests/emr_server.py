@@ -14,6 +14,7 @@ import gzip
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -94,14 +95,29 @@ def _extend_moto() -> None:
 # --- faults --------------------------------------------------------------------------
 
 
+MUTATING = frozenset({"RunJobFlow", "AddJobFlowSteps"})
+
+
 @dataclass
 class Faults:
-    """Throttle a share of EMR calls (HTTP 400 ThrottlingException), deterministically."""
+    """Transient failures on a share of EMR calls, deterministically (seeded):
+
+    - ``throttle_share``: HTTP 400 ThrottlingException, the call not carried out;
+    - ``error_share``: HTTP 503 ServiceUnavailable, the call not carried out;
+    - ``drop_share``: the connection closed with no answer, the call not carried out;
+    - ``drop_after_share``: RunJobFlow / AddJobFlowSteps carried out, then the
+      connection closed with no answer (the client cannot know it worked).
+    """
 
     throttle_share: float = 0.0
+    error_share: float = 0.0
+    drop_share: float = 0.0
+    drop_after_share: float = 0.0
     seed: int = 7
     calls: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)  # 5xx, dropped before or after
+    history: list[str] = field(default_factory=list)  # "Action" or "Action fault", in order
     _rng: random.Random = field(default_factory=random.Random)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -112,24 +128,38 @@ class Faults:
         def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             action = target.split(".")[-1] if target.startswith("ElasticMapReduce") else ""
-            if action:
-                with self._lock:
-                    self.calls[action] += 1
-                    throttle = self.throttle_share and self._rng.random() < self.throttle_share
-                    if throttle:
-                        self.throttled[action] += 1
-                if throttle:
-                    body = json.dumps(
-                        {"__type": "ThrottlingException", "message": "Rate exceeded"}
-                    ).encode()
-                    start_response(
-                        "400 Bad Request",
-                        [
-                            ("Content-Type", "application/x-amz-json-1.1"),
-                            ("Content-Length", str(len(body))),
-                        ],
-                    )
-                    return [body]
+            if not action:
+                return app(environ, start_response)
+            with self._lock:
+                self.calls[action] += 1
+                draw = self._rng.random()
+                fault = ""
+                for name, share in (
+                    ("throttle", self.throttle_share),
+                    ("error", self.error_share),
+                    ("drop", self.drop_share),
+                    ("drop-after", self.drop_after_share if action in MUTATING else 0.0),
+                ):
+                    if draw < share:
+                        fault = name
+                        break
+                    draw -= share
+                self.history.append(f"{action} {fault}".strip())
+                if fault == "throttle":
+                    self.throttled[action] += 1
+                elif fault:
+                    self.failed[f"{action} {fault}"] += 1
+            if fault == "throttle":
+                return _answer(start_response, "400 Bad Request", "ThrottlingException")
+            if fault == "error":
+                return _answer(start_response, "503 Service Unavailable", "ServiceUnavailable")
+            if fault == "drop":
+                return _drop(environ, start_response)
+            if fault == "drop-after":
+                # Carry the call out, then lose the answer.
+                body = b"".join(app(environ, lambda *_a, **_k: None))
+                del body
+                return _drop(environ, start_response)
             return app(environ, start_response)
 
         return wsgi
@@ -138,6 +168,29 @@ class Faults:
         with self._lock:
             self.calls.clear()
             self.throttled.clear()
+            self.failed.clear()
+            self.history.clear()
+            self.throttle_share = self.error_share = 0.0
+            self.drop_share = self.drop_after_share = 0.0
+            self._rng.seed(self.seed)
+
+
+def _answer(start_response: Callable[..., Any], status: str, code: str) -> list[bytes]:
+    body = json.dumps({"__type": code, "message": "injected by the test"}).encode()
+    start_response(
+        status,
+        [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def _drop(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """Close the client's connection without an answer (as a network failure would)."""
+    sock = environ["werkzeug.socket"]
+    sock.shutdown(socket.SHUT_RDWR)
+    # What the server then writes goes nowhere; werkzeug treats it as a dropped client.
+    start_response("500 Internal Server Error", [("Content-Length", "0")])
+    return []
 
 
 class EmrServer:

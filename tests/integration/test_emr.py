@@ -460,3 +460,70 @@ def test_sentry_receives_the_error_without_secrets(emr_cli: Any, emr: Any, tmp_p
     payload = b"".join(received).decode(errors="replace")
     assert "cannot read the file" in payload
     assert "s3cr3t-Value-XYZ" not in payload
+
+
+def _faulty(emr: Any) -> None:
+    """Server errors and lost connections on a share of calls; RunJobFlow and
+    AddJobFlowSteps sometimes carried out with their answer lost."""
+    emr.faults.throttle_share = 0.1
+    emr.faults.error_share = 0.1
+    emr.faults.drop_share = 0.1
+    emr.faults.drop_after_share = 0.3
+
+
+@pytest.mark.parametrize("shape", ["serial", "dag"])
+def test_transient_errors_never_fail_a_run_nor_repeat_a_step(
+    emr_cli: Any, emr: Any, tmp_path: Path, shape: str
+) -> None:
+    if shape == "serial":
+        names = [f"step-{i}" for i in range(6)]
+        playbook = serial_playbook(tmp_path, names)
+    else:
+        names = [f"leaf{i}" for i in range(5)] + ["join"]
+        playbook = dag_playbook(tmp_path, 5, concurrency=2)
+    _faulty(emr)
+    with EmrDriver(default=Outcome(seconds=0.2)):
+        result = emr_cli(
+            "run-transient",
+            "--emr-config",
+            str(cluster_file(tmp_path)),
+            "--emr-playbook",
+            str(playbook),
+            "--poll-interval",
+            "0.2",
+        )
+    assert result.code == 0, result.err
+    assert emr.faults.failed, "no fault was injected: the test proves nothing"
+    assert any(f.endswith("drop-after") for f in emr.faults.failed), emr.faults.history
+    [cluster] = clusters()  # one cluster, though a RunJobFlow answer may have been lost
+    submitted = sorted(s.name for s in cluster.steps)
+    assert submitted == sorted(names), emr.faults.history  # each step exactly once
+    assert all(s.state == "COMPLETED" for s in cluster.steps)
+    assert cluster.state == "TERMINATED"
+
+
+def test_up_run_down_through_transient_errors(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
+    config = cluster_file(tmp_path)
+    _faulty(emr)
+    up = emr_cli("up", "--emr-config", str(config), "--poll-interval", "0.2")
+    assert up.code == 0, up.err
+    [cluster] = clusters()
+    with EmrDriver(default=Outcome(seconds=0.2)):
+        run = emr_cli(
+            "run",
+            "--emr-playbook",
+            str(serial_playbook(tmp_path, ["one", "two", "three"])),
+            "--emr-cluster",
+            cluster.id,
+            "--poll-interval",
+            "0.2",
+        )
+    assert run.code == 0, run.err
+    assert [s.name for s in cluster.steps] == ["one", "two", "three"]
+    down = emr_cli(
+        "down", "--emr-config", str(config), "--emr-cluster", cluster.id, "--poll-interval", "0.2"
+    )
+    assert down.code == 0, down.err
+    assert emr.faults.failed, "no fault was injected: the test proves nothing"
+    assert cluster.state == "TERMINATED"
+    assert len(clusters()) == 1

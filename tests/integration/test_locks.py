@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,14 @@ RACER = r"""
 import os, sys, time
 from dataflow_runner.errors import LockHeldError
 from dataflow_runner.locks import make_lock, owner_info
-name, consul, backend, journal, rounds = sys.argv[1:6]
-won = 0
-for _ in range(int(rounds)):
+name, consul, backend, journal, wins, gate = sys.argv[1:7]
+# Everyone ready, then all start at once: the race is real whatever the load.
+open(os.path.join(gate, f"ready-{os.getpid()}"), "w").close()
+while not os.path.exists(os.path.join(gate, "go")):
+    time.sleep(0.005)
+won = attempts = 0
+while won < int(wins):
+    attempts += 1
     lock = make_lock(name, consul or None, backend or None)
     try:
         lock.acquire(owner_info())
@@ -39,11 +45,11 @@ for _ in range(int(rounds)):
     os.close(fd)
     lock.release()
     won += 1
-print(won)
+print(won, attempts)
 """
 
 PROCESSES = 30
-ROUNDS = 20
+WINS = 3  # each process takes the lock this many times: 90 holds per race
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +67,28 @@ def consul() -> Iterator[ConsulKV]:
     server.stop()
 
 
-def race(tmp_path: Path, name: str, *, consul: str = "", backend: str = "") -> list[int]:
+def race(tmp_path: Path, name: str, *, consul: str = "", backend: str = "") -> int:
+    """30 processes each taking the lock WINS times; returns the attempts made.
+    Fails if two ever held it at once, or if anyone could not get it."""
     journal = tmp_path / "journal"
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    args = [name, consul, backend, str(journal), str(WINS), str(gate)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, name, consul, backend, str(journal), str(ROUNDS)],
+            [sys.executable, "-c", RACER, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(PROCESSES)
     ]
+    deadline = time.monotonic() + 120
+    while len(list(gate.glob("ready-*"))) < PROCESSES:
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        assert time.monotonic() < deadline, "the racers did not all start"
+        time.sleep(0.01)
+    (gate / "go").touch()
     outcomes = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outcomes]
     holders: list[str] = []
@@ -84,23 +101,26 @@ def race(tmp_path: Path, name: str, *, consul: str = "", backend: str = "") -> l
         else:
             assert holders == [pid]
             holders.clear()
-    return [int(o[0]) for o in outcomes]
+    counts = [tuple(map(int, o[0].split())) for o in outcomes]
+    assert [won for won, _ in counts] == [WINS] * PROCESSES
+    assert entries.count("") <= 1 and len(entries) - 1 == 2 * WINS * PROCESSES
+    return sum(attempts for _, attempts in counts)
 
 
 def test_file_lock_contention(tmp_path: Path) -> None:
-    wins = race(tmp_path, str(tmp_path / "race.lock"))
-    assert sum(wins) > ROUNDS  # the lock went round, and never to two at once
+    attempts = race(tmp_path, str(tmp_path / "race.lock"))
+    assert attempts > WINS * PROCESSES  # they did contend
     assert not (tmp_path / "race.lock").exists()
 
 
 def test_etcd_lock_contention(tmp_path: Path, etcd_endpoint: str) -> None:
-    wins = race(tmp_path, "race", backend=f"etcd://{etcd_endpoint}")
-    assert sum(wins) > ROUNDS
+    attempts = race(tmp_path, "race", backend=f"etcd://{etcd_endpoint}")
+    assert attempts > WINS * PROCESSES
 
 
 def test_consul_lock_contention(tmp_path: Path, consul: ConsulKV) -> None:
-    wins = race(tmp_path, "race", consul=consul.address)
-    assert sum(wins) > ROUNDS
+    attempts = race(tmp_path, "race", consul=consul.address)
+    assert attempts > WINS * PROCESSES
     assert consul.data == {}
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from dataflow_runner.engine.loop import BACKOFF_MAX, BACKOFF_START, Interrupts
 from dataflow_runner.engine.scheduler import Scheduler
@@ -22,6 +23,7 @@ from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus, Fabric
 from dataflow_runner.store.records import ClusterState
 
 log = logging.getLogger("dataflow_runner")
+T = TypeVar("T")
 
 READY = frozenset({ClusterState.WAITING, ClusterState.RUNNING})
 GONE = frozenset(
@@ -103,8 +105,13 @@ def launch_cluster(
 ) -> ClusterRef:
     """``up``: launch, wait for WAITING; a bootstrap failure is retried (as the Go tool)."""
     for attempt in range(1, BOOTSTRAP_RETRIES + 1):
-        launched: tuple[ClusterRef, object] = fabric.launch(
-            cluster, run_id="", keep_alive=True, transient=False
+        # A token tags the cluster, so a launch whose answer was lost is found, not repeated.
+        token = f"up-{secrets.token_hex(6)}"
+        launched: tuple[ClusterRef, object] = with_backoff(
+            functools.partial(
+                fabric.launch, cluster, run_id=token, keep_alive=True, transient=False
+            ),
+            interrupts,
         )
         ref = launched[0]
         log.info("Launching EMR cluster with name '%s'... (jobflow id %s)", cluster.name, ref.id)
@@ -150,7 +157,7 @@ def terminate_cluster(
     on_state: Callable[[ClusterStatus], None] | None = None,
 ) -> ClusterStatus:
     """``down``: terminate and wait for TERMINATED."""
-    _with_backoff(lambda: fabric.terminate(ref), interrupts)
+    with_backoff(lambda: fabric.terminate(ref), interrupts)
     log.info("Terminating EMR cluster with jobflow id '%s'...", ref.id)
     return wait_for(
         fabric,
@@ -163,16 +170,26 @@ def terminate_cluster(
     )
 
 
-def _with_backoff(action: Callable[[], None], interrupts: Interrupts | None) -> None:
+def with_backoff(action: Callable[[], T], interrupts: Interrupts | None) -> T:
+    """``action()``, tried again after growing pauses for as long as the fabric is
+    unavailable (throttling, a server error, a lost connection): a run never
+    fails for those. Ctrl-C or SIGTERM ends the waiting (the error is raised).
+
+    ``action`` must be safe to repeat: the EMR fabric checks whether a call whose
+    answer was lost was carried out before sending it again.
+    """
     backoff = 0.0
     while True:
         try:
-            action()
-            return
+            return action()
         except FabricUnavailable as exc:
+            if interrupts is not None and interrupts.requested:
+                raise
             backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
             log.warning("%s; trying again in %.0fs", exc, backoff)
             _pause(backoff, interrupts)
+            if interrupts is not None and interrupts.requested:
+                raise
 
 
 class StartupWatch:

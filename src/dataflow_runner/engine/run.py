@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dataflow_runner.config.models import ClusterConfig, Playbook
 from dataflow_runner.config.redact import redact_tree
 from dataflow_runner.engine.events import Reporter, RunInfo, RunSummary
+from dataflow_runner.engine.lifecycle import with_backoff
 from dataflow_runner.engine.loop import Interrupts, drive
 from dataflow_runner.engine.recorder import Recorder, step_records
 from dataflow_runner.engine.scheduler import Scheduler, TaskEvent
@@ -224,7 +225,7 @@ def _execute(
     finished = False
     try:
         with interrupts.installed():
-            cluster, refs = start()
+            cluster, refs = with_backoff(start, interrupts)
             ctx.cluster_ref = cluster
             store.update_run(ctx.run_id, cluster_id=cluster.id)
             if ctx.on_cluster is not None:
@@ -324,7 +325,10 @@ def _clean_up(
                     log.error("could not cancel the run's steps on %s: %s", cluster.id, exc)
     if cluster is not None and transient:
         try:
-            fabric.terminate(cluster)
+            # Until it is done (a second Ctrl-C stops the waiting): a cluster left
+            # running costs money.
+            ref = cluster
+            with_backoff(lambda: fabric.terminate(ref), None)
         except Exception as exc:  # reported; the caller checks the cluster's end
             log.error("could not terminate cluster %s: %s", cluster.id, exc)
     ctx.reporter.close()

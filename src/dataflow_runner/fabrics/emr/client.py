@@ -104,14 +104,19 @@ def session(credentials: Credentials, region: str) -> Any:
 
 
 def clients(sess: Any, service: str) -> tuple[Any, Any]:
-    """(a client that retries, a client that sends once) for ``service``."""
+    """(a client that retries, a client that sends once) for ``service``.
+
+    ``total_max_attempts`` counts the first request: botocore's older
+    ``max_attempts`` counts retries, so ``max_attempts: 1`` would send a request
+    that got no answer twice, and a RunJobFlow or AddJobFlowSteps whose answer
+    was lost would create a second cluster or second steps."""
     from botocore.config import Config
 
     agent = f"dataflow-runner/{__version__}"
     retrying = sess.client(
         service,
         config=Config(
-            retries={"mode": "adaptive", "max_attempts": 10},
+            retries={"mode": "adaptive", "total_max_attempts": 10},
             user_agent_extra=agent,
             connect_timeout=10,
             read_timeout=60,
@@ -120,7 +125,7 @@ def clients(sess: Any, service: str) -> tuple[Any, Any]:
     once = sess.client(
         service,
         config=Config(
-            retries={"mode": "standard", "max_attempts": 1},
+            retries={"mode": "standard", "total_max_attempts": 1},
             user_agent_extra=agent,
             connect_timeout=10,
             read_timeout=60,

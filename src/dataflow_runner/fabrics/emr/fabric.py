@@ -67,6 +67,9 @@ class EmrFabric:
         self._s3: Any = None
         self._failures: dict[str, FailureCause] = {}  # EMR step id -> FailureDetails
         self.calls: dict[str, int] = {}  # API calls made, by name (for the record)
+        # Run ids whose RunJobFlow got no answer and no cluster was found (yet): the
+        # next launch looks again before sending, in case the list was behind.
+        self._unsure: dict[str, float] = {}
 
     # --- helpers -------------------------------------------------------------------
 
@@ -130,14 +133,22 @@ class EmrFabric:
             transient=transient,
         )
         started = time.time()
-        try:
-            response = self._call("RunJobFlow", self._emr_once.run_job_flow, **request)
-            cluster_id = str(response["JobFlowId"])
-        except Ambiguous:
-            found = self._find_launched(request["Name"], run_id, started)
-            if found is None:
-                raise
+        earlier = self._unsure.get(run_id) if run_id else None
+        found = self._find_launched(request["Name"], run_id, earlier) if earlier else None
+        if found is not None:
             cluster_id = found
+        else:
+            try:
+                response = self._call("RunJobFlow", self._emr_once.run_job_flow, **request)
+                cluster_id = str(response["JobFlowId"])
+            except Ambiguous:
+                found = self._find_launched(request["Name"], run_id, started)
+                if found is None:
+                    if run_id:
+                        self._unsure.setdefault(run_id, started)
+                    raise
+                cluster_id = found
+        self._unsure.pop(run_id, None)
         ref = ClusterRef(cluster_id, "emr")
         # A new cluster holds only the steps just sent.
         refs = self._match_steps(ref, submissions, since=0.0) if submissions else []
