@@ -99,6 +99,11 @@ def dag_playbook(d: Path, width: int, concurrency: int) -> Path:
     return path
 
 
+def transient_args(d: Path, playbook: Path) -> list[str]:
+    """``run-transient`` of ``playbook`` on the test cluster config."""
+    return ["run-transient", "--emr-config", str(cluster_file(d)), "--emr-playbook", str(playbook)]
+
+
 def clusters() -> list[Any]:
     return list(backend().clusters.values())
 
@@ -137,11 +142,7 @@ def test_up_run_down(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
 def test_run_transient_success(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     with EmrDriver():
         result = emr_cli(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(serial_playbook(tmp_path, ["a", "b", "c"])),
+            *transient_args(tmp_path, serial_playbook(tmp_path, ["a", "b", "c"])),
         )
     assert result.code == 0, result.err
     [cluster] = clusters()
@@ -169,11 +170,7 @@ def test_run_transient_failure_cancel_and_wait(emr_cli: Any, emr: Any, tmp_path:
     }
     with EmrDriver(outcomes):
         result = emr_cli(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(serial_playbook(tmp_path, ["a", "b", "c"])),
+            *transient_args(tmp_path, serial_playbook(tmp_path, ["a", "b", "c"])),
         )
     assert result.code == 1
     [cluster] = clusters()
@@ -198,11 +195,7 @@ def test_run_transient_failure_cancel_and_wait(emr_cli: Any, emr: Any, tmp_path:
 def test_continue_goes_on_after_a_failure(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     with EmrDriver({"a": Outcome("FAILED")}):
         result = emr_cli(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(serial_playbook(tmp_path, ["a", "b"], action="CONTINUE")),
+            *transient_args(tmp_path, serial_playbook(tmp_path, ["a", "b"], action="CONTINUE")),
         )
     assert result.code == 1
     [cluster] = clusters()
@@ -215,11 +208,7 @@ def test_dag_sets_step_concurrency_and_submits_each_step_once(
 ) -> None:
     with EmrDriver(default=Outcome(seconds=0.3)) as driver:
         result = emr_cli(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(dag_playbook(tmp_path, 6, concurrency=2)),
+            *transient_args(tmp_path, dag_playbook(tmp_path, 6, concurrency=2)),
         )
     assert result.code == 0, result.err
     [cluster] = clusters()
@@ -236,11 +225,7 @@ def test_throttling_does_not_fail_the_run(emr_cli: Any, emr: Any, tmp_path: Path
     emr.faults.throttle_share = 0.3
     with EmrDriver(default=Outcome(seconds=0.2)):
         result = emr_cli(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(dag_playbook(tmp_path, 4, concurrency=2)),
+            *transient_args(tmp_path, dag_playbook(tmp_path, 4, concurrency=2)),
         )
     assert result.code == 0, result.err
     assert sum(emr.faults.throttled.values()) > 0
@@ -254,11 +239,7 @@ def test_interrupt_terminates_the_transient_cluster(
 ) -> None:
     with EmrDriver(default=Outcome(seconds=600)) as driver:
         proc = emr_cli.popen(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(serial_playbook(tmp_path, ["long", "next"])),
+            *transient_args(tmp_path, serial_playbook(tmp_path, ["long", "next"])),
         )
         driver.wait_for(lambda: any(s.state == "RUNNING" for c in clusters() for s in c.steps))
         proc.send_signal(sig)
@@ -281,11 +262,7 @@ def test_log_failed_steps_prints_logs_and_the_probable_cause(
     outcomes = {"b": Outcome("FAILED", logs={"stderr": stderr, "controller": "exit code 1\n"})}
     with EmrDriver(outcomes):
         result = emr_cli(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(serial_playbook(tmp_path, ["a", "b"])),
+            *transient_args(tmp_path, serial_playbook(tmp_path, ["a", "b"])),
             "--log-failed-steps",
         )
     assert result.code == 1
@@ -307,11 +284,7 @@ def test_calls_per_poll_do_not_grow_with_steps(emr_cli: Any, emr: Any, tmp_path:
         held = HoldUntil(emr, list_steps_calls=8)
         with EmrDriver(default=Outcome(seconds=0.0), hold=held):
             result = emr_cli(
-                "run-transient",
-                "--emr-config",
-                str(cluster_file(tmp_path)),
-                "--emr-playbook",
-                str(dag_playbook(tmp_path, width, width)),
+                *transient_args(tmp_path, dag_playbook(tmp_path, width, width)),
             )
         assert result.code == 0, result.err
         counts[width] = dict(emr.faults.calls)
@@ -370,11 +343,7 @@ def test_endpoint_and_credentials_from_the_environment(
 def test_orphans_are_listed(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     with EmrDriver(default=Outcome(seconds=600)) as driver:
         proc = emr_cli.popen(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(serial_playbook(tmp_path, ["long"])),
+            *transient_args(tmp_path, serial_playbook(tmp_path, ["long"])),
         )
         driver.wait_for(lambda: any(s.state == "RUNNING" for c in clusters() for s in c.steps))
         proc.kill()  # the runner dies without cleaning up: the cluster is an orphan
@@ -402,11 +371,7 @@ def test_logs_command_fetches_an_emr_steps_logs(emr_cli: Any, emr: Any, tmp_path
     stderr = 'Exception in thread "main" java.lang.IllegalStateException: no input\n'
     with EmrDriver({"b": Outcome("FAILED", logs={"stderr": stderr, "stdout": "started\n"})}):
         result = emr_cli(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(serial_playbook(tmp_path, ["a", "b"])),
+            *transient_args(tmp_path, serial_playbook(tmp_path, ["a", "b"])),
             "--log-failed-steps",
         )
     assert result.code == 1
@@ -484,11 +449,7 @@ def test_transient_errors_never_fail_a_run_nor_repeat_a_step(
     _faulty(emr)
     with EmrDriver(default=Outcome(seconds=0.2)):
         result = emr_cli(
-            "run-transient",
-            "--emr-config",
-            str(cluster_file(tmp_path)),
-            "--emr-playbook",
-            str(playbook),
+            *transient_args(tmp_path, playbook),
             "--poll-interval",
             "0.2",
         )
