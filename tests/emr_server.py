@@ -157,8 +157,8 @@ class Faults:
                 return _drop(environ, start_response)
             if fault == "drop-after":
                 # Carry the call out, then lose the answer.
-                body = b"".join(app(environ, lambda *_a, **_k: None))
-                del body
+                for _chunk in app(environ, lambda *_a, **_k: None):
+                    pass
                 return _drop(environ, start_response)
             return app(environ, start_response)
 
