@@ -26,17 +26,27 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         wall = row.get(me, {}).get("wall")
         if wall is not None:
             out.append((f"{name} total wall <= 0.4 s", f"{wall:.3f} s", wall <= 0.4))
-        peers = [(row[t]["wall"], t) for t in ORCHESTRATORS if "wall" in row.get(t, {})]
-        if wall is not None and peers and name in ("W2", "W3"):
-            best, who = min(peers)
-            ratio = best / wall
+        cold = row.get(f"{me}-cold", {}).get("wall")
+        if cold is not None:
             out.append(
                 (
-                    f"{name} >= 3.5x faster than the fastest Python orchestrator",
-                    f"{ratio:.1f}x ({who}: {best:.2f} s)",
-                    ratio >= 3.5,
+                    f"{name} total wall <= 0.4 s, configs validated (cache emptied)",
+                    f"{cold:.3f} s",
+                    cold <= 0.4,
                 )
             )
+        peers = [(row[t]["wall"], t) for t in ORCHESTRATORS if "wall" in row.get(t, {})]
+        for label, mine in (("", wall), (", configs validated", cold)):
+            if mine is not None and peers and name in ("W2", "W3"):
+                best, who = min(peers)
+                ratio = best / mine
+                out.append(
+                    (
+                        f"{name} >= 3.5x faster than the fastest Python orchestrator{label}",
+                        f"{ratio:.1f}x ({who}: {best:.2f} s)",
+                        ratio >= 3.5,
+                    )
+                )
     if "W2" in workloads and "W4" in workloads:
         steps = 2000 - 200
         mine = slope(workloads["W2"].get(me, {}), workloads["W4"].get(me, {}), steps)

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import echo, print_json
 from dataflow_runner.config.loading import load_cluster, load_playbook, parse_vars
-from dataflow_runner.config.models import ClusterConfig, Playbook
 from dataflow_runner.config.redact import SECRETS
+from dataflow_runner.config.spec import ClusterConfig, Playbook
 from dataflow_runner.errors import ConfigError, ConfigErrors, RunFailed
 
 if TYPE_CHECKING:
+    from dataflow_runner.config.cache import ConfigCache
     from dataflow_runner.config.emr_models import EmrCluster
 
 log = logging.getLogger("dataflow_runner")
@@ -78,6 +79,13 @@ def state_dir(common: Common) -> Path:
     from dataflow_runner.store import default_state_dir
 
     return Path(common.state_dir) if common.state_dir else default_state_dir()
+
+
+def config_cache(common: Common) -> ConfigCache:
+    """Validated configs, reused by the commands that run something (not ``validate``)."""
+    from dataflow_runner.config.cache import ConfigCache
+
+    return ConfigCache(state_dir(common) / "cache" / "configs")
 
 
 def open_store(common: Common) -> Any:
@@ -226,7 +234,7 @@ def _new_run_id() -> str:
 def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    config = load_cluster(config_path, variables)
+    config = load_cluster(config_path, variables, cache=config_cache(common))
     if (common.fabric or config.fabric) == "local":
         from dataflow_runner.fabrics.local import cluster as local_cluster
 
@@ -270,7 +278,7 @@ def run(
 ) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    book = load_playbook(playbook_path, variables)
+    book = load_playbook(playbook_path, variables, cache=config_cache(common))
     if cluster_id.startswith("l-"):
         from dataflow_runner.fabrics.local import cluster as local_cluster
 
@@ -349,7 +357,7 @@ def down(
 ) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    config = load_cluster(config_path, variables)
+    config = load_cluster(config_path, variables, cache=config_cache(common))
     if cluster_id.startswith("l-"):
         from dataflow_runner.fabrics.local import cluster as local_cluster
 
@@ -385,8 +393,8 @@ def run_transient(
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
     config, book = collect(
-        lambda: load_cluster(config_path, variables),
-        lambda: load_playbook(playbook_path, variables),
+        lambda: load_cluster(config_path, variables, cache=config_cache(common)),
+        lambda: load_playbook(playbook_path, variables, cache=config_cache(common)),
     )
     run_id = _new_run_id()
 
@@ -495,9 +503,12 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
             )
         if not run.playbook_path:
             raise DataflowRunnerError(f"run {run.id} has no playbook file to resume from")
-        loaders: list[Callable[[], Any]] = [lambda: load_playbook(run.playbook_path, variables)]
+        cache = config_cache(common)
+        loaders: list[Callable[[], Any]] = [
+            lambda: load_playbook(run.playbook_path, variables, cache=cache)
+        ]
         if run.cluster_config_path:
-            loaders.append(lambda: load_cluster(run.cluster_config_path, variables))
+            loaders.append(lambda: load_cluster(run.cluster_config_path, variables, cache=cache))
         loaded = collect(*loaders)
         book = loaded[0]
         config = (

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import print_json
 from dataflow_runner.config.emr_models import EmrCluster
-from dataflow_runner.config.models import ClusterConfig, Credentials, Playbook
+from dataflow_runner.config.spec import ClusterConfig, KeyPair, Playbook
 from dataflow_runner.errors import FabricError, FlagError
 from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus
 from dataflow_runner.fabrics.emr import requests
@@ -37,7 +37,7 @@ def concurrency(emr: EmrCluster, book: Playbook | None) -> int:
     return book.concurrency or emr.step_concurrency_level or DEFAULT_DAG_CONCURRENCY
 
 
-def fabric(emr: EmrCluster | None, credentials: Credentials, region: str, level: int = 1) -> Any:
+def fabric(emr: EmrCluster | None, credentials: KeyPair, region: str, level: int = 1) -> Any:
     from dataflow_runner.fabrics.emr.fabric import EmrFabric
 
     return EmrFabric(emr, credentials=credentials, region=region, concurrency=level)

@@ -12,10 +12,10 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from dataflow_runner import dag
-from dataflow_runner.config.models import (
+from dataflow_runner.config.spec import (
     ACTIONS_ON_FAILURE,
     ClusterConfig,
-    Credentials,
+    KeyPair,
     Playbook,
     Step,
     StepType,
@@ -30,7 +30,7 @@ _PRICE = re.compile(r"^\d+(\.\d+)?$")
 _RELEASE = re.compile(r"^\d+(\.\d+)*$")
 
 
-def credentials(creds: Credentials, *, file: str, path: str) -> Iterator[ConfigError]:
+def credentials(creds: KeyPair, *, file: str, path: str) -> Iterator[ConfigError]:
     """The Go tool's pairing rule: 'env', 'iam' (and 'default') go together."""
     a, s = creds.access_key_id, creds.secret_access_key
     for mode in ("iam", "env", "default"):

@@ -1,5 +1,11 @@
 """Loading config files: read → render (Go template) → parse → choose the
-model by the ``schema`` URI → validate → check → typed, immutable model.
+model by the ``schema`` URI → validate → check (``build.py``) → typed, immutable
+objects (``spec.py``).
+
+A file that renders to a text already validated by this code can be read back
+from the cache of validated configs (``cache.py``) instead: the commands that run
+something pass one, so a rerun does not pay for importing and building the
+validators; ``validate`` always validates.
 
 >>> from dataflow_runner.config.loading import load_playbook  # doctest: +SKIP
 >>> load_playbook("playbook.json", {"bucket": "my-bucket"}).steps[0].name  # doctest: +SKIP
@@ -12,35 +18,29 @@ raised together as :class:`~dataflow_runner.errors.ConfigErrors`.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from dataflow_runner.config import checks
-from dataflow_runner.config.models import (
-    ClusterConfig,
-    NativeCluster,
-    NativePlaybook,
-    Playbook,
-    SnowplowPlaybook,
-    Step,
-    StepType,
-)
 from dataflow_runner.config.redact import SECRETS
-from dataflow_runner.config.validation import from_validation_error, unknown_fields
-from dataflow_runner.errors import ConfigError, ConfigErrors, FlagError
+from dataflow_runner.config.spec import ClusterConfig, Playbook, from_doc, has_secret, to_doc
+from dataflow_runner.errors import ConfigError, FlagError
+
+if TYPE_CHECKING:
+    from dataflow_runner.config.cache import ConfigCache
+
+T = TypeVar("T")
 
 log = logging.getLogger("dataflow_runner.config")
 
 Kind = Literal["cluster", "playbook"]
 Family = Literal["snowplow", "native"]
-M = TypeVar("M", bound=BaseModel)
 
 SNOWPLOW_VENDOR = "com.snowplowanalytics.dataflowrunner"
 NATIVE_VENDOR = "dev.dataflowrunner"
@@ -158,7 +158,7 @@ def parse(text: str, path: str) -> Any:
 # --- self-describing records -------------------------------------------------------
 
 
-def _schema_kind(doc: Any, path: str, want: Kind) -> tuple[str, SchemaKind]:
+def _schema_kind(doc: Any, path: str, want: Kind, notes: list[str]) -> tuple[str, SchemaKind]:
     if not isinstance(doc, dict):
         got = "an array" if isinstance(doc, list) else json.dumps(doc)[:40]
         raise ConfigError(
@@ -193,12 +193,9 @@ def _schema_kind(doc: Any, path: str, want: Kind) -> tuple[str, SchemaKind]:
         )
     version = f"{m['model']}-{m['rev']}-{m['add']}"
     if version not in found.known:
-        log.warning(
-            "%s: schema version %s is newer than the ones this tool knows (%s); reading it as %s",
-            path,
-            version,
-            ", ".join(found.known),
-            found.known[-1],
+        notes.append(
+            f"{path}: schema version {version} is newer than the ones this tool knows"
+            f" ({', '.join(found.known)}); reading it as {found.known[-1]}"
         )
     if "data" not in doc or doc["data"] is None:
         raise ConfigError("a value is required: the config itself", file=path, path="$.data")
@@ -209,67 +206,96 @@ def _schema_kind(doc: Any, path: str, want: Kind) -> tuple[str, SchemaKind]:
     return uri, found
 
 
-def _validate(
-    model: type[M], data: Any, path: str, *, strict_fields: bool, root: tuple[str, ...] = ("data",)
-) -> tuple[M | None, list[ConfigError]]:
-    errors: list[ConfigError] = []
-    if strict_fields:
-        errors.extend(unknown_fields(model, data, file=path, path="$." + ".".join(root)))
-    try:
-        return model.model_validate(data), errors
-    except ValidationError as exc:
-        errors.extend(from_validation_error(exc, data, file=path, root=root))
-        return None, errors
-
-
-def _raise(errors: Iterable[ConfigError]) -> None:
-    found = list(errors)
-    if len(found) == 1:
-        raise found[0]
-    if found:
-        raise ConfigErrors(found)
-
-
 def load_document(path: str, variables: Mapping[str, str]) -> Any:
     """Read, render and parse a config file (no validation)."""
     return parse(render(read_text(path), path, variables), path)
 
 
+def _load(
+    kind: Kind,
+    path: str,
+    variables: Mapping[str, str],
+    cache: ConfigCache | None,
+    build: Callable[[Any, str, str, SchemaKind, list[str]], T],
+    read: Callable[[dict[str, Any]], T],
+    write: Callable[[T], dict[str, Any] | None],
+) -> T:
+    """Read and render the file, then either reuse its validated form from ``cache``
+    (same rendered text, same code: no pydantic at all) or parse and ``build`` it.
+    The warnings of validation are kept with the cached form and shown again.
+
+    ``write`` gives the form to cache (None: not cacheable, e.g. it holds a secret),
+    ``read`` reads it back.
+    """
+    text = render(read_text(path), path, variables)
+    with _gc_paused():
+        if cache is not None:
+            hit = cache.get(kind, path, text)
+            if hit is not None:
+                for note in hit.notes:
+                    log.warning("%s", note)
+                return read(hit.doc)
+        notes: list[str] = []
+        try:
+            doc = parse(text, path)
+            uri, found = _schema_kind(doc, path, kind, notes)
+            value = build(doc["data"], path, uri, found, notes)
+        finally:
+            for note in notes:
+                log.warning("%s", note)
+        if cache is not None:
+            stored = write(value)
+            if stored is not None:
+                cache.put(kind, path, text, stored, notes)
+        return value
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a document is turned into objects: it
+    makes no cycles, and the collector's passes over the growing number of live
+    objects cost more than the work itself for large playbooks (a third of it at
+    10,000 steps). Memory is still freed by reference counting."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # --- cluster configs ---------------------------------------------------------------
 
 
-def load_cluster(path: str, variables: Mapping[str, str]) -> ClusterConfig:
-    """Load and validate a cluster config (Snowplow's or this project's format)."""
-    doc = load_document(path, variables)
-    uri, kind = _schema_kind(doc, path, "cluster")
-    data = doc["data"]
-    if kind.family == "snowplow":
-        from dataflow_runner.config.emr_models import EmrCluster
+def _cluster_doc(config: ClusterConfig) -> dict[str, Any] | None:
+    # Never anything secret on disk; nor an EMR section (reading it back needs its
+    # pydantic model anyway).
+    if config.emr is not None or has_secret(config.local):
+        return None
+    return config.to_doc()
 
-        emr, errors = _validate(EmrCluster, data, path, strict_fields=False)
-        if emr is not None:
-            errors.extend(checks.emr_cluster(emr, file=path, path="$.data"))
-        _raise(errors)
-        assert emr is not None
-        config = ClusterConfig(name=emr.name, fabric="emr", emr=emr, schema_uri=uri)
-    else:
-        native, errors = _validate(NativeCluster, data, path, strict_fields=True)
-        emr = None
-        if native is not None and native.emr is not None:
-            from dataflow_runner.config.emr_models import EmrCluster
 
-            emr, emr_errors = _validate(
-                EmrCluster, native.emr, path, strict_fields=True, root=("data", "emr")
-            )
-            errors.extend(emr_errors)
-            if emr is not None and not emr.name:
-                emr = emr.model_copy(update={"name": native.name})
-        if native is not None and not errors:
-            config = ClusterConfig(
-                name=native.name, fabric=native.fabric, local=native.local, emr=emr, schema_uri=uri
-            )
-            errors.extend(checks.cluster(config, file=path, emr_path="$.data.emr"))
-        _raise(errors)
+def _build_cluster(
+    data: Any, path: str, uri: str, found: SchemaKind, notes: list[str]
+) -> ClusterConfig:
+    from dataflow_runner.config import build
+
+    if found.family == "snowplow":
+        return build.snowplow_cluster(data, path, uri)
+    return build.native_cluster(data, path, uri)
+
+
+def load_cluster(
+    path: str, variables: Mapping[str, str], *, cache: ConfigCache | None = None
+) -> ClusterConfig:
+    """Load and validate a cluster config (Snowplow's or this project's format).
+
+    ``cache``: reuse the validated form of a file rendered to the same text before.
+    """
+    config = _load(
+        "cluster", path, variables, cache, _build_cluster, ClusterConfig.from_doc, _cluster_doc
+    )
     _register_secrets(
         config.emr.credentials.secret_access_key if config.emr else "",
         config.emr.credentials.access_key_id if config.emr else "",
@@ -280,108 +306,33 @@ def load_cluster(path: str, variables: Mapping[str, str]) -> ClusterConfig:
 # --- playbooks ---------------------------------------------------------------------
 
 
-def slug(name: str) -> str:
-    """A step id derived from its name: ``"Combine Months"`` → ``combine-months``."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+def _read_playbook(doc: dict[str, Any]) -> Playbook:
+    return from_doc(Playbook, doc)
 
 
-def _assign_ids(names: Iterable[tuple[str, str]]) -> list[str]:
-    """Ids for steps given as (explicit id, name): explicit ids are kept, the others
-    derived from the name and made unique with a numeric suffix."""
-    pairs = list(names)
-    taken = {given for given, _ in pairs if given}
-    ids: list[str] = []
-    for i, (given, name) in enumerate(pairs):
-        if given:
-            ids.append(given)
-            continue
-        base = slug(name) or f"step-{i + 1}"
-        candidate, n = base, 2
-        while candidate in taken:
-            candidate, n = f"{base}-{n}", n + 1
-        taken.add(candidate)
-        ids.append(candidate)
-    return ids
+def _book_doc(book: Playbook) -> dict[str, Any] | None:
+    # Never anything secret on disk; defaults left out (from_doc fills them in).
+    return None if has_secret(book) else to_doc(book, exclude_defaults=True)
 
 
-def _snowplow_playbook(data: Any, path: str, uri: str) -> Playbook:
-    sp, errors = _validate(SnowplowPlaybook, data, path, strict_fields=False)
-    if sp is None:
-        _raise(errors)
-    assert sp is not None
-    for i, s in enumerate(sp.steps):
-        errors.extend(
-            checks.action_on_failure(s.action_on_failure, file=path, path=f"$.data.steps[{i}]")
-        )
-        if s.type and s.type != "CUSTOM_JAR":
-            log.warning(
-                "%s: $.data.steps[%d].type: %r is run as CUSTOM_JAR, as the Go tool does",
-                path,
-                i,
-                s.type,
-            )
-    ids = _assign_ids(("", s.name) for s in sp.steps)
-    steps = []
-    for i, s in enumerate(sp.steps):
-        steps.append(
-            Step(
-                id=ids[i],
-                name=s.name,
-                type=StepType.CUSTOM_JAR,
-                action_on_failure="CONTINUE"
-                if s.action_on_failure == "CONTINUE"
-                else "CANCEL_AND_WAIT",
-                # EMR runs a playbook's steps one after the other, whatever the outcome.
-                after=(ids[i - 1],) if i else (),
-                jar=s.jar,
-                arguments=s.arguments,
-            )
-        )
-    book = Playbook(
-        region=sp.region,
-        credentials=sp.credentials,
-        steps=tuple(steps),
-        tags=sp.tags,
-        schema_uri=uri,
-        name=os.path.splitext(os.path.basename(path))[0],
-    )
-    errors.extend(checks.playbook(book, file=path))
-    _raise(errors)
-    return book
+def _build_playbook(
+    data: Any, path: str, uri: str, found: SchemaKind, notes: list[str]
+) -> Playbook:
+    from dataflow_runner.config import build
+
+    if found.family == "snowplow":
+        return build.snowplow_playbook(data, path, uri, notes)
+    return build.native_playbook(data, path, uri)
 
 
-def _native_playbook(data: Any, path: str, uri: str) -> Playbook:
-    native, errors = _validate(NativePlaybook, data, path, strict_fields=True)
-    if native is None:
-        _raise(errors)
-    assert native is not None
-    ids = _assign_ids((s.id, s.name) for s in native.steps)
-    steps = tuple(
-        s.model_copy(update={"id": ids[i], "name": s.name or ids[i]})
-        for i, s in enumerate(native.steps)
-    )
-    book = Playbook(
-        name=native.name or os.path.splitext(os.path.basename(path))[0].split(".")[0],
-        region=native.region,
-        credentials=native.credentials,
-        concurrency=native.concurrency,
-        steps=steps,
-        tags=native.tags,
-        schema_uri=uri,
-    )
-    errors.extend(checks.playbook(book, file=path))
-    _raise(errors)
-    return book
+def load_playbook(
+    path: str, variables: Mapping[str, str], *, cache: ConfigCache | None = None
+) -> Playbook:
+    """Load and validate a playbook (Snowplow's or this project's format).
 
-
-def load_playbook(path: str, variables: Mapping[str, str]) -> Playbook:
-    """Load and validate a playbook (Snowplow's or this project's format)."""
-    doc = load_document(path, variables)
-    uri, kind = _schema_kind(doc, path, "playbook")
-    loader: Callable[[Any, str, str], Playbook] = (
-        _snowplow_playbook if kind.family == "snowplow" else _native_playbook
-    )
-    book = loader(doc["data"], path, uri)
+    ``cache``: reuse the validated form of a file rendered to the same text before.
+    """
+    book = _load("playbook", path, variables, cache, _build_playbook, _read_playbook, _book_doc)
     _register_secrets(book.credentials.secret_access_key, book.credentials.access_key_id)
     return book
 

@@ -1,4 +1,4 @@
-"""Typed, immutable models of cluster configs and playbooks.
+"""The pydantic models that validate cluster configs and playbooks as read.
 
 Two families of input formats are accepted (see ``loading.py``):
 
@@ -9,22 +9,27 @@ Two families of input formats are accepted (see ``loading.py``):
   fields are errors (``checks.unknown_fields``), since a typo there should not
   silently change a run.
 
-Both are normalised into :class:`ClusterConfig` and :class:`Playbook`, which is
-what the rest of the tool consumes. Field names are snake_case in Python and
+Both are normalised (``build.py``) into ``spec.ClusterConfig`` and ``spec.Playbook``,
+plain dataclasses, which is what the rest of the tool consumes; the models here
+mirror their fields (a test keeps the two in step) and add what validation needs:
+strict scalars, bounds, aliases. Field names are snake_case in Python and
 camelCase in files (the aliases), so error paths read like the file.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-if TYPE_CHECKING:
-    from dataflow_runner.config.emr_models import EmrCluster
+from dataflow_runner.config.spec import (
+    ActionOnFailure,
+    CredentialMode,
+    Fabric,
+    StepType,
+    credential_mode,
+)
 
 # Scalars are strict, as Go's JSON decoder is: "3" is not an integer, 1 is not a
 # string. Containers stay lax so JSON arrays become immutable tuples.
@@ -32,9 +37,6 @@ Str = Annotated[str, Strict()]
 Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 Float = Annotated[float, Strict()]
-
-# The credential values with a special meaning (anything else is a static key).
-CREDENTIAL_MODES = ("env", "iam", "default")
 
 
 def _drop_nulls(data: Any) -> Any:
@@ -77,14 +79,8 @@ class Credentials(Model):
     secret_access_key: Str = Field("", repr=False)
 
     @property
-    def mode(self) -> Literal["env", "iam", "default", "static"]:
-        a, s = self.access_key_id, self.secret_access_key
-        for mode in ("env", "iam", "default"):
-            if a == mode and s == mode:
-                return mode
-        if not a and not s:
-            return "default"
-        return "static"
+    def mode(self) -> CredentialMode:
+        return credential_mode(self.access_key_id, self.secret_access_key)
 
 
 class Tag(Model):
@@ -110,63 +106,7 @@ class LocalCluster(Model):
     spark: LocalSpark = LocalSpark()
 
 
-Fabric = Literal["local", "emr"]
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Where a playbook runs: the fabric and its machine settings.
-
-    A plain dataclass (built by the loader from validated parts), so that the
-    EMR models are imported only when a config has an EMR section.
-    """
-
-    name: str
-    fabric: Fabric
-    local: LocalCluster = field(default_factory=LocalCluster)
-    emr: EmrCluster | None = None
-    schema_uri: str = ""
-
-    def to_doc(self) -> dict[str, Any]:
-        """JSON-able form (``from_doc`` reads it back)."""
-        doc: dict[str, Any] = {
-            "name": self.name,
-            "fabric": self.fabric,
-            "schemaUri": self.schema_uri,
-            "local": self.local.model_dump(mode="json", by_alias=True),
-        }
-        if self.emr is not None:
-            doc["emr"] = self.emr.model_dump(mode="json", by_alias=True)
-        return doc
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> ClusterConfig:
-        emr = None
-        if doc.get("emr"):
-            from dataflow_runner.config.emr_models import EmrCluster
-
-            emr = EmrCluster.model_validate(doc["emr"])
-        return cls(
-            name=doc["name"],
-            fabric=doc["fabric"],
-            schema_uri=doc.get("schemaUri", ""),
-            local=LocalCluster.model_validate(doc.get("local") or {}),
-            emr=emr,
-        )
-
-
 # --- playbook ----------------------------------------------------------------------
-
-
-class StepType(enum.StrEnum):
-    CUSTOM_JAR = "CUSTOM_JAR"
-    COMMAND = "COMMAND"
-    SCRIPT = "SCRIPT"
-    SPARK = "SPARK"
-
-
-ActionOnFailure = Literal["CANCEL_AND_WAIT", "CONTINUE"]
-ACTIONS_ON_FAILURE: tuple[str, ...] = ("CANCEL_AND_WAIT", "CONTINUE")
 
 
 class RetryPolicy(Model):
@@ -176,12 +116,6 @@ class RetryPolicy(Model):
     delay_seconds: Float = Field(5.0, ge=0)
     backoff: Float = Field(2.0, ge=1)
     max_delay_seconds: Float = Field(300.0, ge=0)
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before attempt ``attempt`` (2 = the first retry)."""
-        return float(
-            min(self.max_delay_seconds, self.delay_seconds * self.backoff ** (attempt - 2))
-        )
 
 
 class Step(Model):
@@ -221,40 +155,6 @@ class Step(Model):
         if isinstance(value, int) and not isinstance(value, bool):
             return {"count": value}
         return value
-
-    @property
-    def upstream(self) -> tuple[str, ...]:
-        """Every step this one waits for."""
-        return self.depends_on + self.after
-
-
-class Playbook(Model):
-    """What to run: the steps, their order or dependencies."""
-
-    name: Str = ""
-    region: Str = ""
-    credentials: Credentials = Credentials()
-    concurrency: Int | None = Field(None, ge=1)
-    steps: tuple[Step, ...] = ()
-    tags: tuple[Tag, ...] = ()
-    schema_uri: Str = ""
-
-    @property
-    def is_serial(self) -> bool:
-        """True when every step only waits for the one before it (EMR's queue)."""
-        prev: str | None = None
-        for step in self.steps:
-            expected = () if prev is None else (prev,)
-            if step.upstream != expected:
-                return False
-            prev = step.id
-        return True
-
-    def step(self, step_id: str) -> Step:
-        for s in self.steps:
-            if s.id == step_id:
-                return s
-        raise KeyError(step_id)
 
 
 # --- input records -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 MASK = "***"
@@ -33,6 +34,7 @@ _SECRET_KEY = re.compile(
 _NOT_SECRET_VALUES = frozenset({"", "env", "iam", "default"})
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """True for a field or variable name whose value must not be shown."""
     return bool(_SECRET_KEY.search(key))
@@ -85,9 +87,14 @@ def redact_tree(value: Any, *, key: str = "") -> Any:
         return {k: redact_tree(v, key=str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_tree(v, key=key) for v in value]
-    if isinstance(value, str) and key and is_secret_key(key) and value not in _NOT_SECRET_VALUES:
-        return MASK
-    return value
+    return MASK if is_secret(key, value) else value
+
+
+def is_secret(key: str, value: Any) -> bool:
+    """True when :func:`redact_tree` masks ``value`` found under ``key``."""
+    if not isinstance(value, str) or not key or value in _NOT_SECRET_VALUES:
+        return False
+    return is_secret_key(key)
 
 
 def register_all(values: Iterable[str]) -> None:

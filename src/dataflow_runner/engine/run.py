@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.config.models import ClusterConfig, Playbook
 from dataflow_runner.config.redact import redact_tree
+from dataflow_runner.config.spec import ClusterConfig, Playbook, to_doc
 from dataflow_runner.engine.events import Reporter, RunInfo, RunSummary
 from dataflow_runner.engine.lifecycle import with_backoff
 from dataflow_runner.engine.loop import Interrupts, drive
@@ -37,14 +37,12 @@ def new_run_id(now: float | None = None) -> str:
     return f"r-{stamp}-{secrets.token_hex(3)}"
 
 
-def document(model: Any) -> dict[str, Any]:
-    """A model as stored: JSON-able, with anything secret masked."""
+def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
+    """A config as stored: JSON-able, with anything secret masked."""
     if model is None:
         return {}
     data = (
-        model.to_doc()
-        if hasattr(model, "to_doc")
-        else model.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        model.to_doc() if isinstance(model, ClusterConfig) else to_doc(model, exclude_defaults=True)
     )
     redacted: dict[str, Any] = redact_tree(data)
     return redacted

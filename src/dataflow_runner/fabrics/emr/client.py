@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from dataflow_runner import __version__
-from dataflow_runner.config.models import Credentials
 from dataflow_runner.config.redact import SECRETS
+from dataflow_runner.config.spec import KeyPair
 from dataflow_runner.errors import FabricError, FabricUnavailable
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ class Ambiguous(FabricUnavailable):
     connection, a 5xx): check before sending it again."""
 
 
-def session(credentials: Credentials, region: str) -> Any:
+def session(credentials: KeyPair, region: str) -> Any:
     """A boto3 session with the credentials the config asks for."""
     import boto3
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from dataflow_runner.config.emr_models import EmrCluster
-from dataflow_runner.config.models import ClusterConfig, Playbook
+from dataflow_runner.config.spec import ClusterConfig, Playbook
 from dataflow_runner.errors import ConfigError, FabricError
 from dataflow_runner.fabrics.base import (
     ClusterRef,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dataflow_runner.config.emr_models import Configuration, EbsConfiguration, EmrCluster
-from dataflow_runner.config.models import Step, StepType, Tag
+from dataflow_runner.config.spec import KeyValue, Step, StepType
 
 COMMAND_RUNNER = "command-runner.jar"
 DEFAULT_REGION = "us-east-1"
@@ -144,7 +144,7 @@ def _configurations(configs: Sequence[Configuration]) -> list[Request]:
     return out
 
 
-def tags(own: Iterable[Tag], extra: Mapping[str, str] | None = None) -> list[Request]:
+def tags(own: Iterable[KeyValue], extra: Mapping[str, str] | None = None) -> list[Request]:
     out = [{"Key": t.key, "Value": t.value} for t in own]
     keys = {t["Key"] for t in out}
     out.extend({"Key": k, "Value": v} for k, v in (extra or {}).items() if k not in keys)

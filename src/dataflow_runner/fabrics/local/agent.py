@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.models import ClusterConfig, Step
+from dataflow_runner.config.spec import ClusterConfig, Step, from_doc
 from dataflow_runner.engine.loop import Interrupts, drive
 from dataflow_runner.engine.recorder import Recorder
 from dataflow_runner.engine.scheduler import EventKind, Scheduler, TaskEvent
@@ -147,7 +147,7 @@ class Agent:
         if op == "submit":
             if self.stopping:
                 return {"ok": False, "error": f"cluster {self.cluster_id} is terminating"}
-            steps = [Step.model_validate(s) for s in request["steps"]]
+            steps = [from_doc(Step, s) for s in request["steps"]]
             self.scheduler.add(request["run_id"], steps, now)
             self._on_wake(now)
             return {"ok": True, "steps": len(steps)}

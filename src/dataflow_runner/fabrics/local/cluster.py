@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.models import ClusterConfig, Playbook
+from dataflow_runner.config.spec import ClusterConfig, Playbook, to_doc
 from dataflow_runner.engine.events import Reporter, RunInfo, RunSummary
 from dataflow_runner.engine.loop import Interrupts
 from dataflow_runner.engine.recorder import step_records
@@ -233,7 +233,7 @@ def run(
             ),
             step_records(run_id, book.steps),
         )
-        steps = [s.model_dump(mode="json", by_alias=True) for s in book.steps]
+        steps = [to_doc(s) for s in book.steps]
         reply = request(state_dir, cluster_id, {"op": "submit", "run_id": run_id, "steps": steps})
         if not reply.get("ok"):
             store.update_run(

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataflow_runner.config.models import ClusterConfig, LocalCluster, Step, StepType
+from dataflow_runner.config.spec import ClusterConfig, LocalCluster, Step, StepType
 
 _S3_ALIASES = re.compile(r"^s3[an]://")
 _HDFS_ROOT = "hdfs:///"

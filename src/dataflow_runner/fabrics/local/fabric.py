@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.models import ClusterConfig, Playbook
+from dataflow_runner.config.spec import ClusterConfig, Playbook
 from dataflow_runner.diagnosis import diagnose_files
 from dataflow_runner.errors import ConfigError, ConfigErrors
 from dataflow_runner.fabrics.base import (
