@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import cache as once
 from pathlib import Path
@@ -94,6 +93,8 @@ class ConfigCache:
     def put(self, kind: str, path: str, text: str, doc: dict[str, Any], notes: list[str]) -> None:
         file = self._file(kind, path, text)
         entry = {"format": FORMAT, "kind": kind, "path": path, "doc": doc, "notes": notes}
+        import tempfile  # only when writing: not on a hit's path
+
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".new-", suffix=".json")
