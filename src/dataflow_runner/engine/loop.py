@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
-import selectors
+import select
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -109,80 +110,84 @@ def drive(
     ``extra_handles``/``on_extra`` let a local cluster's agent serve its socket
     from the same loop.
     """
-    selector = selectors.DefaultSelector()
+    waiter = _Waiter()
     started = last_poll = clock()
     backoff = 0.0
     retry_at = 0.0
     must_poll = True
     done = stop_when_done or (lambda: scheduler.done)
-    try:
-        while True:
-            now = clock()
-            if interrupts is not None and interrupts.requested and not scheduler.cancelling:
-                log.warning(
-                    "%s received: cancelling the run's steps (again to force exit)", interrupts.name
-                )
-                scheduler.cancel(f"run interrupted ({interrupts.name})", now)
-                must_poll = True
-            if now >= retry_at:
-                try:
-                    scheduler.tick(now)
-                    if must_poll or now - last_poll >= poll_interval(now - started):
-                        last_poll = now
-                        must_poll = False
-                        scheduler.poll(now)
-                        scheduler.tick(now)
-                    backoff = 0.0
-                except FabricUnavailable as exc:
-                    backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
-                    retry_at = now + backoff
-                    log.warning("%s; trying again in %.0fs", exc, backoff)
-            if done():
-                return
-            if on_wake is not None:
-                on_wake(now)
-            timers = [t for t in (scheduler.next_timer(), fabric.next_timer()) if t is not None]
-            wake = min(
-                [
-                    last_poll + poll_interval(now - started),
-                    *timers,
-                    *([retry_at] if retry_at > now else []),
-                ]
+    while True:
+        now = clock()
+        if interrupts is not None and interrupts.requested and not scheduler.cancelling:
+            log.warning(
+                "%s received: cancelling the run's steps (again to force exit)", interrupts.name
             )
-            timeout = max(0.0, wake - clock())
-            handles = list(fabric.wait_handles())
-            fired = _wait(selector, handles, interrupts, extra_handles, timeout)
-            for fd in fired:
-                if interrupts is not None and fd == interrupts.fd:
-                    interrupts.drain()
-                elif fd in handles:
-                    must_poll = True
-                elif on_extra is not None:
-                    on_extra(fd)
-                    must_poll = True
-    finally:
-        selector.close()
+            scheduler.cancel(f"run interrupted ({interrupts.name})", now)
+            must_poll = True
+        if now >= retry_at:
+            try:
+                scheduler.tick(now)
+                if must_poll or now - last_poll >= poll_interval(now - started):
+                    last_poll = now
+                    must_poll = False
+                    scheduler.poll(now)
+                    scheduler.tick(now)
+                backoff = 0.0
+            except FabricUnavailable as exc:
+                backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
+                retry_at = now + backoff
+                log.warning("%s; trying again in %.0fs", exc, backoff)
+        if done():
+            return
+        if on_wake is not None:
+            on_wake(now)
+        timers = [t for t in (scheduler.next_timer(), fabric.next_timer()) if t is not None]
+        wake = min(
+            [
+                last_poll + poll_interval(now - started),
+                *timers,
+                *([retry_at] if retry_at > now else []),
+            ]
+        )
+        timeout = max(0.0, wake - clock())
+        handles = set(fabric.wait_handles())
+        fds = handles.copy()
+        if interrupts is not None:
+            fds.add(interrupts.fd)
+        if extra_handles is not None:
+            fds.update(extra_handles())
+        for fd in waiter.wait(fds, timeout):
+            if interrupts is not None and fd == interrupts.fd:
+                interrupts.drain()
+            elif fd in handles:
+                must_poll = True
+            elif on_extra is not None:
+                on_extra(fd)
+                must_poll = True
 
 
-def _wait(
-    selector: selectors.BaseSelector,
-    handles: list[int],
-    interrupts: Interrupts | None,
-    extra: Callable[[], list[int]] | None,
-    timeout: float,
-) -> list[int]:
-    fds = [*handles]
-    if interrupts is not None:
-        fds.append(interrupts.fd)
-    if extra is not None:
-        fds.extend(extra())
-    for fd in fds:
-        with contextlib.suppress(KeyError, ValueError):
-            selector.register(fd, selectors.EVENT_READ)
-    try:
-        events = selector.select(timeout)
-    finally:
-        for fd in fds:
-            with contextlib.suppress(KeyError, ValueError):
-                selector.unregister(fd)
-    return [key.fd for key, _ in events]
+class _Waiter:
+    """Waits for any of a set of file descriptors to become readable.
+
+    poll(2), whose registrations live in this process: the set changes by the
+    difference only (a step or two per wake), at no system call. Unlike epoll,
+    which forgets a descriptor when it is closed, poll looks each number up
+    when it waits, so a number the fabric closed and reused at once (the next
+    step's pidfd often gets the last one's) is always watched for what it is now.
+    """
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._fds: set[int] = set()
+
+    def wait(self, fds: set[int], timeout: float) -> list[int]:
+        """The descriptors of ``fds`` that are readable (or closed, or in error),
+        waiting up to ``timeout`` seconds for one."""
+        if fds != self._fds:
+            for fd in self._fds - fds:
+                self._poll.unregister(fd)
+            for fd in fds - self._fds:
+                self._poll.register(fd, select.POLLIN)
+            self._fds = fds
+        # Rounded up: poll would return early and the loop spin until the timer.
+        return [fd for fd, _ in self._poll.poll(math.ceil(timeout * 1e3))]

@@ -195,18 +195,20 @@ class Store:
         >>> attempt = AttemptRecord("r-1", "a", 1, StepState.RUNNING)  # doctest: +SKIP
         >>> store.start_attempt(attempt)  # doctest: +SKIP
         """
+        row = q.params("attempts", attempt)
         step = {
             "run_id": attempt.run_id,
             "step_id": attempt.step_id,
-            "state": q.encode("steps", "state", attempt.state),
+            # Encoded as the step's columns would be (same enum, same JSON): once.
+            "state": row["state"],
             "attempt": attempt.attempt,
             "started_at": attempt.started_at,
-            "fabric_ref": q.encode("steps", "fabric_ref", attempt.fabric_ref),
+            "fabric_ref": row["fabric_ref"],
         }
         # The UPDATE runs first: a missing step is reported as such, not as a
         # foreign-key violation of the attempt.
         self._write(
-            [(q.START_STEP, step), (q.INSERT_ATTEMPT, q.params("attempts", attempt))],
+            [(q.START_STEP, step), (q.INSERT_ATTEMPT, row)],
             f"step '{attempt.step_id}' of run '{attempt.run_id}'",
         )
 

@@ -158,6 +158,16 @@ def update_sql(table: str, fields: tuple[str, ...]) -> str:
     return f"UPDATE {table} SET {sets} WHERE {_where_keys(table)}"
 
 
+# ``json.dumps(value, ensure_ascii=False)``, without building an encoder at each
+# call (dumps only reuses its own for default options): a step's start encodes one.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+# The columns of each table whose values ``params`` converts: its state and its JSON.
+_CONVERTED: dict[str, tuple[str, ...]] = {
+    table: ("state", *(c for c in columns if c in _JSON)) for table, columns in COLUMNS.items()
+}
+
+
 def encode(table: str, column: str, value: Any) -> Any:
     """A record field's value as a query parameter."""
     if value is None:
@@ -166,13 +176,16 @@ def encode(table: str, column: str, value: Any) -> Any:
         # Coerce through the enum: an unknown state fails here, not on every later read.
         return _STATES[table](value).value
     if column in _JSON:
-        return json.dumps(list(value) if column in _TUPLES else value, ensure_ascii=False)
+        return _to_json(list(value) if column in _TUPLES else value)
     return value
 
 
 def params(table: str, record: object) -> dict[str, Any]:
     """All the columns of ``record`` as query parameters."""
-    return {c: encode(table, c, getattr(record, c)) for c in COLUMNS[table]}
+    values = {c: getattr(record, c) for c in COLUMNS[table]}
+    for column in _CONVERTED[table]:
+        values[column] = encode(table, column, values[column])
+    return values
 
 
 def encode_fields(table: str, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,8 +26,9 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from dataflow_runner.errors import StoreError
@@ -43,6 +44,57 @@ class _SqliteTx:
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> int:
         return self._conn.execute(sql, params).rowcount
+
+
+class _Transaction:
+    """``with backend.transaction() as tx``: BEGIN IMMEDIATE ... COMMIT under the
+    backend's lock, rolled back on any exception (sqlite3's become StoreErrors).
+    A class rather than a generator context manager: it is entered at every
+    state transition of every step."""
+
+    __slots__ = ("_backend",)
+
+    def __init__(self, backend: SqliteBackend) -> None:
+        self._backend = backend
+
+    def __enter__(self) -> Tx:
+        backend = self._backend
+        backend._lock.acquire()
+        try:
+            if backend._conn.in_transaction:  # left open by a block interrupted mid-way
+                self._run("ROLLBACK")
+            self._run("BEGIN IMMEDIATE")
+        except BaseException:
+            backend._lock.release()
+            raise
+        return _SqliteTx(backend._conn)
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        exc: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        backend = self._backend
+        try:
+            if exc is None:
+                self._run("COMMIT")
+                return
+            backend._rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise backend._write_error(exc) from None
+        finally:
+            backend._lock.release()
+
+    def _run(self, statement: str) -> None:
+        backend = self._backend
+        try:
+            backend._conn.execute(statement)
+        except BaseException as exc:
+            backend._rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise backend._write_error(exc) from None
+            raise
 
 
 def enable_wal(conn: sqlite3.Connection) -> None:
@@ -118,22 +170,11 @@ class SqliteBackend:
             raise
         return str(row[0]) if row else None
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        with self._lock:
-            conn = self._conn
-            try:
-                if conn.in_transaction:  # left open by a block interrupted mid-way
-                    conn.execute("ROLLBACK")
-                conn.execute("BEGIN IMMEDIATE")
-                yield _SqliteTx(conn)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise StoreError(f"cannot write the store at {self.path}: {exc}") from None
-            except BaseException:
-                self._rollback()
-                raise
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    def _write_error(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"cannot write the store at {self.path}: {exc}")
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
