@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,7 +107,7 @@ def record_run(ctx: RunContext, cluster_id: str | None = None) -> None:
         cluster_config_path=os.path.abspath(ctx.cluster_path) if ctx.cluster_path else "",
         cluster_id=cluster_id,
         pid=os.getpid(),
-        host=socket.gethostname(),
+        host=os.uname().nodename,
         variables=redact_tree(ctx.variables),
         playbook_doc=document(book),
         cluster_doc=document(ctx.cluster),
@@ -206,7 +205,7 @@ def _execute(
             ctx.run_id,
             state=RunState.RUNNING,
             pid=os.getpid(),
-            host=socket.gethostname(),
+            host=os.uname().nodename,
             heartbeat_at=time.time(),
             ended_at=None,
             reason=None,
