@@ -174,3 +174,35 @@ def test_a_rerun_does_not_import_pydantic(tmp_path: Path) -> None:
         for _ in range(2)
     ]
     assert outputs == [["0", "True"], ["0", "False"]]
+
+
+def test_the_cache_is_bounded_in_size(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = _files(tmp_path)
+    assert _run(cli, d).code == 0
+    one = max(e.stat().st_size for e in _entries())
+    monkeypatch.setattr(cache, "MAX_BYTES", 3 * one)
+    for day in range(5):
+        assert _run(cli, d, day=str(day)).code == 0
+    assert sum(e.stat().st_size for e in _entries()) <= 3 * one
+    assert len(_entries()) >= 2  # the newest are kept
+
+
+def test_loading_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
+    import gc
+
+    from dataflow_runner.config.loading import load_playbook
+    from dataflow_runner.errors import ConfigError
+
+    (tmp_path / "bad.json").write_text('{"schema": "iglu:x/y/jsonschema/1-0-0", "data": {}}')
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):
+        load_playbook(str(tmp_path / "bad.json"), {})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_playbook(str(_files(tmp_path) / "playbook.json"), {"day": "1"})
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -37,8 +37,11 @@ log = logging.getLogger("dataflow_runner.config")
 
 #: Version of the entries' layout.
 FORMAT = 1
-#: Entries kept; older ones are removed when a new one is written.
+#: Entries kept, and their total size; the least recently used go first when a new
+#: one is written. (A playbook rendered with the time of day makes a new entry at
+#: every run: these bound what that leaves behind.)
 LIMIT = 200
+MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,24 @@ class Hit:
 
 @once
 def code_fingerprint() -> str:
-    """The tool's version and the size and mtime of every module of this package."""
+    """The tool's version, the size and mtime of every module of this package, and
+    of pydantic's version module (an upgrade may validate differently): found
+    without importing pydantic."""
+    import importlib.util
+
     from dataflow_runner import __version__
 
-    here = Path(__file__).parent
+    files = sorted(Path(__file__).parent.glob("*.py"))
+    pydantic = importlib.util.find_spec("pydantic")
+    if pydantic is not None and pydantic.origin:
+        files.append(Path(pydantic.origin).parent / "version.py")
     parts = [__version__]
-    with os.scandir(here) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            if entry.name.endswith(".py"):
-                st = entry.stat()
-                parts.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+    for file in files:
+        try:
+            st = file.stat()
+        except OSError:
+            continue
+        parts.append(f"{file}:{st.st_size}:{st.st_mtime_ns}")
     return "\n".join(parts)
 
 
@@ -112,11 +123,17 @@ class ConfigCache:
             log.debug("cannot cache the validated config in %s: %s", self.directory, exc)
 
     def _prune(self) -> None:
+        entries = []
         with os.scandir(self.directory) as scan:
-            entries = [e for e in scan if e.name.endswith(".json") and not e.name.startswith(".")]
-        if len(entries) <= LIMIT:
-            return
-        entries.sort(key=lambda e: e.stat().st_mtime_ns)
-        for entry in entries[: len(entries) - LIMIT]:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+            for entry in scan:
+                if entry.name.endswith(".json") and not entry.name.startswith("."):
+                    with contextlib.suppress(OSError):  # removed by another process
+                        st = entry.stat()
+                        entries.append((st.st_mtime_ns, st.st_size, entry.path))
+        entries.sort(reverse=True)  # the most recently used first
+        total = 0
+        for i, (_, size, path) in enumerate(entries):
+            total += size
+            if i >= LIMIT or (total > MAX_BYTES and i > 0):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
