@@ -135,12 +135,18 @@ def test_a_cluster_config_with_a_secret_is_not_cached(cli: Any, tmp_path: Path) 
     assert '"kind": "playbook"' in entries[0].read_text()
 
 
-def test_a_damaged_entry_is_validated_again(cli: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    ['{"format": 1, "doc": ', '{"format": 1, "doc": {"steps": 3}, "notes": []}'],
+    ids=["truncated", "wrong-shape"],
+)
+def test_a_damaged_entry_is_validated_again(cli: Any, tmp_path: Path, damage: str) -> None:
     d = _files(tmp_path)
     assert _run(cli, d).code == 0
     for entry in _entries():
-        entry.write_text('{"format": 1, "doc": ')
-    assert _run(cli, d).code == 0
+        entry.write_text(damage)
+    again = _run(cli, d)
+    assert again.code == 0, again.err
     assert all(json.loads(e.read_text())["format"] == cache.FORMAT for e in _entries())
 
 

@@ -232,9 +232,14 @@ def _load(
         if cache is not None:
             hit = cache.get(kind, path, text)
             if hit is not None:
-                for note in hit.notes:
-                    log.warning("%s", note)
-                return read(hit.doc)
+                try:
+                    cached = read(hit.doc)
+                except (KeyError, TypeError, ValueError) as exc:  # not what put wrote
+                    log.debug("ignoring a cached %s of %s: %s", kind, path, exc)
+                else:
+                    for note in hit.notes:
+                        log.warning("%s", note)
+                    return cached
         notes: list[str] = []
         try:
             doc = parse(text, path)
