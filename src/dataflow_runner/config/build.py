@@ -54,10 +54,6 @@ def _raise(errors: Iterable[ConfigError]) -> None:
         raise ConfigErrors(found)
 
 
-def _json(model: BaseModel) -> Any:
-    return model.model_dump(mode="json", by_alias=True)
-
-
 # --- cluster configs ---------------------------------------------------------------
 
 
@@ -89,7 +85,7 @@ def native_cluster(data: Any, path: str, uri: str) -> ClusterConfig:
         config = ClusterConfig(
             name=native.name,
             fabric=native.fabric,
-            local=from_doc(LocalCluster, _json(native.local)),
+            local=from_doc(LocalCluster, native.local.model_dump(mode="json", by_alias=True)),
             emr=emr,
             schema_uri=uri,
         )
