@@ -392,9 +392,10 @@ def run_transient(
 ) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
+    cache = config_cache(common)
     config, book = collect(
-        lambda: load_cluster(config_path, variables, cache=config_cache(common)),
-        lambda: load_playbook(playbook_path, variables, cache=config_cache(common)),
+        lambda: load_cluster(config_path, variables, cache=cache),
+        lambda: load_playbook(playbook_path, variables, cache=cache),
     )
     run_id = _new_run_id()
 

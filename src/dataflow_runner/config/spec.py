@@ -24,6 +24,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from dataflow_runner.config.redact import is_secret, is_secret_key
+
 if TYPE_CHECKING:
     from dataflow_runner.config.emr_models import EmrCluster
 
@@ -339,8 +341,6 @@ def _may_hold_secret(hint: Any, alias: str) -> bool:
     """Whether a field of type ``hint`` named ``alias`` in files can hold a value
     that ``redact.redact_tree`` masks: any mapping (its keys are the user's), a
     string (or strings) under a secret-looking name, a dataclass holding either."""
-    from dataflow_runner.config.redact import is_secret_key
-
     origin = typing.get_origin(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return bool(_form(hint).secrets)
@@ -383,8 +383,6 @@ def has_secret(obj: Any) -> bool:
     """True when the JSON form of ``obj`` holds something ``redact.redact_tree``
     would mask: a value under a secret-looking name (``secretAccessKey``, an
     ``env`` entry named ``DB_PASSWORD``...)."""
-    from dataflow_runner.config.redact import is_secret
-
     for f in _form(type(obj)).secrets:
         value = getattr(obj, f.name)
         if isinstance(value, str):
