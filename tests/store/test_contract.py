@@ -341,3 +341,86 @@ def test_the_password_never_shows(pg_store: Store, postgres_server: PostgresServ
         message = str(error.value)
         assert "s3cr3t" not in message and "\n" not in message, message
         assert "***" in message, message
+
+
+def _count_transactions(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list whose length is the number of transactions the store opens from now."""
+    opened: list[int] = []
+    transaction = store.backend.transaction
+
+    def counted() -> Any:
+        opened.append(1)
+        return transaction()
+
+    monkeypatch.setattr(store.backend, "transaction", counted)
+    return opened
+
+
+def test_a_batch_is_one_transaction_committed_at_its_end(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create_run(a_run(), [a_step("a", 0), a_step("b", 1)])
+    store.start_attempt(AttemptRecord("r-1", "a", 1, StepState.RUNNING, started_at=T0))
+    opened = _count_transactions(store, monkeypatch)
+    with store.batch():
+        store.finish_attempt("r-1", "a", 1, StepState.COMPLETED, at=T0 + 1, exit_code=0)
+        with store.batch():  # nested: the same batch
+            store.start_attempt(AttemptRecord("r-1", "b", 1, StepState.RUNNING, started_at=T0 + 1))
+        assert opened == []
+        # Not written yet: a read in the block sees the state before it.
+        assert [s.state for s in store.get_steps("r-1")] == [StepState.RUNNING, StepState.PENDING]
+    assert opened == [1]
+    assert [s.state for s in store.get_steps("r-1")] == [StepState.COMPLETED, StepState.RUNNING]
+    with store.batch():
+        pass  # nothing written: no transaction
+    assert opened == [1]
+
+
+def test_a_batch_keeps_what_was_written_when_its_block_raises(store: Store) -> None:
+    store.create_run(a_run(), [a_step("a", 0)])
+
+    def interrupted() -> None:
+        with store.batch():
+            store.start_attempt(AttemptRecord("r-1", "a", 1, StepState.RUNNING, started_at=T0))
+            raise KeyboardInterrupt  # the write records a step that did start
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert store.get_steps("r-1")[0].state is StepState.RUNNING
+    assert [a.attempt for a in store.get_attempts("r-1")] == [1]
+
+
+def test_a_write_of_a_batch_that_cannot_be_made_costs_only_itself(store: Store) -> None:
+    store.create_run(a_run(), [a_step("a", 0), a_step("b", 1)])
+
+    def three_starts() -> None:
+        with store.batch():
+            for step_id in ("a", "x", "b"):  # no step x
+                store.start_attempt(
+                    AttemptRecord("r-1", step_id, 1, StepState.RUNNING, started_at=T0)
+                )
+
+    with pytest.raises(StoreError, match="no step 'x' of run 'r-1'"):
+        three_starts()
+    # The two good writes were made (each on its own once the whole failed).
+    assert [s.state for s in store.get_steps("r-1")] == [StepState.RUNNING, StepState.RUNNING]
+    assert [a.step_id for a in store.get_attempts("r-1")] == ["a", "b"]
+
+
+def test_another_threads_writes_are_not_held_by_a_batch(store: Store) -> None:
+    import threading
+
+    store.create_run(a_run(), [a_step("a", 0), a_step("b", 1)])
+    with store.batch():
+        store.update_step("r-1", "a", state=StepState.RUNNING)
+        other = threading.Thread(
+            target=lambda: store.update_step("r-1", "b", state=StepState.CANCELLED)
+        )
+        other.start()
+        other.join()
+        # The other thread's write is in; this thread's is still held.
+        assert [s.state for s in store.get_steps("r-1")] == [
+            StepState.PENDING,
+            StepState.CANCELLED,
+        ]
+    assert [s.state for s in store.get_steps("r-1")] == [StepState.RUNNING, StepState.CANCELLED]

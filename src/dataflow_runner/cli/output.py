@@ -34,9 +34,12 @@ _COLOURS = {"debug": 37, "info": 36, "warning": 33, "error": 31, "fatal": 31}
 _START = time.monotonic()
 
 
+# What logrus leaves unquoted: ASCII letters and digits and these few signs.
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
+
+
 def _quote(text: str) -> str:
-    # logrus quotes a value when it holds anything but plain word characters.
-    if text and all(c.isalnum() or c in "-._/@^+" for c in text):
+    if text and _PLAIN.issuperset(text):
         return text
     return json.dumps(text, ensure_ascii=False)
 
@@ -83,8 +86,10 @@ def setup_logging(level: str = "info", stream: IO[str] | None = None) -> None:
     root.setLevel(LEVELS[level])
     root.propagate = False
     # The format uses none of these: not looking them up for every record saves a
-    # few microseconds per log line (one per step).
+    # few microseconds per log line (one per step). ``_srcfile = None`` is the
+    # logging HOWTO's way to skip finding the caller's file and line.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
 
 
 def _isatty(stream: IO[str]) -> bool:

@@ -18,6 +18,7 @@ import select
 import signal
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from types import FrameType
 
 from dataflow_runner.engine.scheduler import Scheduler
@@ -101,6 +102,7 @@ def drive(
     extra_handles: Callable[[], list[int]] | None = None,
     on_extra: Callable[[int], None] | None = None,
     stop_when_done: Callable[[], bool] | None = None,
+    batch: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     clock: Callable[[], float] = time.time,
 ) -> None:
     """Run ``scheduler`` until every task is finished.
@@ -108,7 +110,9 @@ def drive(
     ``poll_interval(elapsed)`` is how long to wait between polls when nothing
     wakes the loop earlier (EMR: seconds; local: pidfds wake it at once).
     ``extra_handles``/``on_extra`` let a local cluster's agent serve its socket
-    from the same loop.
+    from the same loop. What the scheduler does in one wake is done inside
+    ``batch()`` (the store's: its transitions are one commit, made after the
+    wake's new steps were started, so a finished step's slot is refilled first).
     """
     waiter = _Waiter()
     started = last_poll = clock()
@@ -118,25 +122,27 @@ def drive(
     done = stop_when_done or (lambda: scheduler.done)
     while True:
         now = clock()
-        if interrupts is not None and interrupts.requested and not scheduler.cancelling:
-            log.warning(
-                "%s received: cancelling the run's steps (again to force exit)", interrupts.name
-            )
-            scheduler.cancel(f"run interrupted ({interrupts.name})", now)
-            must_poll = True
-        if now >= retry_at:
-            try:
-                scheduler.tick(now)
-                if must_poll or now - last_poll >= poll_interval(now - started):
-                    last_poll = now
-                    must_poll = False
-                    scheduler.poll(now)
+        with batch():
+            if interrupts is not None and interrupts.requested and not scheduler.cancelling:
+                log.warning(
+                    "%s received: cancelling the run's steps (again to force exit)",
+                    interrupts.name,
+                )
+                scheduler.cancel(f"run interrupted ({interrupts.name})", now)
+                must_poll = True
+            if now >= retry_at:
+                try:
                     scheduler.tick(now)
-                backoff = 0.0
-            except FabricUnavailable as exc:
-                backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
-                retry_at = now + backoff
-                log.warning("%s; trying again in %.0fs", exc, backoff)
+                    if must_poll or now - last_poll >= poll_interval(now - started):
+                        last_poll = now
+                        must_poll = False
+                        scheduler.poll(now)
+                        scheduler.tick(now)
+                    backoff = 0.0
+                except FabricUnavailable as exc:
+                    backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
+                    retry_at = now + backoff
+                    log.warning("%s; trying again in %.0fs", exc, backoff)
         if done():
             return
         if on_wake is not None:

@@ -4,6 +4,7 @@ the outcome, clean up. The same code serves every fabric and every front end.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -273,6 +274,7 @@ def _execute(
                 interrupts=interrupts,
                 poll_interval=ctx.poll_interval,
                 on_wake=on_wake,
+                batch=store.batch if fabric.groups_commits else contextlib.nullcontext,
             )
             summary = summarise(scheduler, ctx.run_id, interrupts.requested)
             reason = (

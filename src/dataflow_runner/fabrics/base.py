@@ -92,6 +92,12 @@ class Fabric(Protocol):
     #: True when a submitted step runs at once (a local process); False when it
     #: may wait in the fabric's own queue first (EMR's PENDING).
     submits_running: bool
+    #: True when the fabric's calls are quick and cannot half-succeed (local
+    #: processes): the store transitions of one wake of the engine's loop are
+    #: then committed together, after the wake's submissions. False (EMR): each
+    #: is committed at once, so a submission is recorded before the next call
+    #: (which may be retried for minutes) is made.
+    groups_commits: bool
 
     def validate(self, cluster: ClusterConfig, playbook: Playbook) -> None:
         """Reject (ConfigError) what this fabric cannot run, before anything starts."""

@@ -1,5 +1,6 @@
-"""The state store: every run, step, attempt and cluster, each state transition in
-its own transaction.
+"""The state store: every run, step, attempt and cluster, each state transition
+committed as it happens (the engine groups those of one wake of its loop: see
+:meth:`Store.batch`).
 
 SQLite (WAL) in the state directory by default, with zero set-up; PostgreSQL
 by URL for a shared store::
@@ -16,8 +17,10 @@ to reach a database server.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from dataflow_runner.errors import StoreError
@@ -68,7 +71,8 @@ def open_store(url: str | None = None, *, state_dir: Path | None = None) -> Stor
 
 
 class Store:
-    """Records runs, steps, attempts and clusters; every method is one transaction.
+    """Records runs, steps, attempts and clusters; every method is one transaction
+    (or part of the :meth:`batch` the calling thread has open).
 
     Times are UTC epoch seconds. Updating a row that does not exist is a
     ``StoreError``; an unknown field name is a ``TypeError`` (a bug).
@@ -79,6 +83,9 @@ class Store:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.url_for_display = backend.url_for_display
+        self._batch: list[_Write] | None = None  # the writes of the open batch
+        self._batch_thread = 0  # the thread that opened it
+        self._batch_depth = 0
 
     def close(self) -> None:
         """Close the connection(s); the store cannot be used afterwards."""
@@ -90,12 +97,57 @@ class Store:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def batch(self) -> _Batch:
+        """``with store.batch():`` the writes this thread makes in the block are
+        committed together, in one transaction, when it ends (also when it ends by
+        an exception: they record what happened).
+
+        The engine opens one per wake of its loop: the end of one step and the
+        start of the next are one commit, made once the next step runs. Each
+        write's values are taken when it is made; reads in the block do not see
+        it yet. If the transaction fails, each write is tried again on its own,
+        so one that cannot be made (a row deleted meanwhile) costs only itself;
+        the first error is raised once all were tried.
+
+        >>> with store.batch():  # doctest: +SKIP
+        ...     store.finish_attempt("r-1", "a", 1, StepState.COMPLETED, at=t)
+        ...     store.start_attempt(AttemptRecord("r-1", "b", 1, StepState.RUNNING))
+        """
+        return _Batch(self)
+
     def _write(self, statements: Sequence[tuple[str, Mapping[str, Any]]], missing: str) -> None:
-        """Run ``statements`` in one transaction; an UPDATE that finds no row undoes it all."""
+        """Run ``statements`` in one transaction (the open batch's, if this thread has
+        one); an UPDATE that finds no row undoes them all."""
+        write = (statements, missing)
+        if self._batch is not None and self._batch_thread == threading.get_ident():
+            self._batch.append(write)
+        else:
+            self._commit((write,))
+
+    def _commit(self, writes: Sequence[_Write]) -> None:
         with self.backend.transaction() as tx:
-            for sql, params in statements:
-                if tx.execute(sql, params) == 0 and sql.startswith("UPDATE"):
-                    raise StoreError(f"no {missing} in the store at {self.url_for_display}")
+            for statements, missing in writes:
+                for sql, params in statements:
+                    if tx.execute(sql, params) == 0 and sql.startswith("UPDATE"):
+                        raise StoreError(f"no {missing} in the store at {self.url_for_display}")
+
+    def _end_batch(self) -> None:
+        writes, self._batch = self._batch or [], None
+        if not writes:
+            return
+        try:
+            self._commit(writes)
+        except StoreError:
+            if len(writes) == 1:
+                raise
+            first: StoreError | None = None
+            for write in writes:
+                try:
+                    self._commit((write,))
+                except StoreError as exc:
+                    first = first or exc
+            if first is not None:
+                raise first from None
 
     def _update(self, cls: type, keys: dict[str, Any], fields: dict[str, Any], what: str) -> None:
         table = q.TABLES[cls]
@@ -306,3 +358,41 @@ class Store:
             conditions.append(q.CLUSTER_FILTERS["active" if active else "inactive"])
         rows = self.backend.query(q.LIST_CLUSTERS.format(where=q.where(conditions)), params)
         return [q.decode(ClusterRecord, r) for r in rows]
+
+
+_Write = tuple[Sequence[tuple[str, Mapping[str, Any]]], str]  # statements, what is missing
+
+
+class _Batch:
+    """See :meth:`Store.batch`. Nested batches of one thread are one batch; another
+    thread's writes go on being committed one by one. A class, not a generator
+    context manager: it is entered at every wake of the engine's loop."""
+
+    __slots__ = ("_opened", "_store")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._opened = False
+
+    def __enter__(self) -> None:
+        store = self._store
+        thread = threading.get_ident()
+        if store._batch is None:
+            store._batch, store._batch_thread = [], thread
+        elif store._batch_thread != thread:
+            return  # another thread's batch: this block writes as usual
+        store._batch_depth += 1
+        self._opened = True
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        if not self._opened:
+            return
+        store = self._store
+        store._batch_depth -= 1
+        if store._batch_depth == 0:
+            store._end_batch()

@@ -55,6 +55,7 @@ class EmrFabric:
     name = "emr"
     orders_steps = True
     submits_running = False
+    groups_commits = False
 
     def __init__(
         self, emr: EmrCluster | None, *, credentials: Any, region: str, concurrency: int = 1

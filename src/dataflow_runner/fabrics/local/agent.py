@@ -179,6 +179,7 @@ class Agent:
                     on_wake=self._on_wake,
                     extra_handles=self._handles,
                     on_extra=self._on_ready,
+                    batch=self.store.batch,
                     stop_when_done=lambda: (
                         bool(self.stopping or interrupts.requested) and self.scheduler.done
                     ),

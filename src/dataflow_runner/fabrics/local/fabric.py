@@ -96,6 +96,7 @@ class LocalFabric:
     name = "local"
     orders_steps = False
     submits_running = True
+    groups_commits = True
 
     def __init__(
         self, settings: commands.LocalSettings, state_dir: Path, *, cluster_id: str = "local"
