@@ -115,7 +115,7 @@ class Store:
         """
         return _Batch(self)
 
-    def _write(self, statements: Sequence[tuple[str, Mapping[str, Any]]], missing: str) -> None:
+    def _write(self, statements: Sequence[_Statement], missing: str) -> None:
         """Run ``statements`` in one transaction (the open batch's, if this thread has
         one); an UPDATE that finds no row undoes them all."""
         write = (statements, missing)
@@ -128,7 +128,9 @@ class Store:
         with self.backend.transaction() as tx:
             for statements, missing in writes:
                 for sql, params in statements:
-                    if tx.execute(sql, params) == 0 and sql.startswith("UPDATE"):
+                    if isinstance(params, list):  # rows to insert, at one call
+                        tx.execute_many(sql, params)
+                    elif tx.execute(sql, params) == 0 and sql.startswith("UPDATE"):
                         raise StoreError(f"no {missing} in the store at {self.url_for_display}")
 
     def _end_batch(self) -> None:
@@ -161,9 +163,10 @@ class Store:
 
         >>> store.create_run(run, [step_a, step_b])  # doctest: +SKIP
         """
-        statements = [(q.INSERT_RUN, q.params("runs", run))]
-        statements += [(q.INSERT_STEP, q.params("steps", s)) for s in steps]
-        self._write(statements, f"run '{run.id}'")
+        rows = [q.params("steps", s) for s in steps]
+        self._write(
+            [(q.INSERT_RUN, q.params("runs", run)), (q.INSERT_STEP, rows)], f"run '{run.id}'"
+        )
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Change any fields of a run but its id.
@@ -360,7 +363,10 @@ class Store:
         return [q.decode(ClusterRecord, r) for r in rows]
 
 
-_Write = tuple[Sequence[tuple[str, Mapping[str, Any]]], str]  # statements, what is missing
+# SQL, and its parameters or the rows of an INSERT of many.
+_Statement = tuple[str, Mapping[str, Any] | list[dict[str, Any]]]
+# Statements, and what is missing when an UPDATE among them finds no row.
+_Write = tuple[Sequence[_Statement], str]
 
 
 class _Batch:

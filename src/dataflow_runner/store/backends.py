@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,10 @@ class Tx(Protocol):
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> int:
         """Run one statement; return the number of rows it changed."""
+        ...
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run one statement for each of ``rows`` (an INSERT of many rows)."""
         ...
 
 

@@ -7,7 +7,7 @@ Imported only for such URLs or to migrate: never on the default SQLite path.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,10 @@ class _AlchemyTx:
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> int:
         return int(self._connection.execute(_text(sql), dict(params)).rowcount)
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self._connection.execute(_text(sql), [dict(r) for r in rows])
 
 
 class AlchemyBackend:

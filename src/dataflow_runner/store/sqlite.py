@@ -26,7 +26,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -44,6 +44,9 @@ class _SqliteTx:
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> int:
         return self._conn.execute(sql, params).rowcount
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        self._conn.executemany(sql, rows)
 
 
 class _Transaction:
