@@ -288,3 +288,73 @@ def test_sigterm_keeps_or_releases_the_lock(tmp_path: Path, lock: str) -> None:
     assert status is not None and status["state"] == "CANCELLED"
     # A hard lock stays after an interrupted run, as in the Go tool; a soft one goes.
     assert (tmp_path / "the.lock").exists() == (lock == "--lock")
+
+
+def test_resume_stops_a_step_process_the_store_did_not_record(tmp_path: Path) -> None:
+    """The runner dies between starting a step's process and the commit that records
+    it: ``resume`` finds the process by its environment and stops it before the step
+    runs again (the two would otherwise run side by side)."""
+    import sqlite3
+
+    home = tmp_path / "home"
+    env = {"DATAFLOW_RUNNER_HOME": str(home)}
+    cluster = tmp_path / "c.json"
+    cluster.write_text(
+        json.dumps(
+            {
+                "schema": NATIVE_CLUSTER,
+                "data": {"name": "c", "local": {"concurrency": 1, "workDir": str(tmp_path)}},
+            }
+        )
+    )
+    # The first attempt marks itself and hangs; the next one finishes at once.
+    script = "if [ -e first ]; then echo done >> trace; else echo $$ > first; sleep 60; fi"
+    playbook = tmp_path / "p.json"
+    playbook.write_text(
+        json.dumps(
+            {
+                "schema": NATIVE_PLAYBOOK,
+                "data": {
+                    "name": "p",
+                    "steps": [{"id": "a", "type": "COMMAND", "command": ["sh", "-c", script]}],
+                },
+            }
+        )
+    )
+    args = ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)]
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "dataflow_runner", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    first = tmp_path / "first"
+    deadline = time.monotonic() + 30
+    while not (first.exists() and first.read_text().strip()):
+        assert time.monotonic() < deadline and runner.poll() is None
+        time.sleep(0.02)
+    orphan = int(first.read_text())  # the step's shell, leader of its process group
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    # As if the runner had died before its commit: the store knows no attempt.
+    conn = sqlite3.connect(home / "store.db")
+    with conn:
+        conn.execute("DELETE FROM attempts")
+        conn.execute("UPDATE steps SET state = 'PENDING', attempts = 0, started_at = NULL")
+    conn.close()
+    assert _alive(orphan)
+    status = check_store(env)
+    assert status is not None and status["state"] == "DEAD"
+    result = dfr("resume", status["id"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert "had a process the store did not record" in result.stderr
+    assert not _alive(orphan)
+    assert (tmp_path / "trace").read_text().split() == ["done"]
+    after = check_store(env)
+    assert after is not None and after["state"] == "COMPLETED"
+
+
+def _alive(pid: int) -> bool:
+    from dataflow_runner.procs import pid_alive
+
+    return pid_alive(pid)

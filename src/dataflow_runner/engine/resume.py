@@ -6,7 +6,9 @@ the dead runner may have submitted without recording it is found on the
 cluster by name, so no step is ever submitted twice; local steps that were
 running died with their runner (their process groups are killed if any
 survived): they count as failed attempts with the reason "runner died" and are
-retried per their policy.
+retried per their policy. A local process the dead runner started but had not
+recorded yet is found by the run's and step's ids in its environment and
+stopped, so it never runs beside the step's next attempt.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def check_resumable(run: RunRecord, book: Playbook, store: Store) -> None:
 
 def plan(store: Store, run: RunRecord, book: Playbook, fabric: Any, cluster: ClusterRef) -> Restore:
     """How to rebuild the run's tasks on ``cluster`` (see the module's docstring)."""
-    from dataflow_runner.fabrics.local.fabric import kill_leftover
+    from dataflow_runner.fabrics.local.fabric import kill_leftover, stop_unrecorded
 
     steps = {s.step_id: s for s in store.get_steps(run.id)}
     last: dict[str, AttemptRecord] = {}
@@ -89,6 +91,17 @@ def plan(store: Store, run: RunRecord, book: Playbook, fabric: Any, cluster: Clu
             if kill_leftover(ref.get("pid"), run.id, step.id):
                 log.warning("Step '%s' was still running without its runner: stopped it", step.id)
             died[step.id] = attempt.attempt
+    if fabric.name == "local":
+        # What the recorded pids missed: a process started as the runner died, before
+        # the wake's commit recorded it (or one that left its step's process group).
+        unfinished = [s.id for s in book.steps if s.id not in finished]
+        for step_id in stop_unrecorded(run.id, unfinished):
+            if step_id not in died:
+                log.warning(
+                    "Step '%s' had a process the store did not record (its runner died "
+                    "as it started it): stopped it",
+                    step_id,
+                )
     adopted = _reconcile(store, run, book, fabric, cluster, unsent, attached)
 
     def restore(scheduler: Scheduler, recorder: Recorder, now: float) -> None:

@@ -35,6 +35,8 @@ from dataflow_runner.store.records import ClusterState, StepState
 
 # How long a cancelled step gets to exit on SIGTERM before SIGKILL.
 KILL_GRACE_SECONDS = 5.0
+# Set in every step's environment: which run and step a process belongs to.
+RUN_ID_VAR, STEP_ID_VAR = "DATAFLOW_RUNNER_RUN_ID", "DATAFLOW_RUNNER_STEP_ID"
 
 
 @dataclass
@@ -62,8 +64,8 @@ def kill_leftover(pid: int | None, run_id: str, step_id: str) -> bool:
         with open(f"/proc/{pid}/environ", "rb") as fh:
             environ = fh.read().split(b"\0")
         ours = (
-            f"DATAFLOW_RUNNER_RUN_ID={run_id}".encode() in environ
-            and f"DATAFLOW_RUNNER_STEP_ID={step_id}".encode() in environ
+            f"{RUN_ID_VAR}={run_id}".encode() in environ
+            and f"{STEP_ID_VAR}={step_id}".encode() in environ
         )
     except FileNotFoundError:
         ours = True  # the leader exited; its group may linger
@@ -76,6 +78,45 @@ def kill_leftover(pid: int | None, run_id: str, step_id: str) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def stop_unrecorded(run_id: str, step_ids: Sequence[str]) -> list[str]:
+    """Kill what still runs of ``step_ids`` of a run whose runner died, found by the
+    environment every step's processes carry; the ids of the steps it stopped.
+
+    The runner records a step's process once it has started it (with the other
+    transitions of that wake of its loop): one that died in between left a
+    process the store does not know. Linux only (``/proc``); elsewhere nothing.
+    """
+    wanted = set(step_ids)
+    tag = f"{RUN_ID_VAR}={run_id}".encode()
+    prefix = f"{STEP_ID_VAR}=".encode()
+    ours = {os.getpid(), os.getppid()}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    stopped: set[str] = set()
+    for entry in entries:
+        if not entry.isdigit() or int(entry) in ours:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read().split(b"\0")
+        except OSError:  # gone, or another user's
+            continue
+        if tag not in environ:
+            continue
+        step_id = next((v[len(prefix) :].decode() for v in environ if v.startswith(prefix)), "")
+        if step_id not in wanted:
+            continue
+        pid = int(entry)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)  # the step's whole group
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)  # and this one, had it left the group
+        stopped.add(step_id)
+    return sorted(stopped)
 
 
 def log_prefix(state_dir: Path | str, run_id: str, step_id: str, attempt: int) -> str:
@@ -176,8 +217,8 @@ class LocalFabric:
             self._run_dirs.add(sub.run_id)
         now = time.time()
         own = {
-            "DATAFLOW_RUNNER_RUN_ID": sub.run_id,
-            "DATAFLOW_RUNNER_STEP_ID": step.id,
+            RUN_ID_VAR: sub.run_id,
+            STEP_ID_VAR: step.id,
             "DATAFLOW_RUNNER_ATTEMPT": str(sub.attempt),
         }
         env: dict[str, str] | None
