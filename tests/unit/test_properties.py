@@ -113,9 +113,11 @@ _scalars = (
 _keys = st.text() | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False)
 _documents = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=5)
-    | st.lists(inner, max_size=5).map(tuple)
-    | st.dictionaries(_keys, inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.lists(inner, max_size=5).map(tuple)
+        | st.dictionaries(_keys, inner, max_size=5)
+    ),
     max_leaves=40,
 )
 
