@@ -86,6 +86,7 @@ class Store:
         self._batch: list[_Write] | None = None  # the writes of the open batch
         self._batch_thread = 0  # the thread that opened it
         self._batch_depth = 0
+        self._batch_lock = threading.Lock()  # who opens the batch
 
     def close(self) -> None:
         """Close the connection(s); the store cannot be used afterwards."""
@@ -383,10 +384,11 @@ class _Batch:
     def __enter__(self) -> None:
         store = self._store
         thread = threading.get_ident()
-        if store._batch is None:
-            store._batch, store._batch_thread = [], thread
-        elif store._batch_thread != thread:
-            return  # another thread's batch: this block writes as usual
+        with store._batch_lock:
+            if store._batch is None:
+                store._batch, store._batch_thread = [], thread
+            elif store._batch_thread != thread:
+                return  # another thread's batch: this block writes as usual
         store._batch_depth += 1
         self._opened = True
 
