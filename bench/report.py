@@ -69,6 +69,15 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         out.append(
             ("validate and --dry-run of 10,000 steps <= 1 s each", f"{worst:.3f} s", worst <= 1)
         )
+        # The stricter reading of the target: the two commands one after the other.
+        total = sum(plan.values())
+        out.append(
+            (
+                "validate + --dry-run of 10,000 steps <= 1 s together",
+                " + ".join(f"{v:.3f}" for v in plan.values()) + f" = {total:.3f} s",
+                total <= 1,
+            )
+        )
     emr = results.get("emr")
     if emr:
         out.append(
