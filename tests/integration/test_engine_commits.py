@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from dataflow_runner.fabrics.local.commands import LocalSettings
 from dataflow_runner.fabrics.local.fabric import LocalFabric
 from dataflow_runner.store import open_store
 from dataflow_runner.store.records import RunRecord, RunState, StepState
+from tests.store.conftest import count_transactions
 
 
 def test_a_wake_of_the_loop_is_one_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,14 +40,7 @@ def test_a_wake_of_the_loop_is_one_commit(tmp_path: Path, monkeypatch: pytest.Mo
 
     scheduler = Scheduler(fabric, ClusterRef("local", "local"), concurrency=2, on_event=on_event)
     scheduler.add("r-1", steps, time.time())
-    commits: list[int] = []
-    transaction = store.backend.transaction
-
-    def counted() -> Any:
-        commits.append(1)
-        return transaction()
-
-    monkeypatch.setattr(store.backend, "transaction", counted)
+    commits = count_transactions(store, monkeypatch)
     wakes: list[float] = []
     try:
         drive(scheduler, fabric, batch=store.batch, on_wake=wakes.append)

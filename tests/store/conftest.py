@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,3 +164,16 @@ def fresh_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str
         return f"sqlite+pysqlite:///{tmp_path}/fresh/store.db", tmp_path
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.new_database(), tmp_path
+
+
+def count_transactions(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list whose length is the number of transactions the store opens from now."""
+    opened: list[int] = []
+    transaction = store.backend.transaction
+
+    def counted() -> Any:
+        opened.append(1)
+        return transaction()
+
+    monkeypatch.setattr(store.backend, "transaction", counted)
+    return opened

@@ -18,7 +18,7 @@ from dataflow_runner.store.records import (
     StepRecord,
     StepState,
 )
-from tests.store.conftest import PG_PASSWORD, PostgresServer
+from tests.store.conftest import PG_PASSWORD, PostgresServer, count_transactions
 
 T0 = 1_763_800_000.123456  # epoch seconds with sub-millisecond digits
 
@@ -343,25 +343,12 @@ def test_the_password_never_shows(pg_store: Store, postgres_server: PostgresServ
         assert "***" in message, message
 
 
-def _count_transactions(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """A list whose length is the number of transactions the store opens from now."""
-    opened: list[int] = []
-    transaction = store.backend.transaction
-
-    def counted() -> Any:
-        opened.append(1)
-        return transaction()
-
-    monkeypatch.setattr(store.backend, "transaction", counted)
-    return opened
-
-
 def test_a_batch_is_one_transaction_committed_at_its_end(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.create_run(a_run(), [a_step("a", 0), a_step("b", 1)])
     store.start_attempt(AttemptRecord("r-1", "a", 1, StepState.RUNNING, started_at=T0))
-    opened = _count_transactions(store, monkeypatch)
+    opened = count_transactions(store, monkeypatch)
     with store.batch():
         store.finish_attempt("r-1", "a", 1, StepState.COMPLETED, at=T0 + 1, exit_code=0)
         with store.batch():  # nested: the same batch

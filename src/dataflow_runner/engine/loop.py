@@ -110,10 +110,13 @@ def drive(
     ``poll_interval(elapsed)`` is how long to wait between polls when nothing
     wakes the loop earlier (EMR: seconds; local: pidfds wake it at once).
     ``extra_handles``/``on_extra`` let a local cluster's agent serve its socket
-    from the same loop. What the scheduler does in one wake is done inside
-    ``batch()`` (the store's: its transitions are one commit, made after the
-    wake's new steps were started, so a finished step's slot is refilled first).
+    from the same loop. On a fabric that ``groups_commits``, what the scheduler
+    does in one wake is done inside ``batch()`` (the store's: its transitions are
+    one commit, made after the wake's new steps were started, so a finished
+    step's slot is refilled first).
     """
+    if not fabric.groups_commits:
+        batch = contextlib.nullcontext
     waiter = _Waiter()
     started = last_poll = clock()
     backoff = 0.0

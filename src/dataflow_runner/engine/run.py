@@ -4,7 +4,6 @@ the outcome, clean up. The same code serves every fabric and every front end.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
@@ -274,7 +273,7 @@ def _execute(
                 interrupts=interrupts,
                 poll_interval=ctx.poll_interval,
                 on_wake=on_wake,
-                batch=store.batch if fabric.groups_commits else contextlib.nullcontext,
+                batch=store.batch,
             )
             summary = summarise(scheduler, ctx.run_id, interrupts.requested)
             reason = (

@@ -61,8 +61,7 @@ def kill_leftover(pid: int | None, run_id: str, step_id: str) -> bool:
     if not pid:
         return False
     try:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            environ = fh.read().split(b"\0")
+        environ = _environ(pid)
         ours = (
             f"{RUN_ID_VAR}={run_id}".encode() in environ
             and f"{STEP_ID_VAR}={step_id}".encode() in environ
@@ -78,6 +77,13 @@ def kill_leftover(pid: int | None, run_id: str, step_id: str) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def _environ(pid: int | str) -> list[bytes]:
+    """The environment a process started with (``VAR=value`` items); OSError when it
+    is gone, another user's, or there is no ``/proc``."""
+    with open(f"/proc/{pid}/environ", "rb") as fh:
+        return fh.read().split(b"\0")
 
 
 def stop_unrecorded(run_id: str, step_ids: Sequence[str]) -> list[str]:
@@ -101,8 +107,7 @@ def stop_unrecorded(run_id: str, step_ids: Sequence[str]) -> list[str]:
         if not entry.isdigit() or int(entry) in ours:
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as fh:
-                environ = fh.read().split(b"\0")
+            environ = _environ(entry)
         except OSError:  # gone, or another user's
             continue
         if tag not in environ:
