@@ -65,16 +65,30 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         out.append(("`--help` <= 3x `python -c pass`", f"{ratio:.2f}x", ratio <= 3))
     plan = results.get("plan")
     if plan:
-        worst = max(plan.values())
-        out.append(
-            ("validate and --dry-run of 10,000 steps <= 1 s each", f"{worst:.3f} s", worst <= 1)
-        )
-        # The stricter reading of the target: the two commands one after the other.
-        total = sum(plan.values())
+        each = {k: v for k, v in plan.items() if k in ("validate", "run-transient --dry-run")}
+        worst = max(each.values())
         out.append(
             (
-                "validate + --dry-run of 10,000 steps <= 1 s together",
-                " + ".join(f"{v:.3f}" for v in plan.values()) + f" = {total:.3f} s",
+                "validate and --dry-run of 10,000 steps <= 1 s, each validating",
+                f"{worst:.3f} s",
+                worst <= 1,
+            )
+        )
+        both = plan.get("validate, then run-transient --dry-run")
+        if both is not None:
+            out.append(
+                (
+                    "validate, then --dry-run of 10,000 steps <= 1 s together",
+                    f"{both:.3f} s",
+                    both <= 1,
+                )
+            )
+        # The strictest reading: both commands validating, as if nothing were shared.
+        total = sum(each.values())
+        out.append(
+            (
+                "validate + --dry-run of 10,000 steps <= 1 s, both validating",
+                " + ".join(f"{v:.3f}" for v in each.values()) + f" = {total:.3f} s",
                 total <= 1,
             )
         )

@@ -150,11 +150,53 @@ def test_a_damaged_entry_is_validated_again(cli: Any, tmp_path: Path, damage: st
     assert all(json.loads(e.read_text())["format"] == cache.FORMAT for e in _entries())
 
 
-def test_validate_always_validates(cli: Any, tmp_path: Path) -> None:
+def test_validate_always_validates(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     d = _files(tmp_path)
+    assert _run(cli, d, day="1").code == 0  # both files cached
+    built = []
+    for name in ("native_cluster", "native_playbook"):
+        real = getattr(build, name)
+        monkeypatch.setattr(
+            build, name, lambda *a, _real=real, _name=name: built.append(_name) or _real(*a)
+        )
     args = ("--emr-config", str(d / "cluster.json"), "--emr-playbook", str(d / "playbook.json"))
     assert cli("validate", *args, "--vars", "day,1").code == 0
+    assert built == ["native_cluster", "native_playbook"]
+
+
+def test_a_run_after_validate_reads_what_validate_checked(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = _files(tmp_path)
+    args = ("--emr-config", str(d / "cluster.json"), "--emr-playbook", str(d / "playbook.json"))
+    assert cli("validate", *args, "--vars", "day,2026-12-01").code == 0
+    assert len(_entries()) == 2
+    _no_validation(monkeypatch)
+    dry = _run(cli, d, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert _run(cli, d).code == 0
+    assert (d / "trace.txt").read_text().split() == ["2026-12-01"]
+
+
+def test_validate_fills_the_cache_of_its_state_dir(cli: Any, tmp_path: Path) -> None:
+    d = _files(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    args = ("--emr-config", str(d / "cluster.json"), "--state-dir", str(elsewhere))
+    assert cli("validate", *args).code == 0
     assert _entries() == []
+    assert len(list((elsewhere / "cache" / "configs").glob("*.json"))) == 1
+
+
+def test_validate_without_a_writable_state_dir_still_validates(cli: Any, tmp_path: Path) -> None:
+    d = _files(tmp_path)
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    args = ("--emr-playbook", str(d / "playbook.json"), "--state-dir", str(blocked))
+    result = cli("validate", *args, "--vars", "day,1")
+    assert result.code == 0, result.err
+    assert "valid: playbook 'p' (2 steps, serial)" in result.out
 
 
 def test_old_entries_are_removed(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -372,14 +372,16 @@ def run_transient(
 
 
 @cli.command()
-@_options(emr_config, emr_playbook, vars_option, log_level_option)
-def validate(emr_config: str | None, emr_playbook: str | None, vars: str | None) -> None:
+@_options(emr_config, emr_playbook, vars_option, state_dir, log_level_option)
+def validate(
+    emr_config: str | None, emr_playbook: str | None, vars: str | None, state_dir: str | None
+) -> None:
     """Checks a cluster config and/or a playbook; prints every problem, one per line"""
     from dataflow_runner.cli import commands
 
     if not emr_config and not emr_playbook:
         raise FlagError("--emr-config or --emr-playbook needs to be specified")
-    commands.validate(emr_config, emr_playbook, vars)
+    commands.validate(emr_config, emr_playbook, vars, common=commands.Common(state_dir=state_dir))
 
 
 def long_flag_names() -> frozenset[str]:

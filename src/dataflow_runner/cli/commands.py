@@ -82,7 +82,8 @@ def state_dir(common: Common) -> Path:
 
 
 def config_cache(common: Common) -> ConfigCache:
-    """Validated configs, reused by the commands that run something (not ``validate``)."""
+    """Validated configs: reused by the commands that run something; ``validate``
+    only adds to it."""
     from dataflow_runner.config.cache import ConfigCache
 
     return ConfigCache(state_dir(common) / "cache" / "configs")
@@ -467,13 +468,18 @@ def run_transient(
         finish(summary, success_line="Transient local run completed successfully")
 
 
-def validate(config_path: str | None, playbook_path: str | None, vars_text: str | None) -> None:
+def validate(
+    config_path: str | None, playbook_path: str | None, vars_text: str | None, *, common: Common
+) -> None:
+    """Validate every file given, whatever the cache holds; what passes goes into the
+    cache, so the dry run or the run that usually follows does not validate again."""
     variables = parse_vars(vars_text)
+    cache = config_cache(common)
     loaders: list[Callable[[], Any]] = []
     if config_path:
-        loaders.append(lambda: load_cluster(config_path, variables))
+        loaders.append(lambda: load_cluster(config_path, variables, cache=cache, reuse=False))
     if playbook_path:
-        loaders.append(lambda: load_playbook(playbook_path, variables))
+        loaders.append(lambda: load_playbook(playbook_path, variables, cache=cache, reuse=False))
     summary = []
     for item in collect(*loaders):
         if isinstance(item, ClusterConfig):

@@ -5,7 +5,8 @@ objects (``spec.py``).
 A file that renders to a text already validated by this code can be read back
 from the cache of validated configs (``cache.py``) instead: the commands that run
 something pass one, so a rerun does not pay for importing and building the
-validators; ``validate`` always validates.
+validators. ``validate`` always validates, and leaves what it validated in the cache
+for the commands that follow it (the dry run and the run of the same text).
 
 >>> from dataflow_runner.config.loading import load_playbook  # doctest: +SKIP
 >>> load_playbook("playbook.json", {"bucket": "my-bucket"}).steps[0].name  # doctest: +SKIP
@@ -219,17 +220,19 @@ def _load(
     build: Callable[[Any, str, str, SchemaKind, list[str]], T],
     read: Callable[[dict[str, Any]], T],
     write: Callable[[T], dict[str, Any] | None],
+    reuse: bool = True,
 ) -> T:
     """Read and render the file, then either reuse its validated form from ``cache``
     (same rendered text, same code: no pydantic at all) or parse and ``build`` it.
     The warnings of validation are kept with the cached form and shown again.
 
     ``write`` gives the form to cache (None: not cacheable, e.g. it holds a secret),
-    ``read`` reads it back.
+    ``read`` reads it back; ``reuse=False`` validates whatever the cache holds, and
+    still stores the result.
     """
     text = render(read_text(path), path, variables)
     with _gc_paused():
-        if cache is not None:
+        if cache is not None and reuse:
             hit = cache.get(kind, path, text)
             if hit is not None:
                 try:
@@ -292,14 +295,26 @@ def _build_cluster(
 
 
 def load_cluster(
-    path: str, variables: Mapping[str, str], *, cache: ConfigCache | None = None
+    path: str,
+    variables: Mapping[str, str],
+    *,
+    cache: ConfigCache | None = None,
+    reuse: bool = True,
 ) -> ClusterConfig:
     """Load and validate a cluster config (Snowplow's or this project's format).
 
-    ``cache``: reuse the validated form of a file rendered to the same text before.
+    ``cache``: reuse the validated form of a file rendered to the same text before
+    (``reuse=False``: only store it there).
     """
     config = _load(
-        "cluster", path, variables, cache, _build_cluster, ClusterConfig.from_doc, _cluster_doc
+        "cluster",
+        path,
+        variables,
+        cache,
+        _build_cluster,
+        ClusterConfig.from_doc,
+        _cluster_doc,
+        reuse,
     )
     _register_secrets(
         config.emr.credentials.secret_access_key if config.emr else "",
@@ -331,13 +346,20 @@ def _build_playbook(
 
 
 def load_playbook(
-    path: str, variables: Mapping[str, str], *, cache: ConfigCache | None = None
+    path: str,
+    variables: Mapping[str, str],
+    *,
+    cache: ConfigCache | None = None,
+    reuse: bool = True,
 ) -> Playbook:
     """Load and validate a playbook (Snowplow's or this project's format).
 
-    ``cache``: reuse the validated form of a file rendered to the same text before.
+    ``cache``: reuse the validated form of a file rendered to the same text before
+    (``reuse=False``: only store it there).
     """
-    book = _load("playbook", path, variables, cache, _build_playbook, _read_playbook, _book_doc)
+    book = _load(
+        "playbook", path, variables, cache, _build_playbook, _read_playbook, _book_doc, reuse
+    )
     _register_secrets(book.credentials.secret_access_key, book.credentials.access_key_id)
     return book
 
