@@ -143,3 +143,24 @@ def test_internal_errors_are_one_line(
     assert result.err_lines == [line for line in result.err_lines if "Traceback" not in line]
     assert "internal error: RuntimeError: something unexpected" in result.err
     assert len(result.err_lines) == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("Transient_cluster-1.0/ok@x^y+z", "Transient_cluster-1.0/ok@x^y+z"),
+        ("", ""),  # logrus leaves an empty value bare
+        ("two words", '"two words"'),
+        ("key=value", '"key=value"'),
+        ("café", '"café"'),
+        ('say "hi"', '"say \\"hi\\""'),
+    ],
+)
+def test_log_lines_quote_the_message_as_logrus_does(message: str, shown: str) -> None:
+    import logging
+
+    from dataflow_runner.cli.output import LogrusFormatter
+
+    record = logging.LogRecord("dataflow_runner", logging.INFO, "", 0, message, None, None)
+    line = LogrusFormatter(tty=False).format(record)
+    assert line.split(" level=info ", 1)[1] == f"msg={shown}"

@@ -36,12 +36,13 @@ _COLOURS = {"debug": 37, "info": 36, "warning": 33, "error": 31, "fatal": 31}
 _START = time.monotonic()
 
 
-# What logrus leaves unquoted: ASCII letters and digits and these few signs.
+# What logrus leaves unquoted: ASCII letters and digits and these few signs, and the
+# empty string (its QuoteEmptyFields is off by default: an empty message is ``msg=``).
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
 
 
 def _quote(text: str) -> str:
-    if text and _PLAIN.issuperset(text):
+    if _PLAIN.issuperset(text):
         return text
     return json.dumps(text, ensure_ascii=False)
 
