@@ -254,3 +254,42 @@ def test_loading_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+RICH_STEPS: list[dict[str, Any]] = [
+    {"name": "Fetch", "type": "COMMAND", "command": ["true"], "env": {"REGION": "eu"}},
+    {
+        "id": "agg",
+        "type": "SCRIPT",
+        "script": "jobs/agg.sh",
+        "args": ["--day", "{{.day}}"],
+        "dependsOn": ["fetch"],
+        "retries": {"count": 2, "delaySeconds": 0.5, "backoff": 3, "maxDelaySeconds": 9},
+        "timeoutSeconds": 30,
+        "actionOnFailure": "CONTINUE",
+    },
+    {
+        "id": "spark",
+        "type": "SPARK",
+        "application": "jobs/totals.py",
+        "class": "org.example.Totals",
+        "conf": {"spark.executor.memory": "1g"},
+        "pyFiles": ["lib.zip"],
+        "packages": ["org.example:lib:1.0"],
+        "after": ["agg"],
+    },
+    {"id": "jar", "type": "CUSTOM_JAR", "jar": "s3://b/x.jar", "arguments": ["a", "b"]},
+]
+
+
+def test_the_cached_form_reads_back_to_the_validated_playbook(cli: Any, tmp_path: Path) -> None:
+    from dataflow_runner.config.loading import load_playbook
+    from dataflow_runner.config.spec import Playbook, from_doc
+
+    d = _files(tmp_path, RICH_STEPS, concurrency=3, tags=[{"key": "team", "value": "data"}])
+    args = ("--emr-playbook", str(d / "playbook.json"), "--vars", "day,2026-12-01")
+    assert cli("validate", *args).code == 0, "the playbook is valid"
+    (entry,) = _entries()
+    validated = load_playbook(str(d / "playbook.json"), {"day": "2026-12-01"})
+    assert from_doc(Playbook, json.loads(entry.read_text())["doc"]) == validated
+    assert validated.steps[0].id == "fetch" and validated.steps[1].retries.count == 2

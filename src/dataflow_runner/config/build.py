@@ -166,7 +166,10 @@ def snowplow_playbook(data: Any, path: str, uri: str, notes: list[str]) -> Playb
     return book
 
 
-def native_playbook(data: Any, path: str, uri: str) -> Playbook:
+def native_playbook(data: Any, path: str, uri: str) -> tuple[Playbook, dict[str, Any]]:
+    """The playbook, and the JSON form it was read from (what the cache of validated
+    configs stores: :func:`~dataflow_runner.config.spec.from_doc` reads it back to an
+    equal playbook)."""
     native, errors = _validate(NativePlaybook, data, path, strict_fields=True)
     if native is None:
         _raise(errors)
@@ -183,4 +186,4 @@ def native_playbook(data: Any, path: str, uri: str) -> Playbook:
     book = from_doc(Playbook, doc)
     errors.extend(checks.playbook(book, file=path))
     _raise(errors)
-    return book
+    return book, doc

@@ -217,17 +217,18 @@ def _load(
     path: str,
     variables: Mapping[str, str],
     cache: ConfigCache | None,
-    build: Callable[[Any, str, str, SchemaKind, list[str]], T],
+    build: Callable[[Any, str, str, SchemaKind, list[str]], tuple[T, dict[str, Any] | None]],
     read: Callable[[dict[str, Any]], T],
-    write: Callable[[T], dict[str, Any] | None],
+    write: Callable[[T, dict[str, Any] | None], dict[str, Any] | None],
     reuse: bool = True,
 ) -> T:
     """Read and render the file, then either reuse its validated form from ``cache``
     (same rendered text, same code: no pydantic at all) or parse and ``build`` it.
     The warnings of validation are kept with the cached form and shown again.
 
-    ``write`` gives the form to cache (None: not cacheable, e.g. it holds a secret),
-    ``read`` reads it back; ``reuse=False`` validates whatever the cache holds, and
+    ``build`` gives the value and, when it has one at hand, its JSON form; ``write``
+    gives the form to cache (None: not cacheable, e.g. it holds a secret), ``read``
+    reads it back; ``reuse=False`` validates whatever the cache holds, and
     still stores the result.
     """
     text = render(read_text(path), path, variables)
@@ -247,12 +248,12 @@ def _load(
         try:
             doc = parse(text, path)
             uri, found = _schema_kind(doc, path, kind, notes)
-            value = build(doc["data"], path, uri, found, notes)
+            value, form = build(doc["data"], path, uri, found, notes)
         finally:
             for note in notes:
                 log.warning("%s", note)
         if cache is not None:
-            stored = write(value)
+            stored = write(value, form)
             if stored is not None:
                 cache.put(kind, path, text, stored, notes)
         return value
@@ -276,7 +277,7 @@ def _gc_paused() -> Iterator[None]:
 # --- cluster configs ---------------------------------------------------------------
 
 
-def _cluster_doc(config: ClusterConfig) -> dict[str, Any] | None:
+def _cluster_doc(config: ClusterConfig, _form: dict[str, Any] | None) -> dict[str, Any] | None:
     # Never anything secret on disk; nor an EMR section (reading it back needs its
     # pydantic model anyway).
     if config.emr is not None or has_secret(config.local):
@@ -286,12 +287,12 @@ def _cluster_doc(config: ClusterConfig) -> dict[str, Any] | None:
 
 def _build_cluster(
     data: Any, path: str, uri: str, found: SchemaKind, notes: list[str]
-) -> ClusterConfig:
+) -> tuple[ClusterConfig, None]:
     from dataflow_runner.config import build
 
     if found.family == "snowplow":
-        return build.snowplow_cluster(data, path, uri)
-    return build.native_cluster(data, path, uri)
+        return build.snowplow_cluster(data, path, uri), None
+    return build.native_cluster(data, path, uri), None
 
 
 def load_cluster(
@@ -330,18 +331,21 @@ def _read_playbook(doc: dict[str, Any]) -> Playbook:
     return from_doc(Playbook, doc)
 
 
-def _book_doc(book: Playbook) -> dict[str, Any] | None:
-    # Never anything secret on disk; defaults left out (from_doc fills them in).
-    return None if has_secret(book) else to_doc(book, exclude_defaults=True)
+def _book_doc(book: Playbook, form: dict[str, Any] | None) -> dict[str, Any] | None:
+    # Never anything secret on disk; defaults left out (from_doc fills them in). The
+    # form validation built the playbook from, when there is one, is that already.
+    if has_secret(book):
+        return None
+    return form if form is not None else to_doc(book, exclude_defaults=True)
 
 
 def _build_playbook(
     data: Any, path: str, uri: str, found: SchemaKind, notes: list[str]
-) -> Playbook:
+) -> tuple[Playbook, dict[str, Any] | None]:
     from dataflow_runner.config import build
 
     if found.family == "snowplow":
-        return build.snowplow_playbook(data, path, uri, notes)
+        return build.snowplow_playbook(data, path, uri, notes), None
     return build.native_playbook(data, path, uri)
 
 
