@@ -448,14 +448,14 @@ def run_transient(
                 store.close()
             finish(summary, success_line="Transient EMR run completed successfully")
         return
-    from dataflow_runner.engine.run import execute_transient
-
     fabric = _local_fabric(config, config_path, common)
     _validate_for(fabric, config, book, playbook_path)
     if dry_run:
         log.info("Dry run: what the local fabric would run for playbook '%s'", book.name)
         print_json(fabric.plan(config, book))
         return
+    from dataflow_runner.engine.run import execute_transient
+
     with locked(lock, soft_lock, consul, common, run_id) as held:
         store = open_store(common)
         try:

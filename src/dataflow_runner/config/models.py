@@ -42,7 +42,7 @@ Float = Annotated[float, Strict()]
 def _drop_nulls(data: Any) -> Any:
     """Go's JSON decoder gives ``null`` fields their zero value: dropping them
     lets each field's default (its zero value) apply."""
-    if isinstance(data, dict):
+    if isinstance(data, dict) and None in data.values():  # copied only when needed
         return {k: v for k, v in data.items() if v is not None}
     return data
 
