@@ -271,7 +271,6 @@ class _Form:
     """How a dataclass of this module maps to its JSON form (computed once per class)."""
 
     fields: tuple[_Field, ...]
-    names: dict[str, str]  # alias → field name
     reads: dict[str, tuple[str, Any]]  # alias → (field name, read or None: as is)
     secrets: tuple[_Field, ...]  # the fields that can hold a secret (see has_secret)
 
@@ -334,7 +333,6 @@ def _form(cls: type) -> _Form:
         )
         form = _Form(
             fields,
-            {f.alias: f.name for f in fields},
             {f.alias: (f.name, f.read) for f in fields},
             tuple(f for f in fields if _may_hold_secret(hints[f.name], f.alias)),
         )
@@ -359,8 +357,8 @@ def _may_hold_secret(hint: Any, alias: str) -> bool:
 def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
     """A dataclass of this module from its JSON form (missing fields: defaults).
 
-    The form is trusted (written by :func:`to_doc` from validated values): files
-    are validated by ``loading.py``, never read with this.
+    The form is trusted (written from validated values, by :func:`to_doc` or by
+    ``build.py``): files are validated by ``loading.py``, never read with this.
     """
     reads = _form(cls).reads
     values: dict[str, Any] = {}
