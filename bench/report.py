@@ -7,6 +7,8 @@ from typing import Any
 
 ORCHESTRATORS = ("luigi", "dagster", "prefect")
 ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+#: The plan benchmark's row for a user's sequence on a new playbook (``bench/run``).
+PLAN_SEQUENCE = "validate, then run-transient --dry-run"
 
 
 def slope(row_small: dict[str, Any], row_large: dict[str, Any], steps: int) -> float | None:
@@ -74,7 +76,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 worst <= 1,
             )
         )
-        both = plan.get("validate, then run-transient --dry-run")
+        both = plan.get(PLAN_SEQUENCE)
         if both is not None:
             out.append(
                 (
