@@ -358,3 +358,74 @@ def _alive(pid: int) -> bool:
     from dataflow_runner.procs import pid_alive
 
     return pid_alive(pid)
+
+
+def test_resume_does_not_run_again_a_step_that_ran_unrecorded(tmp_path: Path) -> None:
+    """The runner dies after a step's process ended but before the commit that
+    records its start and end (the loop commits every 20 ms): ``resume`` finds the
+    attempt's log files and counts it as an attempt that died with the runner,
+    retried per its policy (none here), instead of running the step a second time."""
+    import sqlite3
+
+    home = tmp_path / "home"
+    env = {"DATAFLOW_RUNNER_HOME": str(home)}
+    cluster = tmp_path / "c.json"
+    cluster.write_text(
+        json.dumps(
+            {
+                "schema": NATIVE_CLUSTER,
+                "data": {"name": "c", "local": {"concurrency": 1, "workDir": str(tmp_path)}},
+            }
+        )
+    )
+    # "a" ends at once; "b" (next: concurrency 1) marks itself and hangs, so the
+    # runner can be killed once "a" is over; a second run of "b" would end at once.
+    hang = "if [ -e b.pid ]; then echo b >> trace; else echo $$ > b.pid; sleep 60; fi"
+    steps = [
+        {
+            "id": "a",
+            "type": "COMMAND",
+            "actionOnFailure": "CONTINUE",  # b's outcome is its own
+            "command": ["sh", "-c", "echo a >> trace"],
+        },
+        {"id": "b", "type": "COMMAND", "command": ["sh", "-c", hang]},
+    ]
+    playbook = tmp_path / "p.json"
+    playbook.write_text(
+        json.dumps({"schema": NATIVE_PLAYBOOK, "data": {"name": "p", "steps": steps}})
+    )
+    args = ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)]
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "dataflow_runner", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    marker = tmp_path / "b.pid"
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and marker.read_text().strip()):
+        assert time.monotonic() < deadline and runner.poll() is None
+        time.sleep(0.02)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    os.killpg(int(marker.read_text()), signal.SIGKILL)  # "b" ends too, unrecorded
+    # As if the runner had died before committing anything about either step.
+    conn = sqlite3.connect(home / "store.db")
+    with conn:
+        conn.execute("DELETE FROM attempts")
+        conn.execute("UPDATE steps SET state = 'PENDING', attempts = 0, started_at = NULL")
+    conn.close()
+    status = check_store(env)
+    assert status is not None and status["state"] == "DEAD"
+    result = dfr("resume", status["id"], env=env)
+    assert result.returncode == 1, result.stderr
+    for step_id in ("a", "b"):
+        assert f"Step '{step_id}' ran attempt 1, which the store did not record" in result.stderr
+    assert (tmp_path / "trace").read_text().split() == ["a"]  # neither ran again
+    after = check_store(env)
+    assert after is not None and after["state"] == "FAILED"
+    for step in after["steps"]:
+        assert step["state"] == "FAILED"
+        assert [(a["attempt"], a["state"], a["reason"]) for a in step["attempt_list"]] == [
+            (1, "FAILED", "runner died")
+        ], step

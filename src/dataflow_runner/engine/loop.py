@@ -30,6 +30,10 @@ log = logging.getLogger("dataflow_runner.engine")
 #: Retry delays (seconds) when the fabric is unavailable: throttled, network, 5xx.
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 
+#: How long the loop may hold a fabric's transitions before committing them
+#: (local steps: a run of short steps costs one commit per window, not per step).
+GROUP_COMMIT_SECONDS = 0.02
+
 
 class ForcedExit(BaseException):
     """A second interrupt: leave now (the cleanup request was already sent)."""
@@ -110,13 +114,47 @@ def drive(
     ``poll_interval(elapsed)`` is how long to wait between polls when nothing
     wakes the loop earlier (EMR: seconds; local: pidfds wake it at once).
     ``extra_handles``/``on_extra`` let a local cluster's agent serve its socket
-    from the same loop. On a fabric that ``groups_commits``, what the scheduler
-    does in one wake is done inside ``batch()`` (the store's: its transitions are
-    one commit, made after the wake's new steps were started, so a finished
-    step's slot is refilled first).
+    from the same loop. On a fabric that ``groups_commits``, the loop writes
+    inside a ``batch()`` (the store's) that it keeps open across wakes and
+    commits at most :data:`GROUP_COMMIT_SECONDS` after opening it, before
+    serving a request (``on_extra``) and when it returns: a run of short steps
+    costs one commit per window instead of one per step, and each commit comes
+    after the new steps were started, so a finished step's slot is refilled
+    first. What a crash loses is the last window's transitions; ``resume``
+    counts a local attempt it finds logs of but no record as one that died with
+    its runner, so none is ever run twice.
     """
-    if not fabric.groups_commits:
-        batch = contextlib.nullcontext
+    commits = _GroupCommit(batch if fabric.groups_commits else None)
+    try:
+        _drive(
+            scheduler,
+            fabric,
+            commits,
+            interrupts=interrupts,
+            poll_interval=poll_interval,
+            on_wake=on_wake,
+            extra_handles=extra_handles,
+            on_extra=on_extra,
+            stop_when_done=stop_when_done,
+            clock=clock,
+        )
+    finally:
+        commits.commit()  # what happened is recorded, also when leaving by an exception
+
+
+def _drive(
+    scheduler: Scheduler,
+    fabric: Fabric,
+    commits: _GroupCommit,
+    *,
+    interrupts: Interrupts | None,
+    poll_interval: Callable[[float], float],
+    on_wake: Callable[[float], None] | None,
+    extra_handles: Callable[[], list[int]] | None,
+    on_extra: Callable[[int], None] | None,
+    stop_when_done: Callable[[], bool] | None,
+    clock: Callable[[], float],
+) -> None:
     waiter = _Waiter()
     started = last_poll = clock()
     backoff = 0.0
@@ -125,37 +163,39 @@ def drive(
     done = stop_when_done or (lambda: scheduler.done)
     while True:
         now = clock()
-        with batch():
-            if interrupts is not None and interrupts.requested and not scheduler.cancelling:
-                log.warning(
-                    "%s received: cancelling the run's steps (again to force exit)",
-                    interrupts.name,
-                )
-                scheduler.cancel(f"run interrupted ({interrupts.name})", now)
-                must_poll = True
-            if now >= retry_at:
-                try:
+        commits.open(now)
+        if interrupts is not None and interrupts.requested and not scheduler.cancelling:
+            log.warning(
+                "%s received: cancelling the run's steps (again to force exit)",
+                interrupts.name,
+            )
+            scheduler.cancel(f"run interrupted ({interrupts.name})", now)
+            must_poll = True
+        if now >= retry_at:
+            try:
+                scheduler.tick(now)
+                if must_poll or now - last_poll >= poll_interval(now - started):
+                    last_poll = now
+                    must_poll = False
+                    scheduler.poll(now)
                     scheduler.tick(now)
-                    if must_poll or now - last_poll >= poll_interval(now - started):
-                        last_poll = now
-                        must_poll = False
-                        scheduler.poll(now)
-                        scheduler.tick(now)
-                    backoff = 0.0
-                except FabricUnavailable as exc:
-                    backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
-                    retry_at = now + backoff
-                    log.warning("%s; trying again in %.0fs", exc, backoff)
+                backoff = 0.0
+            except FabricUnavailable as exc:
+                backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
+                retry_at = now + backoff
+                log.warning("%s; trying again in %.0fs", exc, backoff)
         if done():
             return
         if on_wake is not None:
             on_wake(now)
         timers = [t for t in (scheduler.next_timer(), fabric.next_timer()) if t is not None]
+        commit_at = commits.due(clock())
         wake = min(
             [
                 last_poll + poll_interval(now - started),
                 *timers,
                 *([retry_at] if retry_at > now else []),
+                *([commit_at] if commit_at is not None else []),
             ]
         )
         timeout = max(0.0, wake - clock())
@@ -171,8 +211,44 @@ def drive(
             elif fd in handles:
                 must_poll = True
             elif on_extra is not None:
+                commits.commit()  # a request sees every transition so far
                 on_extra(fd)
                 must_poll = True
+
+
+class _GroupCommit:
+    """The store's batch the loop keeps open across wakes: committed once it is
+    :data:`GROUP_COMMIT_SECONDS` old (:meth:`due` commits it then, and says when
+    to wake for it while it holds writes), or when :meth:`commit` is called.
+    Without a batch (a fabric whose steps do not come and go by the hundred a
+    second, EMR), every write is committed as it is made."""
+
+    def __init__(self, batch: Callable[[], AbstractContextManager[object]] | None) -> None:
+        self._batch = batch
+        self._open: AbstractContextManager[object] | None = None
+        self._opened_at = 0.0
+
+    def open(self, now: float) -> None:
+        if self._batch is not None and self._open is None:
+            block = self._batch()
+            block.__enter__()
+            self._open, self._opened_at = block, now
+
+    def due(self, now: float) -> float | None:
+        """Commit the batch if its time came; else when it must be committed if it
+        holds writes (None: nothing to commit)."""
+        if self._open is None or not getattr(self._open, "pending", True):
+            return None
+        deadline = self._opened_at + GROUP_COMMIT_SECONDS
+        if now < deadline:
+            return deadline
+        self.commit()
+        return None
+
+    def commit(self) -> None:
+        block, self._open = self._open, None
+        if block is not None:
+            block.__exit__(None, None, None)
 
 
 class _Waiter:

@@ -1,5 +1,5 @@
 """Records every task event in the store as a transition; on the local fabric the
-engine's loop commits those of one wake together (``Store.batch``)."""
+engine's loop commits those of up to 20 ms together (``Store.batch``)."""
 
 from __future__ import annotations
 

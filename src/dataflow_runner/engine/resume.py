@@ -7,8 +7,11 @@ cluster by name, so no step is ever submitted twice; local steps that were
 running died with their runner (their process groups are killed if any
 survived): they count as failed attempts with the reason "runner died" and are
 retried per their policy. A local process the dead runner started but had not
-recorded yet is found by the run's and step's ids in its environment and
-stopped, so it never runs beside the step's next attempt.
+recorded yet (the loop commits what it did every 20 ms) is found by the run's
+and step's ids in its environment and stopped, so it never runs beside the
+step's next attempt; one that already ended left its attempt's log files, and
+counts as an attempt that died with the runner, so a step that ran is not run
+again behind the user's back.
 """
 
 from __future__ import annotations
@@ -93,15 +96,28 @@ def plan(store: Store, run: RunRecord, book: Playbook, fabric: Any, cluster: Clu
             died[step.id] = attempt.attempt
     if fabric.name == "local":
         # What the recorded pids missed: a process started as the runner died, before
-        # the wake's commit recorded it (or one that left its step's process group).
+        # the loop's commit recorded it (or one that left its step's process group).
         unfinished = [s.id for s in book.steps if s.id not in finished]
-        for step_id in stop_unrecorded(run.id, unfinished):
-            if step_id not in died:
-                log.warning(
-                    "Step '%s' had a process the store did not record (its runner died "
-                    "as it started it): stopped it",
-                    step_id,
-                )
+        stopped = set(stop_unrecorded(run.id, unfinished))
+        for step_id in sorted(stopped - died.keys()):
+            log.warning(
+                "Step '%s' had a process the store did not record (its runner died "
+                "as it started it): stopped it",
+                step_id,
+            )
+        # Still running, it was stopped and runs again; one that had ended is not.
+        ended = [s for s in unfinished if s not in stopped and s not in died]
+        for step_id, number in _ended_unrecorded(store, run, fabric, ended, tried):
+            died[step_id] = number
+            tried.pop(step_id, None)
+            if step_id in unsent:
+                unsent.remove(step_id)
+            log.warning(
+                "Step '%s' ran attempt %d, which the store did not record (its runner "
+                "died first): counted as died with the runner",
+                step_id,
+                number,
+            )
     adopted = _reconcile(store, run, book, fabric, cluster, unsent, attached)
 
     def restore(scheduler: Scheduler, recorder: Recorder, now: float) -> None:
@@ -128,6 +144,36 @@ def plan(store: Store, run: RunRecord, book: Playbook, fabric: Any, cluster: Clu
         )
 
     return restore
+
+
+def _ended_unrecorded(
+    store: Store, run: RunRecord, fabric: Any, step_ids: list[str], tried: dict[str, int]
+) -> list[tuple[str, int]]:
+    """Local attempts the dead runner started without recording them: their log
+    files exist (created before the process). Each is recorded now, as started
+    when its logs were, so that its end can be recorded like any other's."""
+    from dataflow_runner.fabrics.local.fabric import log_files, log_prefix
+
+    found = []
+    for step_id in step_ids:
+        attempt = tried.get(step_id, 0) + 1
+        prefix = log_prefix(fabric.state_dir, run.id, step_id, attempt)
+        times = [p.stat().st_mtime for p in log_files(prefix) if p.exists()]
+        if not times:
+            continue
+        store.start_attempt(
+            AttemptRecord(
+                run.id,
+                step_id,
+                attempt,
+                StepState.RUNNING,
+                started_at=min(times),
+                fabric_ref={"fabric_id": "-", "attempt": attempt, "pid": None, "logs": prefix},
+                log_location=prefix,
+            )
+        )
+        found.append((step_id, attempt))
+    return found
 
 
 def _reconcile(

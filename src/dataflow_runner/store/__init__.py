@@ -103,8 +103,9 @@ class Store:
         committed together, in one transaction, when it ends (also when it ends by
         an exception: they record what happened).
 
-        The engine opens one per wake of its loop: the end of one step and the
-        start of the next are one commit, made once the next step runs. Each
+        The engine's loop keeps one open across its wakes and commits it at most
+        20 ms after opening it (``engine/loop.py``): the ends and starts of a
+        run of short steps are one commit, made once the next steps run. Each
         write's values are taken when it is made; reads in the block do not see
         it yet. If the transaction fails, each write is tried again on its own,
         so one that cannot be made (a row deleted meanwhile) costs only itself;
@@ -380,6 +381,11 @@ class _Batch:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._opened = False
+
+    @property
+    def pending(self) -> bool:
+        """Whether the block holds writes that its end will commit."""
+        return self._opened and bool(self._store._batch)
 
     def __enter__(self) -> None:
         store = self._store
