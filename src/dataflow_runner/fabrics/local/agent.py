@@ -29,6 +29,7 @@ from dataflow_runner.engine.scheduler import EventKind, Scheduler, TaskEvent
 from dataflow_runner.fabrics.base import ClusterRef
 from dataflow_runner.fabrics.local.commands import LocalSettings
 from dataflow_runner.fabrics.local.fabric import LocalFabric
+from dataflow_runner.procs import prefer_prompt_wakeups
 from dataflow_runner.store import open_store
 from dataflow_runner.store.records import ClusterState, RunState, StepState
 
@@ -168,6 +169,7 @@ class Agent:
     def serve(self) -> int:
         self.store.update_cluster(self.cluster_id, pid=os.getpid(), updated_at=time.time())
         self._set_state(ClusterState.WAITING)
+        prefer_prompt_wakeups()  # this thread starts and reaps the steps
         interrupts = Interrupts()
         with interrupts.installed():
             try:

@@ -31,6 +31,7 @@ from dataflow_runner.fabrics.base import (
     Submission,
 )
 from dataflow_runner.fabrics.local import commands
+from dataflow_runner.procs import prefer_prompt_wakeups
 from dataflow_runner.store.records import ClusterState, StepState
 
 # How long a cancelled step gets to exit on SIGTERM before SIGKILL.
@@ -199,6 +200,7 @@ class LocalFabric:
         submissions: Sequence[Submission] = (),
     ) -> tuple[ClusterRef, list[StepRef]]:
         self.settings.work_dir.mkdir(parents=True, exist_ok=True)
+        prefer_prompt_wakeups()  # this thread starts and reaps the steps
         ref = ClusterRef(self.cluster_id, "local")
         return ref, self.submit(ref, submissions) if submissions else []
 
