@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -131,6 +132,37 @@ def test_a_request_sees_every_transition_before_it(
         # Served after the first wake: both starts were committed, no batch open.
         assert seen == [(True, 2)]
         assert all_completed(store, 2)
+
+
+def test_the_loop_wakes_to_commit_a_window_while_its_steps_run(tmp_path: Path) -> None:
+    """Nothing else would wake the loop (no poll interval to speak of, one step that
+    waits): the step's start is committed within the window all the same. Another
+    connection watches for it; the step ends once it was seen (or after 30 s, as a
+    guard, and the test fails)."""
+    wait = ("sh", "-c", "while [ ! -e go ]; do sleep 0.01; done")
+    with a_run(tmp_path, 1, wait) as (store, fabric, scheduler, _):
+        seen: list[bool] = []
+
+        def watch() -> None:
+            reader = open_store(state_dir=tmp_path / "state")
+            try:
+                deadline = time.monotonic() + 30
+                while not seen and time.monotonic() < deadline:
+                    if reader.get_attempts("r-1"):
+                        seen.append(True)
+                    time.sleep(0.01)
+            finally:
+                reader.close()
+                (tmp_path / "go").touch()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            drive(scheduler, fabric, batch=store.batch, poll_interval=lambda _e: 3600.0)
+        finally:
+            watcher.join()
+        assert seen == [True]
+        assert all_completed(store, 1)
 
 
 def test_the_loop_commits_what_happened_when_it_leaves_by_an_exception(
