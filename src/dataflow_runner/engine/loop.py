@@ -121,8 +121,9 @@ def drive(
     costs one commit per window instead of one per step, and each commit comes
     after the new steps were started, so a finished step's slot is refilled
     first. What a crash loses is the last window's transitions; ``resume``
-    counts a local attempt it finds logs of but no record as one that died with
-    its runner, so none is ever run twice.
+    stops an unrecorded process still running, and counts one that ended (it
+    left its log files) as an attempt that died with its runner, so a step that
+    ran is not run again as if it never had.
     """
     commits = _GroupCommit(batch if fabric.groups_commits else None)
     try:
