@@ -290,58 +290,65 @@ def test_sigterm_keeps_or_releases_the_lock(tmp_path: Path, lock: str) -> None:
     assert (tmp_path / "the.lock").exists() == (lock == "--lock")
 
 
-def test_resume_stops_a_step_process_the_store_did_not_record(tmp_path: Path) -> None:
-    """The runner dies between starting a step's process and the commit that records
-    it: ``resume`` finds the process by its environment and stops it before the step
-    runs again (the two would otherwise run side by side)."""
-    import sqlite3
-
-    home = tmp_path / "home"
-    env = {"DATAFLOW_RUNNER_HOME": str(home)}
-    cluster = tmp_path / "c.json"
+def one_slot_run(d: Path, steps: list[dict[str, Any]]) -> list[str]:
+    """``run-transient`` arguments for ``steps`` on a local cluster of one slot."""
+    cluster = d / "c.json"
     cluster.write_text(
         json.dumps(
             {
                 "schema": NATIVE_CLUSTER,
-                "data": {"name": "c", "local": {"concurrency": 1, "workDir": str(tmp_path)}},
+                "data": {"name": "c", "local": {"concurrency": 1, "workDir": str(d)}},
             }
         )
     )
-    # The first attempt marks itself and hangs; the next one finishes at once.
-    script = "if [ -e first ]; then echo done >> trace; else echo $$ > first; sleep 60; fi"
-    playbook = tmp_path / "p.json"
+    playbook = d / "p.json"
     playbook.write_text(
-        json.dumps(
-            {
-                "schema": NATIVE_PLAYBOOK,
-                "data": {
-                    "name": "p",
-                    "steps": [{"id": "a", "type": "COMMAND", "command": ["sh", "-c", script]}],
-                },
-            }
-        )
+        json.dumps({"schema": NATIVE_PLAYBOOK, "data": {"name": "p", "steps": steps}})
     )
-    args = ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)]
+    return ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)]
+
+
+def kill_once_marked(args: list[str], env: dict[str, str], marker: Path) -> int:
+    """Start the run, SIGKILL its runner once a step wrote its pid to ``marker``,
+    and return that pid."""
     runner = subprocess.Popen(
         [sys.executable, "-m", "dataflow_runner", *args],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    first = tmp_path / "first"
     deadline = time.monotonic() + 30
-    while not (first.exists() and first.read_text().strip()):
+    while not (marker.exists() and marker.read_text().strip()):
         assert time.monotonic() < deadline and runner.poll() is None
         time.sleep(0.02)
-    orphan = int(first.read_text())  # the step's shell, leader of its process group
     runner.send_signal(signal.SIGKILL)
     runner.wait()
-    # As if the runner had died before its commit: the store knows no attempt.
+    return int(marker.read_text())
+
+
+def forget_attempts(home: Path) -> None:
+    """As if the runner had died before committing anything about its steps."""
+    import sqlite3
+
     conn = sqlite3.connect(home / "store.db")
     with conn:
         conn.execute("DELETE FROM attempts")
         conn.execute("UPDATE steps SET state = 'PENDING', attempts = 0, started_at = NULL")
     conn.close()
+
+
+def test_resume_stops_a_step_process_the_store_did_not_record(tmp_path: Path) -> None:
+    """The runner dies between starting a step's process and the commit that records
+    it: ``resume`` finds the process by its environment and stops it before the step
+    runs again (the two would otherwise run side by side)."""
+    home = tmp_path / "home"
+    env = {"DATAFLOW_RUNNER_HOME": str(home)}
+    # The first attempt marks itself and hangs; the next one finishes at once.
+    script = "if [ -e first ]; then echo done >> trace; else echo $$ > first; sleep 60; fi"
+    args = one_slot_run(tmp_path, [{"id": "a", "type": "COMMAND", "command": ["sh", "-c", script]}])
+    # The step's shell, leader of its process group.
+    orphan = kill_once_marked(args, env, tmp_path / "first")
+    forget_attempts(home)
     assert _alive(orphan)
     status = check_store(env)
     assert status is not None and status["state"] == "DEAD"
@@ -365,19 +372,8 @@ def test_resume_does_not_run_again_a_step_that_ran_unrecorded(tmp_path: Path) ->
     records its start and end (the loop commits every 20 ms): ``resume`` finds the
     attempt's log files and counts it as an attempt that died with the runner,
     retried per its policy (none here), instead of running the step a second time."""
-    import sqlite3
-
     home = tmp_path / "home"
     env = {"DATAFLOW_RUNNER_HOME": str(home)}
-    cluster = tmp_path / "c.json"
-    cluster.write_text(
-        json.dumps(
-            {
-                "schema": NATIVE_CLUSTER,
-                "data": {"name": "c", "local": {"concurrency": 1, "workDir": str(tmp_path)}},
-            }
-        )
-    )
     # "a" ends at once; "b" (next: concurrency 1) marks itself and hangs, so the
     # runner can be killed once "a" is over; a second run of "b" would end at once.
     hang = "if [ -e b.pid ]; then echo b >> trace; else echo $$ > b.pid; sleep 60; fi"
@@ -390,31 +386,9 @@ def test_resume_does_not_run_again_a_step_that_ran_unrecorded(tmp_path: Path) ->
         },
         {"id": "b", "type": "COMMAND", "command": ["sh", "-c", hang]},
     ]
-    playbook = tmp_path / "p.json"
-    playbook.write_text(
-        json.dumps({"schema": NATIVE_PLAYBOOK, "data": {"name": "p", "steps": steps}})
-    )
-    args = ["run-transient", "--emr-config", str(cluster), "--emr-playbook", str(playbook)]
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "dataflow_runner", *args],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    marker = tmp_path / "b.pid"
-    deadline = time.monotonic() + 30
-    while not (marker.exists() and marker.read_text().strip()):
-        assert time.monotonic() < deadline and runner.poll() is None
-        time.sleep(0.02)
-    runner.send_signal(signal.SIGKILL)
-    runner.wait()
-    os.killpg(int(marker.read_text()), signal.SIGKILL)  # "b" ends too, unrecorded
-    # As if the runner had died before committing anything about either step.
-    conn = sqlite3.connect(home / "store.db")
-    with conn:
-        conn.execute("DELETE FROM attempts")
-        conn.execute("UPDATE steps SET state = 'PENDING', attempts = 0, started_at = NULL")
-    conn.close()
+    b = kill_once_marked(one_slot_run(tmp_path, steps), env, tmp_path / "b.pid")
+    os.killpg(b, signal.SIGKILL)  # "b" ends too, unrecorded
+    forget_attempts(home)
     status = check_store(env)
     assert status is not None and status["state"] == "DEAD"
     result = dfr("resume", status["id"], env=env)
