@@ -12,11 +12,14 @@ to the step's record and to the error the user sees.
 from __future__ import annotations
 
 import gzip
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from dataflow_runner.fabrics.base import FailureCause
+
+log = logging.getLogger("dataflow_runner")
 
 TAIL_BYTES = 64 * 1024
 DETAIL_LINES = 10
@@ -105,3 +108,44 @@ def first_cause(causes: Iterable[FailureCause | None]) -> FailureCause | None:
         if cause is not None:
             return cause
     return None
+
+
+#: Which log files say most about a failure, in order.
+ORDER = ("stderr", "controller", "syslog", "stdout")
+#: How many of a file's last lines ``--log-failed-steps`` prints.
+PRINT_LINES = 200
+
+
+def ordered(files: Iterable[str]) -> list[str]:
+    """Log file names, the most telling first."""
+    return sorted(files, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+
+def cause_of(files: Mapping[str, str]) -> FailureCause | None:
+    """The probable cause found in a step's log files, the most telling first."""
+    for name in ordered(files):
+        summary = diagnose_text(files[name])
+        if summary:
+            lines = [ln for ln in files[name].splitlines() if ln.strip()]
+            return FailureCause(summary=summary[:500], detail=tuple(lines[-DETAIL_LINES:]))
+    return None
+
+
+def show_logs(files: Mapping[str, str], step_id: str, location: str) -> str | None:
+    """Log each file's last lines, as the Go tool's ``--log-failed-steps`` did; the
+    probable cause they show, if any."""
+    for name in ordered(files):
+        lines = files[name].splitlines()
+        log.info("Content of log file '%s' for step %s:", name, step_id)
+        if len(lines) > PRINT_LINES:
+            log.info(
+                "(%d earlier lines left out; the whole file is at %s%s)",
+                len(lines) - PRINT_LINES,
+                location,
+                name,
+            )
+            lines = lines[-PRINT_LINES:]
+        for line in lines:
+            log.info("%s", line)
+    found = cause_of(files)
+    return found.summary if found else None

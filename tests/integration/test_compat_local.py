@@ -61,6 +61,7 @@ def build_jar(d: Path, qualified: str, jar: Path) -> None:
 
 
 def local_cluster(d: Path, mappings: dict[str, str]) -> Path:
+    (d / "work").mkdir(exist_ok=True)
     path = d / "local.json"
     path.write_text(
         json.dumps(

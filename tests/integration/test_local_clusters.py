@@ -124,7 +124,7 @@ def test_a_dead_cluster_is_never_running(cli_process: Any, tmp_path: Path) -> No
     _wait_gone(agent)
     listing = json.loads(cli_process("clusters", "--output", "json").out)
     assert listing[0]["state"] == "TERMINATED_WITH_ERRORS", (pid, listing)
-    assert listing[0]["reason"] == "its agent process died"
+    assert listing[0]["reason"] == "its host process died"
     result = cli_process("run", "--emr-playbook", book, "--emr-cluster", cluster)
     assert result.code == 1
     assert f"local cluster {cluster} is TERMINATED_WITH_ERRORS" in result.err
@@ -135,7 +135,7 @@ def _agent_pid(cluster: str) -> int:
 
     store = open_store()
     try:
-        record = store.get_cluster(cluster)
+        record = store.reader.cluster(cluster)
         assert record is not None and record.pid
         return record.pid
     finally:

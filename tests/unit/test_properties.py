@@ -100,31 +100,3 @@ def test_any_text_gives_clear_errors(tmp_path: Path, text: str) -> None:
             loader(str(path), {})
         except ConfigError as exc:
             assert all("\n" not in line for line in exc.lines())  # noqa: PT017
-
-
-# Anything json.dumps accepts, tuples and non-string keys included.
-_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text()
-)
-_keys = st.text() | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False)
-_documents = st.recursive(
-    _scalars,
-    lambda inner: (
-        st.lists(inner, max_size=5)
-        | st.lists(inner, max_size=5).map(tuple)
-        | st.dictionaries(_keys, inner, max_size=5)
-    ),
-    max_leaves=40,
-)
-
-
-@settings(max_examples=500)
-@given(_documents)
-def test_json_output_is_the_standard_indented_form(value: Any) -> None:
-    from dataflow_runner.cli.output import dumps_indented
-
-    assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)

@@ -105,10 +105,18 @@ output = click.option(
     show_default=True,
     help="json: one JSON event per line on stdout, for other programs.",
 )
+
+
+def _fabrics() -> list[str]:
+    from dataflow_runner.fabrics import registry
+
+    return list(registry.names())
+
+
 fabric_option = click.option(
     "--fabric",
-    type=click.Choice(["local", "emr"]),
-    help="Run on this fabric whatever the cluster config says (local ignores EMR machines).",
+    type=click.Choice(_fabrics()),
+    help="Run on this fabric whatever the cluster config says.",
 )
 poll_interval = click.option(
     "--poll-interval",
@@ -399,10 +407,10 @@ def long_flag_names() -> frozenset[str]:
 # --- history -------------------------------------------------------------------------
 
 
-def _store(state_dir: str | None, store: str | None) -> Any:
-    from dataflow_runner.cli.commands import Common, open_store
+def _engine(state_dir: str | None, store: str | None) -> Any:
+    from dataflow_runner.cli.commands import Common, engine
 
-    return open_store(Common(state_dir=state_dir, store=store))
+    return engine(Common(state_dir=state_dir, store=store))
 
 
 json_output = click.option(
@@ -443,13 +451,16 @@ def runs(
         raise FlagError(
             f"--state must be one of RUNNING, COMPLETED, FAILED, CANCELLED, DEAD; got {state}"
         )
-    db = _store(state_dir, store)
-    try:
+    with _engine(state_dir, store) as engine:
         history.runs(
-            db, state=state, playbook=playbook, since=since, until=until, limit=limit, output=output
+            engine,
+            state=state,
+            playbook=playbook,
+            since=since,
+            until=until,
+            limit=limit,
+            output=output,
         )
-    finally:
-        db.close()
 
 
 @cli.command()
@@ -459,11 +470,8 @@ def status(run_id: str | None, output: str, state_dir: str | None, store: str | 
     """Shows a run's steps with their states, attempts and durations (default: the latest)"""
     from dataflow_runner.cli import history
 
-    db = _store(state_dir, store)
-    try:
-        history.status(db, run_id, output=output)
-    finally:
-        db.close()
+    with _engine(state_dir, store) as engine:
+        history.status(engine, run_id, output=output)
 
 
 @cli.command()
@@ -493,16 +501,13 @@ def logs(
     """Prints a step's output (stdout and stderr) from a run"""
     from dataflow_runner.cli import history
 
-    db = _store(state_dir, store)
-    try:
-        history.logs(db, run_id, step_id, attempt=attempt, stream=stream, follow=follow)
-    finally:
-        db.close()
+    with _engine(state_dir, store) as engine:
+        history.logs(engine, run_id, step_id, attempt=attempt, stream=stream, follow=follow)
 
 
 @cli.command()
 @_options(
-    click.option("--fabric", type=click.Choice(["local", "emr"])),
+    click.option("--fabric", type=click.Choice(_fabrics())),
     click.option("--active", is_flag=True, help="Only clusters not terminated."),
     click.option(
         "--orphans",
@@ -528,14 +533,11 @@ def clusters(
     """Lists the clusters this tool launched"""
     from dataflow_runner.cli import history
 
-    db = _store(state_dir, store)
-    try:
+    with _engine(state_dir, store) as engine:
         if orphans:
-            history.orphans(db, region=region, output=output)
+            history.orphans(engine, region=region, output=output)
         else:
-            history.clusters(db, fabric=fabric, active=active, output=output)
-    finally:
-        db.close()
+            history.clusters(engine, fabric=fabric, active=active, output=output)
 
 
 # --- locks -----------------------------------------------------------------------------
@@ -555,11 +557,8 @@ def locks(
     """Shows who holds the locks of recent runs (or the NAMEs given)"""
     from dataflow_runner.cli import locks as lock_commands
 
-    db = _store(state_dir, store)
-    try:
-        lock_commands.locks(db, names, consul=consul, backend=lock_backend, output=output)
-    finally:
-        db.close()
+    with _engine(state_dir, store) as engine:
+        lock_commands.locks(engine, names, consul=consul, backend=lock_backend, output=output)
 
 
 @cli.command()

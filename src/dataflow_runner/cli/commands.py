@@ -1,32 +1,45 @@
-"""What each command does once its flags are checked (``app.py``).
+"""What each command does once its flags are checked (``app.py``): load the files,
+build a request, call the engine API (``dataflow_runner.Engine``), draw its
+events, and turn the outcome into the Go tool's last line and exit code.
 
-The order is always: parse flags → load and validate every input → (dry run:
-print and stop) → take the lock → record → act. Nothing is created anywhere
-before every input has been validated.
+Nothing here writes the store, talks to a fabric or waits in a loop: the
+engine does. Signals are translated into the run's cancel at this edge: the
+first SIGINT, SIGTERM or SIGHUP cancels the run, a second one forces it to stop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import echo, print_json
 from dataflow_runner.config.loading import load_cluster, load_playbook, parse_vars
 from dataflow_runner.config.redact import SECRETS
-from dataflow_runner.config.spec import ClusterConfig, Playbook
-from dataflow_runner.errors import ConfigError, ConfigErrors, RunFailed
+from dataflow_runner.config.spec import ClusterConfig
+from dataflow_runner.errors import ConfigError, ConfigErrors
 
 if TYPE_CHECKING:
+    from dataflow_runner.cli.reporters import Reporter
     from dataflow_runner.config.cache import ConfigCache
-    from dataflow_runner.config.emr_models import EmrCluster
+    from dataflow_runner.engine.api import Engine
+    from dataflow_runner.engine.cancel import CancelToken
+    from dataflow_runner.engine.events import RunOutcome
+    from dataflow_runner.engine.handle import RunHandle
+    from dataflow_runner.engine.request import LockSpec
+    from dataflow_runner.fabrics.base import Plan
 
 log = logging.getLogger("dataflow_runner")
+
+#: The signals that stop a run: a closed terminal (SIGHUP) is a SIGTERM.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -43,12 +56,6 @@ class Common:
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def _emr_section(config: ClusterConfig, path: str) -> EmrCluster:
-    if config.emr is None:
-        raise ConfigError('this cluster config has no "emr" section', file=path, path="$.data.emr")
-    return config.emr
 
 
 def _sentry(dsn: str | None) -> None:
@@ -89,144 +96,95 @@ def config_cache(common: Common) -> ConfigCache:
     return ConfigCache(state_dir(common) / "cache" / "configs")
 
 
-def open_store(common: Common) -> Any:
-    from dataflow_runner.store import open_store as _open
+def engine(common: Common) -> Engine:
+    from dataflow_runner.engine.api import Engine
 
-    return _open(
-        common.store or os.environ.get("DATAFLOW_RUNNER_STORE"), state_dir=state_dir(common)
-    )
+    return Engine(state_dir=state_dir(common), store=common.store)
 
 
-def _local_fabric(config: ClusterConfig, config_path: str, common: Common) -> Any:
-    from dataflow_runner.fabrics.local.commands import LocalSettings
-    from dataflow_runner.fabrics.local.fabric import LocalFabric
-
-    # This project's configs resolve relative paths from their own directory;
-    # a Snowplow config has no local section: the working directory it is.
-    base = Path(config_path).parent if "dev.dataflowrunner" in config.schema_uri else Path.cwd()
-    return LocalFabric(LocalSettings.from_config(config, base.resolve()), state_dir(common))
-
-
-def _validate_for(fabric: Any, config: ClusterConfig, book: Playbook, playbook_path: str) -> None:
-    try:
-        fabric.validate(config, book)
-    except ConfigErrors as exc:
-        raise ConfigErrors([e.with_file(playbook_path) for e in exc.errors]) from None
-    except ConfigError as exc:
-        raise exc.with_file(playbook_path) from None
-
-
-def reporter(common: Common) -> Any:
-    from dataflow_runner.engine.events import JsonReporter, PlainReporter
+def reporter(common: Common) -> Reporter:
+    from dataflow_runner.cli.reporters import Both, JsonReporter, PlainReporter
 
     if common.output == "json":
-        return _Both(PlainReporter(), JsonReporter())
+        return Both(PlainReporter(), JsonReporter())
     if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
-        from dataflow_runner.engine.live import LiveReporter
+        from dataflow_runner.cli.live import LiveReporter
 
         return LiveReporter()
     return PlainReporter()
 
 
-class _Both:
-    """Sends every reporter call to several reporters."""
+def lock_spec(
+    lock: str | None, soft_lock: str | None, consul: str | None, common: Common
+) -> LockSpec | None:
+    from dataflow_runner.engine.request import LockSpec
 
-    def __init__(self, *reporters: Any) -> None:
-        self.reporters = reporters
-
-    def __getattr__(self, name: str) -> Any:
-        def call(*args: Any, **kwargs: Any) -> None:
-            for r in self.reporters:
-                getattr(r, name)(*args, **kwargs)
-
-        return call
+    name = lock or soft_lock
+    if not name:
+        return None
+    return LockSpec(name, soft=bool(soft_lock), consul=consul, backend=common.lock_backend)
 
 
-@contextmanager
-def locked(
-    lock: str | None,
-    soft_lock: str | None,
-    consul: str | None,
-    common: Common,
-    run_id: str | None = None,
-    take_over: bool = False,
-) -> Iterator[str | None]:
-    """Hold the run's lock: a hard lock stays if the block fails, as in the Go tool."""
-    from dataflow_runner.locks import held_lock
+@contextlib.contextmanager
+def stop_on_signals(cancel: Callable[[str], None], force: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, the first SIGINT/SIGTERM/SIGHUP calls ``cancel`` with the
+    signal's name, the next ones ``force``. Main thread only (as signals are)."""
+    received: list[str] = []
 
-    with held_lock(
-        hard=lock,
-        soft=soft_lock,
-        consul=consul,
-        backend=common.lock_backend,
-        run_id=run_id,
-        take_over=take_over,
-    ) as name:
-        yield name
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        if len(received) == 1:
+            cancel(received[0])
+        else:
+            force()
+
+    previous = {}
+    for sig in STOP_SIGNALS:
+        previous[sig] = signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def finish(summary: Any, *, success_line: str | None = None) -> None:
-    """Turn a run's outcome into the Go tool's last lines and exit code."""
-    if summary is None:
-        return  # --async, or a dry run
-    if summary.state == "CANCELLED":
-        raise RunFailed(
-            f"run cancelled: {summary.completed}/{summary.total} steps completed before it stopped"
-        )
-    if summary.state != "COMPLETED":
-        raise RunFailed(
-            f"{summary.unsuccessful}/{summary.total} steps failed to complete successfully"
-        )
-    if success_line:
+def follow(handle: RunHandle, drawn: Reporter) -> RunOutcome:
+    """Wait for a run, a signal cancelling it; the drawing is closed at the end."""
+    try:
+        with stop_on_signals(
+            lambda name: handle.cancel(f"interrupted by {name}", signal=name), handle.force
+        ):
+            return handle.wait()
+    finally:
+        drawn.close()
+
+
+def token_for_signals() -> CancelToken:
+    from dataflow_runner.engine.cancel import CancelToken
+
+    return CancelToken()
+
+
+def finish(outcome: RunOutcome, *, success_line: str | None = None) -> None:
+    """The Go tool's last line and exit code for a run's outcome."""
+    failure = outcome.failure()
+    if failure is not None:
+        raise failure
+    if success_line and outcome.state.value == "COMPLETED":
         log.info(success_line)
 
 
-def _context_factory(
-    common: Common,
-    config: ClusterConfig,
-    book: Playbook,
-    *,
-    command: str,
-    store: Any,
-    variables: dict[str, str],
-    playbook_path: str,
-    cluster_path: str,
-    lock: str | None,
-    run_id: str,
-    soft_lock: bool = False,
-    consul: str | None = None,
-) -> Callable[[Any, int], Any]:
-    from dataflow_runner.engine.run import RunContext
-
-    def make(fabric: Any, concurrency: int) -> Any:
-        return RunContext(
-            command=command,
-            fabric=fabric,
-            store=store,
-            reporter=reporter(common),
-            cluster=config,
-            playbook=book,
-            concurrency=concurrency,
-            playbook_path=playbook_path,
-            cluster_path=cluster_path,
-            variables=variables,
-            run_id=run_id,
-            options={
-                "lock": lock,
-                "soft_lock": soft_lock,
-                "consul": consul,
-                "lock_backend": common.lock_backend,
-                "fabric": fabric.name,
-            },
-        )
-
-    return make
+def show_plan(plan: Plan) -> None:
+    """A dry run's output: its line on stderr, the exact request as JSON on stdout."""
+    if plan.message:
+        log.info("%s", plan.message)
+    print_json(dict(plan.document))
 
 
-def _new_run_id() -> str:
-    from dataflow_runner.engine.run import new_run_id
+def _label(name: str) -> str:
+    from dataflow_runner.engine.lifecycle import capitalised
 
-    return new_run_id()
+    return capitalised(name)
 
 
 # --- commands ------------------------------------------------------------------------
@@ -234,34 +192,19 @@ def _new_run_id() -> str:
 
 def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common) -> None:
     _sentry(common.sentry)
-    variables = parse_vars(vars_text)
-    config = load_cluster(config_path, variables, cache=config_cache(common))
-    if (common.fabric or config.fabric) == "local":
-        from dataflow_runner.fabrics.local import cluster as local_cluster
-
+    config = load_cluster(config_path, parse_vars(vars_text), cache=config_cache(common))
+    with engine(common) as eng:
         if dry_run:
-            print_json(
-                {
-                    "fabric": "local",
-                    "cluster": config.name,
-                    "concurrency": config.local.concurrency or os.cpu_count(),
-                }
-            )
+            show_plan(eng.plan_launch(config, common.fabric))
             return
-        cluster_id = local_cluster.start(
-            config, config_path, state_dir=state_dir(common), store_url=common.store
-        )
-        log.info("Local cluster launched successfully; Jobflow ID: %s", cluster_id)
-        return
-    from dataflow_runner.cli import emr
-
-    emr.up(
-        config,
-        _emr_section(config, config_path),
-        dry_run=dry_run,
-        store_factory=lambda: open_store(common),
-        poll=common.poll_interval,
-    )
+        token = token_for_signals()
+        with stop_on_signals(
+            lambda name: token.cancel(f"{name} received", signal=name), token.force
+        ):
+            info = eng.launch_cluster(
+                config, fabric=common.fabric, token=token, poll_interval=common.poll_interval
+            )
+    log.info("%s cluster launched successfully; Jobflow ID: %s", _label(info.label), info.id)
 
 
 def run(
@@ -277,106 +220,48 @@ def run(
     log_failed_steps: bool,
     common: Common,
 ) -> None:
+    from dataflow_runner.engine.request import RunRequest
+
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
     book = load_playbook(playbook_path, variables, cache=config_cache(common))
-    if cluster_id.startswith("l-"):
-        from dataflow_runner.fabrics.local import cluster as local_cluster
-
+    request = RunRequest(
+        playbook=book,
+        cluster_id=cluster_id,
+        variables=variables,
+        playbook_path=playbook_path,
+        lock=lock_spec(lock, soft_lock, consul, common),
+        detach=async_,
+        log_failed_steps=log_failed_steps,
+        poll_interval=common.poll_interval,
+    )
+    with engine(common) as eng:
         if dry_run:
-            print_json(
-                {
-                    "fabric": "local",
-                    "cluster": cluster_id,
-                    "steps": [
-                        {"id": s.id, "name": s.name, "after": list(s.upstream)} for s in book.steps
-                    ],
-                }
-            )
+            show_plan(eng.plan(request))
             return
-        with locked(lock, soft_lock, consul, common):
-            summary = local_cluster.run(
-                cluster_id,
-                book,
-                playbook_path=playbook_path,
-                variables=variables,
-                state_dir=state_dir(common),
-                store_url=common.store,
-                reporter=reporter(common),
-                async_=async_,
-            )
-            finish(summary)
-        return
-    from dataflow_runner.cli import emr
-
-    if dry_run:
-        emr.run(
-            book,
-            cluster_id,
-            dry_run=True,
-            ctx_factory=None,
-            poll=None,
-            async_=async_,
-            log_failed_steps=False,
-        )
-        return
-    emr.check_run_flags(book, async_)
-    run_id = _new_run_id()
-    with locked(lock, soft_lock, consul, common, run_id) as held:
-        store = open_store(common)
-        try:
-            factory = _context_factory(
-                common,
-                ClusterConfig(name=cluster_id, fabric="emr"),
-                book,
-                command="run",
-                store=store,
-                variables=variables,
-                playbook_path=playbook_path,
-                cluster_path="",
-                lock=held,
-                run_id=run_id,
-                soft_lock=bool(soft_lock),
-                consul=consul,
-            )
-            summary = emr.run(
-                book,
-                cluster_id,
-                dry_run=False,
-                ctx_factory=factory,
-                poll=common.poll_interval,
-                async_=async_,
-                log_failed_steps=log_failed_steps,
-            )
-        finally:
-            store.close()
-        finish(summary)
+        drawn = reporter(common)
+        outcome = follow(eng.submit(request, on_event=drawn), drawn)
+    finish(outcome)
 
 
 def down(
     config_path: str, cluster_id: str, vars_text: str | None, *, dry_run: bool, common: Common
 ) -> None:
     _sentry(common.sentry)
-    variables = parse_vars(vars_text)
-    config = load_cluster(config_path, variables, cache=config_cache(common))
-    if cluster_id.startswith("l-"):
-        from dataflow_runner.fabrics.local import cluster as local_cluster
-
+    config = load_cluster(config_path, parse_vars(vars_text), cache=config_cache(common))
+    with engine(common) as eng:
         if dry_run:
-            print_json({"fabric": "local", "terminate": cluster_id})
+            show_plan(eng.plan_terminate(config, cluster_id))
             return
-        local_cluster.stop(cluster_id, state_dir=state_dir(common), store_url=common.store)
-        log.info("Local cluster terminated successfully")
-        return
-    from dataflow_runner.cli import emr
-
-    emr.down(
-        _emr_section(config, config_path),
-        cluster_id,
-        dry_run=dry_run,
-        store_factory=lambda: open_store(common),
-        poll=common.poll_interval,
-    )
+        info = eng.terminate_cluster(config, cluster_id, poll_interval=common.poll_interval)
+    if info.state.value == "TERMINATED_WITH_ERRORS":
+        log.warning(
+            "%s cluster %s ended TERMINATED_WITH_ERRORS%s",
+            info.label,
+            cluster_id,
+            f": {info.reason}" if info.reason else "",
+        )
+    log.info("%s cluster terminated successfully", _label(info.label))
 
 
 def run_transient(
@@ -391,6 +276,8 @@ def run_transient(
     log_failed_steps: bool,
     common: Common,
 ) -> None:
+    from dataflow_runner.engine.request import RunRequest
+
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
     cache = config_cache(common)
@@ -398,74 +285,24 @@ def run_transient(
         lambda: load_cluster(config_path, variables, cache=cache),
         lambda: load_playbook(playbook_path, variables, cache=cache),
     )
-    run_id = _new_run_id()
-
-    def factory_for(store: Any, held: str | None) -> Callable[[Any, int], Any]:
-        return _context_factory(
-            common,
-            config,
-            book,
-            command="run-transient",
-            store=store,
-            variables=variables,
-            playbook_path=playbook_path,
-            cluster_path=config_path,
-            lock=held,
-            run_id=run_id,
-            soft_lock=bool(soft_lock),
-            consul=consul,
-        )
-
-    if (common.fabric or config.fabric) == "emr":
-        from dataflow_runner.cli import emr
-
-        emr_section = _emr_section(config, config_path)
+    request = RunRequest(
+        playbook=book,
+        cluster=config,
+        fabric=common.fabric,
+        variables=variables,
+        playbook_path=playbook_path,
+        cluster_path=config_path,
+        lock=lock_spec(lock, soft_lock, consul, common),
+        log_failed_steps=log_failed_steps,
+        poll_interval=common.poll_interval,
+    )
+    with engine(common) as eng:
         if dry_run:
-            emr.run_transient(
-                config,
-                emr_section,
-                book,
-                dry_run=True,
-                ctx_factory=None,
-                poll=None,
-                log_failed_steps=False,
-            )
+            show_plan(eng.plan(request))
             return
-        with locked(lock, soft_lock, consul, common, run_id) as held:
-            store = open_store(common)
-            try:
-                factory = factory_for(store, held)
-                summary = emr.run_transient(
-                    config,
-                    emr_section,
-                    book,
-                    dry_run=False,
-                    ctx_factory=factory,
-                    poll=common.poll_interval,
-                    log_failed_steps=log_failed_steps,
-                )
-            finally:
-                store.close()
-            finish(summary, success_line="Transient EMR run completed successfully")
-        return
-    fabric = _local_fabric(config, config_path, common)
-    _validate_for(fabric, config, book, playbook_path)
-    if dry_run:
-        log.info("Dry run: what the local fabric would run for playbook '%s'", book.name)
-        print_json(fabric.plan(config, book))
-        return
-    from dataflow_runner.engine.run import execute_transient
-
-    with locked(lock, soft_lock, consul, common, run_id) as held:
-        store = open_store(common)
-        try:
-            limit = fabric.settings.concurrency
-            factory = factory_for(store, held)
-            summary = execute_transient(factory(fabric, min(limit, book.concurrency or limit)))
-        finally:
-            store.close()
-        # Inside the lock's block: a failed run keeps a hard lock, as in the Go tool.
-        finish(summary, success_line="Transient local run completed successfully")
+        drawn = reporter(common)
+        outcome = follow(eng.submit(request, on_event=drawn), drawn)
+    finish(outcome, success_line=f"Transient {outcome.fabric_label} run completed successfully")
 
 
 def validate(
@@ -492,104 +329,14 @@ def validate(
 
 def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
     """Continue a run whose runner died (``engine/resume.py``)."""
-    from dataflow_runner.engine import resume as resuming
-    from dataflow_runner.engine.run import execute_resumed
-    from dataflow_runner.errors import DataflowRunnerError, FlagError
-    from dataflow_runner.fabrics.base import ClusterRef
-
-    store = open_store(common)
-    try:
-        run = store.find_run(ref)
-        variables = {**run.variables, **parse_vars(vars_text)}
-        hidden = sorted(k for k, v in variables.items() if v == "***")
-        if hidden:
-            raise FlagError(
-                "the run's variables "
-                + ", ".join(hidden)
-                + " are secret and were not stored: pass them again with --vars"
-            )
-        if not run.playbook_path:
-            raise DataflowRunnerError(f"run {run.id} has no playbook file to resume from")
-        cache = config_cache(common)
-        loaders: list[Callable[[], Any]] = [
-            lambda: load_playbook(run.playbook_path, variables, cache=cache)
-        ]
-        if run.cluster_config_path:
-            loaders.append(lambda: load_cluster(run.cluster_config_path, variables, cache=cache))
-        loaded = collect(*loaders)
-        book = loaded[0]
-        config = (
-            loaded[1] if len(loaded) > 1 else ClusterConfig(name=run.cluster_name, fabric="emr")
+    with engine(common) as eng:
+        drawn = reporter(common)
+        handle = eng.resume(
+            ref,
+            variables=parse_vars(vars_text),
+            lock_backend=common.lock_backend,
+            poll_interval=common.poll_interval,
+            on_event=drawn,
         )
-        resuming.check_resumable(run, book, store)
-        transient = run.command == "run-transient"
-        if run.fabric == "local":
-            if not transient:
-                raise DataflowRunnerError(
-                    f"run {run.id} ran on local cluster {run.cluster_id}, whose agent runs it"
-                )
-            fabric = _local_fabric(config, run.cluster_config_path, common)
-            limit = fabric.settings.concurrency
-            level = min(limit, book.concurrency or limit)
-            cluster: ClusterRef | None = ClusterRef("local", "local")
-        else:
-            from dataflow_runner.cli import emr
-
-            section = config.emr
-            level = emr.concurrency(section, book) if section else 1
-            creds = section.credentials if section else book.credentials
-            region = book.region or (section.region if section else "")
-            fabric = emr.fabric(section, creds, region, level)
-            found = (
-                ClusterRef(run.cluster_id, "emr")
-                if run.cluster_id
-                else fabric.find_cluster(config.name, run.id, run.created_at)
-            )
-            if found is None and not transient:
-                raise DataflowRunnerError(f"run {run.id} has no cluster to resume on")
-            cluster = found
-        options = run.options
-        name = options.get("lock")
-        soft = bool(options.get("soft_lock"))
-        with locked(
-            None if soft else name,
-            name if soft else None,
-            options.get("consul"),
-            common,
-            run.id,
-            take_over=True,
-        ):
-            factory = _context_factory(
-                common,
-                config,
-                book,
-                command=run.command,
-                store=store,
-                variables=variables,
-                playbook_path=run.playbook_path,
-                cluster_path=run.cluster_config_path,
-                lock=options.get("lock"),
-                run_id=run.id,
-            )
-            ctx = factory(fabric, level)
-
-            def find_or_launch() -> ClusterRef:
-                if cluster is not None:
-                    return cluster
-                # The dead runner launched nothing (no cluster bears its run id): launch
-                # an empty one now; the resumed run adds the steps.
-                launched: ClusterRef = fabric.launch(
-                    config, run_id=run.id, keep_alive=True, submissions=()
-                )[0]
-                store.update_run(run.id, cluster_id=launched.id)
-                return launched
-
-            summary = execute_resumed(
-                ctx,
-                find_or_launch,
-                lambda ref: resuming.plan(store, run, book, fabric, ref),
-                transient=transient,
-            )
-            finish(summary, success_line=f"Run {run.id} resumed and completed successfully")
-    finally:
-        store.close()
+        outcome = follow(handle, drawn)
+    finish(outcome, success_line=f"Run {outcome.run_id} resumed and completed successfully")

@@ -1,8 +1,6 @@
-"""History commands: ``runs``, ``status``, ``logs`` and ``clusters``.
-
-Each reads the store only; each takes ``--output json`` for other programs.
-A run whose runner stopped sending heartbeats while it was RUNNING is shown as
-DEAD (its runner died: see ``resume``).
+"""History commands: ``runs``, ``status``, ``logs`` and ``clusters``, drawn from
+the engine API's read side; each takes ``--output json`` for other programs. A
+run whose runner died while it was RUNNING is DEAD (see ``resume``).
 """
 
 from __future__ import annotations
@@ -11,23 +9,20 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import echo
 from dataflow_runner.errors import DataflowRunnerError
-from dataflow_runner.procs import pid_alive
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
     RunRecord,
     RunState,
     StepRecord,
-    StepState,
 )
 
-#: A RUNNING run whose heartbeat is older than this has lost its runner.
-STALE_AFTER = 60.0
+if TYPE_CHECKING:
+    from dataflow_runner.engine.api import Engine
 
 
 def when(at: float | None) -> str:
@@ -45,24 +40,6 @@ def took(start: float | None, end: float | None) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-def run_state(run: RunRecord, now: float | None = None) -> str:
-    """RUNNING, unless its runner died (no heartbeat for a while): DEAD."""
-    if run.state is RunState.RUNNING:
-        beat = run.heartbeat_at or run.started_at or run.created_at
-        local_host = run.host == _hostname()
-        if (now or time.time()) - beat > STALE_AFTER or (
-            local_host and run.pid and not pid_alive(run.pid) and run.command != "run"
-        ):
-            return "DEAD"
-    return run.state.value
-
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()
 
 
 def parse_when(text: str) -> float:
@@ -99,9 +76,9 @@ def _json(value: Any) -> None:
 def run_json(run: RunRecord) -> dict[str, Any]:
     return {
         "id": run.id,
-        "state": run_state(run),
+        "state": run.state.value,
         "playbook": run.playbook,
-        "command": run.command,
+        "kind": run.kind.value,
         "fabric": run.fabric,
         "cluster_id": run.cluster_id,
         "created_at": when(run.created_at),
@@ -116,7 +93,7 @@ def run_json(run: RunRecord) -> dict[str, Any]:
 
 
 def runs(
-    store: Any,
+    engine: Engine,
     *,
     state: str | None,
     playbook: str | None,
@@ -125,16 +102,15 @@ def runs(
     limit: int,
     output: str,
 ) -> None:
-    want_dead = state is not None and state.upper() == "DEAD"
-    records = store.list_runs(
-        state="RUNNING" if want_dead else (state.upper() if state else None),
+    from dataflow_runner.store import RunFilter
+
+    where = RunFilter(
+        state=RunState(state.upper()) if state else None,
         playbook=playbook,
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
-        limit=limit,
     )
-    if want_dead:
-        records = [r for r in records if run_state(r) == "DEAD"]
+    records = engine.runs(where, limit=limit).items
     if output == "json":
         _json([run_json(r) for r in records])
         return
@@ -144,7 +120,7 @@ def runs(
     rows = [
         [
             r.id,
-            run_state(r),
+            r.state.value,
             r.playbook,
             r.fabric,
             r.cluster_id or "-",
@@ -156,12 +132,12 @@ def runs(
     echo(_table(rows, ["RUN", "STATE", "PLAYBOOK", "FABRIC", "CLUSTER", "STARTED", "TOOK"]))
 
 
-def status(store: Any, ref: str | None, *, output: str) -> None:
-    run = store.find_run(ref) if ref else store.latest_run()
+def status(engine: Engine, ref: str | None, *, output: str) -> None:
+    run = engine.run_record(ref) if ref else engine.latest_run()
     if run is None:
         raise DataflowRunnerError("no runs yet")
-    steps: list[StepRecord] = store.get_steps(run.id)
-    attempts: list[AttemptRecord] = store.get_attempts(run.id)
+    steps: list[StepRecord] = engine.steps(run.id)
+    attempts: list[AttemptRecord] = engine.attempts(run.id)
     by_step: dict[str, list[AttemptRecord]] = {}
     for a in attempts:
         by_step.setdefault(a.step_id, []).append(a)
@@ -198,7 +174,7 @@ def status(store: Any, ref: str | None, *, output: str) -> None:
         _json(out)
         return
     echo(
-        f"run {run.id}  {run_state(run)}  playbook '{run.playbook}'  fabric {run.fabric}"
+        f"run {run.id}  {run.state.value}  playbook '{run.playbook}'  fabric {run.fabric}"
         f"  cluster {run.cluster_id or '-'}"
     )
     echo(
@@ -223,127 +199,28 @@ def status(store: Any, ref: str | None, *, output: str) -> None:
 
 
 def logs(
-    store: Any, ref: str, step_id: str, *, attempt: int | None, stream: str, follow: bool
+    engine: Engine, ref: str, step_id: str, *, attempt: int | None, stream: str, follow: bool
 ) -> None:
-    run = store.find_run(ref)
-    attempts = store.get_attempts(run.id, step_id)
-    if not attempts:
-        known = ", ".join(s.step_id for s in store.get_steps(run.id))
-        raise DataflowRunnerError(
-            f"run {run.id} has no attempt of step '{step_id}'"
-            + (f" (steps: {known})" if known else "")
-        )
-    chosen = (
-        attempts[-1]
-        if attempt is None
-        else next((a for a in attempts if a.attempt == attempt), None)
-    )
-    if chosen is None:
-        raise DataflowRunnerError(
-            f"step '{step_id}' has no attempt {attempt} (it has {len(attempts)})"
-        )
-    location = chosen.log_location
-    if location.startswith("s3://"):
-        from dataflow_runner.fabrics.emr.logs import print_step_logs
-
-        print_step_logs(run, chosen)
+    run, chosen = engine.logs(ref, step_id, attempt=attempt)
+    streams = ("stdout", "stderr") if stream == "all" else (stream,)
+    if follow:
+        for chunk in engine.follow_logs(run, chosen, streams):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
         return
-    from dataflow_runner.fabrics.local.fabric import log_files
-
-    stdout_path, stderr_path = log_files(location)
-    paths = {"all": [stdout_path, stderr_path], "stdout": [stdout_path], "stderr": [stderr_path]}[
-        stream
-    ]
-    if not follow:
-        for path in paths:
-            if len(paths) > 1:
-                echo(f"==> {path.name.rsplit('.', 2)[-2]} <==")
-            sys.stdout.write(_read(path))
-        sys.stdout.flush()
-        return
-    _follow(store, run.id, step_id, chosen.attempt, paths)
-
-
-def _read(path: Path) -> str:
-    from dataflow_runner.config.redact import scrub
-
-    try:
-        return scrub(path.read_text(errors="replace"))
-    except FileNotFoundError:
-        return ""
-
-
-def _follow(store: Any, run_id: str, step_id: str, attempt: int, paths: list[Path]) -> None:
-    """Print the logs as they grow until the attempt ends (tail -f)."""
-    from dataflow_runner.config.redact import scrub
-
-    offsets = dict.fromkeys(paths, 0)
-    while True:
-        for path in paths:
-            try:
-                with open(path, "rb") as fh:
-                    fh.seek(offsets[path])
-                    chunk = fh.read()
-            except FileNotFoundError:
-                continue
-            if chunk:
-                offsets[path] += len(chunk)
-                sys.stdout.write(scrub(chunk.decode("utf-8", "replace")))
-                sys.stdout.flush()
-        current = [a for a in store.get_attempts(run_id, step_id) if a.attempt == attempt]
-        if current and current[0].state in (
-            StepState.COMPLETED,
-            StepState.FAILED,
-            StepState.CANCELLED,
-        ):
-            break
-        time.sleep(0.25)
-    # Whatever was written between the last read and the end.
-    for path in paths:
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(offsets[path])
-                sys.stdout.write(scrub(fh.read().decode("utf-8", "replace")))
-        except FileNotFoundError:
-            pass
+    files = engine.read_logs(run, chosen)
+    shown = [n for n in files if n in streams] if stream != "all" else list(files)
+    for name in shown:
+        if len(shown) > 1:
+            echo(f"==> {name} <==")
+        sys.stdout.write(files[name])
     sys.stdout.flush()
 
 
-def orphans(store: Any, *, region: str | None, output: str) -> None:
-    """EMR clusters this tool created for a transient run that no live run owns
-    any more (its runner was killed, its host rebooted): they cost money."""
-    from dataflow_runner.config.spec import Credentials
-    from dataflow_runner.fabrics.emr.client import call, clients, session
-    from dataflow_runner.fabrics.emr.requests import MODE_TAG, RUN_TAG, TOOL_TAG
-
-    emr = clients(session(Credentials(), region or ""), "emr")[0]
-    active = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
-    found = []
-    for page in emr.get_paginator("list_clusters").paginate(ClusterStates=active):
-        for summary in page.get("Clusters", []):
-            cluster = call("DescribeCluster", emr.describe_cluster, ClusterId=summary["Id"])[
-                "Cluster"
-            ]
-            tags = {t["Key"]: t["Value"] for t in cluster.get("Tags", [])}
-            if TOOL_TAG not in tags or tags.get(MODE_TAG) != "transient":
-                continue
-            run_id = tags.get(RUN_TAG, "")
-            run = store.get_run(run_id) if run_id else None
-            if run is None:
-                why = "its run is not in this store"
-            elif run_state(run) in ("RUNNING", "SUBMITTED"):
-                continue
-            else:
-                why = f"its run is {run_state(run)}"
-            found.append(
-                {
-                    "id": cluster["Id"],
-                    "name": cluster.get("Name", ""),
-                    "state": cluster.get("Status", {}).get("State", ""),
-                    "run_id": run_id,
-                    "why": why,
-                }
-            )
+def orphans(engine: Engine, *, region: str | None, output: str) -> None:
+    """Clusters this tool created for a transient run that no live run owns any
+    more (its runner was killed, its host rebooted): they cost money."""
+    found = engine.orphans(region)
     if output == "json":
         _json(found)
         return
@@ -359,9 +236,8 @@ def orphans(store: Any, *, region: str | None, output: str) -> None:
     echo("terminate one with: dataflow-runner down --emr-config CONFIG --emr-cluster ID")
 
 
-def clusters(store: Any, *, fabric: str | None, active: bool, output: str) -> None:
-    records: list[ClusterRecord] = store.list_clusters(fabric=fabric, active=active or None)
-    records = [_local_liveness(store, c) for c in records]
+def clusters(engine: Engine, *, fabric: str | None, active: bool, output: str) -> None:
+    records: list[ClusterRecord] = engine.clusters(fabric=fabric, active=active or None)
     if output == "json":
         _json(
             [
@@ -396,24 +272,3 @@ def clusters(store: Any, *, fabric: str | None, active: bool, output: str) -> No
         for c in records
     ]
     echo(_table(rows, ["CLUSTER", "STATE", "FABRIC", "NAME", "CREATED", "UP", "REASON"]))
-
-
-def _local_liveness(store: Any, cluster: ClusterRecord) -> ClusterRecord:
-    """A local cluster whose agent died is TERMINATED_WITH_ERRORS, never running."""
-    if cluster.fabric != "local" or cluster.state.finished or cluster.host != _hostname():
-        return cluster
-    if cluster.pid and not pid_alive(cluster.pid):
-        from dataclasses import replace
-
-        from dataflow_runner.store.records import ClusterState
-
-        store.update_cluster(
-            cluster.id,
-            state=ClusterState.TERMINATED_WITH_ERRORS,
-            reason="its agent process died",
-            ended_at=time.time(),
-        )
-        return replace(
-            cluster, state=ClusterState.TERMINATED_WITH_ERRORS, reason="its agent process died"
-        )
-    return cluster

@@ -10,10 +10,10 @@ from dataflow_runner.errors import DataflowRunnerError
 from dataflow_runner.locks import describe_holder, holder_is_dead, make_lock
 
 
-def _recorded(store: Any) -> list[tuple[str, str | None]]:
+def _recorded(engine: Any) -> list[tuple[str, str | None]]:
     """Lock names (and backends) used by recent runs, most recent first."""
     seen: dict[tuple[str, str | None], None] = {}
-    for run in store.list_runs(limit=500):
+    for run in engine.runs(limit=500).items:
         name = run.options.get("lock")
         if name:
             seen.setdefault((str(name), run.options.get("lock_backend")), None)
@@ -21,9 +21,9 @@ def _recorded(store: Any) -> list[tuple[str, str | None]]:
 
 
 def locks(
-    store: Any, names: tuple[str, ...], *, consul: str | None, backend: str | None, output: str
+    engine: Any, names: tuple[str, ...], *, consul: str | None, backend: str | None, output: str
 ) -> None:
-    wanted = [(n, backend) for n in names] if names else _recorded(store)
+    wanted = [(n, backend) for n in names] if names else _recorded(engine)
     rows: list[dict[str, Any]] = []
     for name, where in wanted:
         lock = make_lock(name, consul, where)

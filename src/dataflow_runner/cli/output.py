@@ -11,8 +11,6 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
-from json.encoder import encode_basestring
 from typing import IO, Any
 
 from dataflow_runner.config.redact import scrub
@@ -103,60 +101,10 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 def print_json(value: Any, stream: IO[str] | None = None) -> None:
-    """Write one JSON document to stdout, secrets scrubbed."""
+    """Write one JSON document to stdout (indented as the Go tool's), secrets scrubbed."""
     out = stream or sys.stdout
-    out.write(scrub(dumps_indented(value)) + "\n")
+    out.write(scrub(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")
     out.flush()
-
-
-def dumps_indented(value: Any) -> str:
-    """``json.dumps(value, indent=2, ensure_ascii=False)``, to the character, about
-    twice as fast on large documents (a dry run of 10,000 steps): the standard
-    library indents with its pure-Python encoder, while this walks the containers
-    and leaves every scalar to the C encoder."""
-    parts: list[str] = []
-    _write_json(value, "", parts.append)
-    return "".join(parts)
-
-
-_encode_json = json.JSONEncoder(ensure_ascii=False).encode
-_SCALARS = frozenset((str, int, float, bool, type(None)))
-
-
-def _write_json(value: Any, pad: str, write: Callable[[str], object]) -> None:
-    if isinstance(value, dict):
-        if not value:
-            write("{}")
-            return
-        inner = pad + "  "
-        sep = "{\n" + inner
-        for key, item in value.items():
-            write(sep)
-            sep = ",\n" + inner
-            # A key that is not a string is written as json.dumps writes it.
-            write(encode_basestring(key) if type(key) is str else _encode_json({key: 0})[1:-4])
-            write(": ")
-            if type(item) in _SCALARS:
-                write(_encode_json(item))
-            else:
-                _write_json(item, inner, write)
-        write("\n" + pad + "}")
-    elif isinstance(value, list | tuple):
-        if not value:
-            write("[]")
-            return
-        inner = pad + "  "
-        sep = "[\n" + inner
-        for item in value:
-            write(sep)
-            sep = ",\n" + inner
-            if type(item) in _SCALARS:
-                write(_encode_json(item))
-            else:
-                _write_json(item, inner, write)
-        write("\n" + pad + "]")
-    else:
-        write(_encode_json(value))
 
 
 def echo(text: str, stream: IO[str] | None = None) -> None:

@@ -20,6 +20,7 @@ raised together as :class:`~dataflow_runner.errors.ConfigErrors`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -317,6 +318,10 @@ def load_cluster(
         _cluster_doc,
         reuse,
     )
+    # This project's configs resolve relative paths from their own directory; a
+    # Snowplow config, from the working directory.
+    base = os.path.dirname(path) if NATIVE_VENDOR in config.schema_uri else "."
+    config = dataclasses.replace(config, base_dir=os.path.abspath(base))
     _register_secrets(
         config.emr.credentials.secret_access_key if config.emr else "",
         config.emr.credentials.access_key_id if config.emr else "",

@@ -126,6 +126,11 @@ class ClusterConfig:
     local: LocalCluster = LocalCluster()
     emr: EmrCluster | None = None
     schema_uri: str = ""
+    base_dir: str = ""
+
+    def section(self, name: str) -> Any:
+        """The fabric ``name``'s section of the config, or None."""
+        return {"local": self.local, "emr": self.emr}.get(name)
 
     def to_doc(self) -> dict[str, Any]:
         """JSON-able form (``from_doc`` reads it back)."""
@@ -133,6 +138,7 @@ class ClusterConfig:
             "name": self.name,
             "fabric": self.fabric,
             "schemaUri": self.schema_uri,
+            "baseDir": self.base_dir,
             "local": to_doc(self.local),
         }
         if self.emr is not None:
@@ -150,6 +156,7 @@ class ClusterConfig:
             name=doc["name"],
             fabric=doc["fabric"],
             schema_uri=doc.get("schemaUri", ""),
+            base_dir=doc.get("baseDir", ""),
             local=from_doc(LocalCluster, doc.get("local") or {}),
             emr=emr,
         )
@@ -360,6 +367,10 @@ def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
     The form is trusted (written from validated values, by :func:`to_doc` or by
     ``build.py``): files are validated by ``loading.py``, never read with this.
     """
+    own = getattr(cls, "from_doc", None)
+    if own is not None:
+        found: T = own(doc)
+        return found
     reads = _form(cls).reads
     values: dict[str, Any] = {}
     for alias, value in doc.items():

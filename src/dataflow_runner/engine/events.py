@@ -1,33 +1,33 @@
-"""Reporters: how a run shows itself.
+"""What a run tells the front ends while it goes: plain, JSON-able events.
 
-* :class:`PlainReporter` — the Go tool's log lines (what scripts grep), used
-  when stderr is not a terminal;
-* :class:`JsonReporter` — ``--output json``: one JSON event per line on stdout
-  (run started, step state changed, run finished), for other programs;
-* ``engine/live.py`` — a live view of the steps in a terminal (rich).
+The engine emits them to the listener given at submit (the CLI's reporters draw
+them; an engine host sends them over its socket; the server will stream them).
+They carry everything a front end shows, so it never reads the engine's
+internals:
 
-All of them receive the same calls; none of them decides anything.
+* :class:`RunStarted` once the cluster is there and the steps are queued;
+* :class:`StepChanged` at each step transition (submitted, running, retrying,
+  finished);
+* :class:`LogLine` a line the engine logged for this run (forwarded by hosts);
+* :class:`RunFinished` with the :class:`RunOutcome`.
+
+>>> event_from_json(event_to_json(LogLine("info", "hello", 0.0)))
+LogLine(level='info', message='hello', at=0.0)
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import sys
-import time
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import IO, Any, Protocol
+from typing import Any
 
-from dataflow_runner.config.redact import scrub
-from dataflow_runner.engine.scheduler import EventKind, Task, TaskEvent
-from dataflow_runner.store.records import StepState
-
-log = logging.getLogger("dataflow_runner")
+from dataflow_runner.errors import RunFailed
+from dataflow_runner.store.records import RunKind, RunState, StepState
 
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunStarted:
     run_id: str
     playbook: str
     fabric: str
@@ -37,207 +37,106 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class RunSummary:
-    state: str
+class StepChanged:
+    """A step's transition; ``change`` is ``submitted``, ``running``, ``retrying`` or
+    ``finished`` (``state`` then says how)."""
+
+    change: str
+    run_id: str
+    step_id: str
+    name: str
+    state: StepState
+    attempt: int
+    max_attempts: int
+    at: float
+    position: int = 0
+    fabric_id: str = ""  # the id the fabric gave the attempt (EMR's s-...), if any
+    exit_code: int | None = None
+    reason: str | None = None
+    cause: str | None = None  # the probable cause of a failure, one line
+    cause_detail: tuple[str, ...] = ()  # the log lines it was found in
+    started_at: float | None = None  # the step's first attempt
+    ended_at: float | None = None
+    retry_in: float = 0.0  # ``retrying``: seconds until the next attempt
+
+
+@dataclass(frozen=True)
+class LogLine:
+    level: str  # debug, info, warning, error
+    message: str
+    at: float
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended (or, for ``SUBMITTED``, was left to its cluster)."""
+
+    run_id: str
+    kind: RunKind
+    state: RunState
     total: int
     completed: int
     failed: int
     cancelled: int
+    cluster_id: str | None = None
+    fabric_label: str = ""
+    reason: str | None = None
 
     @property
     def unsuccessful(self) -> int:
         return self.failed + self.cancelled
 
-
-class Reporter(Protocol):
-    def run_started(self, info: RunInfo) -> None: ...
-
-    def task_event(self, event: TaskEvent) -> None: ...
-
-    def run_finished(self, info: RunInfo, summary: RunSummary) -> None: ...
-
-    def close(self) -> None: ...
-
-
-_GO_TIMES: dict[int, str] = {}
-
-
-def go_time(at: float | None) -> str:
-    """A time as Go's ``time.Time.String()`` prints it (the Go tool's log lines),
-    formatted once per second: a run of many short steps logs two per step."""
-    if at is None:
-        return "-"
-    second = int(at // 1)  # floor: Go truncates towards the past
-    text = _GO_TIMES.get(second)
-    if text is None:
-        if len(_GO_TIMES) > 64:
-            _GO_TIMES.clear()
-        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
-        _GO_TIMES[second] = text
-    return text
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def step_line(task: Task) -> str:
-    """The Go tool's line for a finished step."""
-    head = f"Step '{task.step.name}' with id '{task.fabric_id}'"
-    if task.state is StepState.COMPLETED:
-        return (
-            f"{head} completed successfully - StartTime: {go_time(task.started_at)}"
-            f" - EndTime: {go_time(task.ended_at)}"
-        )
-    line = f"{head} was {task.state.value}"
-    details = []
-    if task.state is StepState.FAILED:
-        if task.exit_code is not None and task.exit_code >= 0:
-            details.append(f"exit code {task.exit_code}")
-        elif task.reason:
-            details.append(task.reason)
-        if task.attempt > 1:
-            details.append(f"after {task.attempt} attempts")
-        if task.cause is not None:
-            details.append(f"probable cause: {task.cause.summary}")
-    elif task.reason:
-        details.append(task.reason)
-    return line + (" - " + " - ".join(details) if details else "")
-
-
-class PlainReporter:
-    """The Go tool's log lines on stderr."""
-
-    def __init__(self, *, show_output_tail: bool = True) -> None:
-        self.show_output_tail = show_output_tail
-
-    def run_started(self, info: RunInfo) -> None:
-        log.info(
-            "Run %s of playbook '%s' started on the %s fabric (cluster %s, %d steps, "
-            "concurrency %d)",
-            info.run_id,
-            info.playbook,
-            info.fabric,
-            info.cluster_id,
-            info.steps,
-            info.concurrency,
-        )
-
-    def task_event(self, event: TaskEvent) -> None:
-        task = event.task
-        if event.kind is EventKind.SUBMITTED:
-            log.debug(
-                "Step '%s' with id '%s' submitted (attempt %d)",
-                task.step.name,
-                task.id,
-                task.attempt,
+    def failure(self) -> RunFailed | None:
+        """The error a front end ends with, or None when the run succeeded (or was
+        left running on its cluster)."""
+        if self.state is RunState.CANCELLED:
+            return RunFailed(
+                f"run cancelled: {self.completed}/{self.total} steps completed before it stopped"
             )
-        elif event.kind is EventKind.RUNNING:
-            log.debug("Step '%s' with id '%s' is RUNNING", task.step.name, task.id)
-        elif event.kind is EventKind.RETRYING:
-            why = (
-                f"exit code {task.exit_code}"
-                if task.exit_code and task.exit_code > 0
-                else (task.reason or "failed")
+        if self.state in (RunState.FAILED, RunState.DEAD):
+            return RunFailed(
+                f"{self.unsuccessful}/{self.total} steps failed to complete successfully"
             )
-            log.warning(
-                "Step '%s' with id '%s' attempt %d failed (%s); retrying in %.3gs "
-                "(attempt %d of %d)",
-                task.step.name,
-                task.id,
-                task.attempt,
-                why,
-                event.delay,
-                task.attempt + 1,
-                task.step.retries.count + 1,
-            )
-        elif task.state is StepState.COMPLETED:
-            log.info(step_line(task))
-        else:
-            log.error(step_line(task))
-            if task.state is StepState.FAILED and task.cause and self.show_output_tail:
-                for line in task.cause.detail:
-                    log.error("  | %s", line)
-
-    def run_finished(self, info: RunInfo, summary: RunSummary) -> None:
-        # A failure's "N/M steps failed to complete successfully" is the error the
-        # command ends with (cli/commands.finish), printed once.
-        if summary.unsuccessful == 0 and summary.state == "COMPLETED":
-            log.info("All steps completed successfully")
-        else:
-            log.info("Details: dataflow-runner status %s", info.run_id)
-
-    def close(self) -> None:
-        pass
+        return None
 
 
-class JsonReporter:
-    """``--output json``: one event per line on stdout."""
+@dataclass(frozen=True)
+class RunFinished:
+    outcome: RunOutcome
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stdout
 
-    def _emit(self, event: dict[str, Any]) -> None:
-        self.stream.write(scrub(json.dumps(event, separators=(",", ":"))) + "\n")
-        self.stream.flush()
+Event = RunStarted | StepChanged | LogLine | RunFinished
+Listener = Callable[[Event], None]
 
-    def run_started(self, info: RunInfo) -> None:
-        self._emit(
-            {
-                "event": "run_started",
-                "time": _iso(time.time()),
-                "run_id": info.run_id,
-                "playbook": info.playbook,
-                "fabric": info.fabric,
-                "cluster_id": info.cluster_id,
-                "steps": info.steps,
-                "concurrency": info.concurrency,
-            }
-        )
+_TYPES: dict[str, type] = {
+    "run_started": RunStarted,
+    "step": StepChanged,
+    "log": LogLine,
+    "run_finished": RunFinished,
+}
+_NAMES = {cls: name for name, cls in _TYPES.items()}
 
-    def task_event(self, event: TaskEvent) -> None:
-        task = event.task
-        state = task.state.value
-        if event.kind is EventKind.RETRYING:
-            state = "RETRYING"
-        elif event.kind is EventKind.SUBMITTED and task.state is StepState.PENDING:
-            state = "SUBMITTED"
-        out: dict[str, Any] = {
-            "event": "step",
-            "time": _iso(event.at),
-            "run_id": task.run_id,
-            "step": task.id,
-            "name": task.step.name,
-            "state": state,
-            "attempt": task.attempt,
-        }
-        if task.fabric_id != task.id:
-            out["fabric_id"] = task.fabric_id
-        if event.kind in (EventKind.FINISHED, EventKind.RETRYING):
-            out.update(
-                exit_code=task.exit_code,
-                reason=task.reason,
-                cause=task.cause.summary if task.cause else None,
-            )
-            if task.started_at and task.ended_at:
-                out["duration"] = round(task.ended_at - task.started_at, 3)
-        if event.kind is EventKind.RETRYING:
-            out["retry_in"] = event.delay
-        self._emit(out)
 
-    def run_finished(self, info: RunInfo, summary: RunSummary) -> None:
-        self._emit(
-            {
-                "event": "run_finished",
-                "time": _iso(time.time()),
-                "run_id": info.run_id,
-                "state": summary.state,
-                "steps": summary.total,
-                "completed": summary.completed,
-                "failed": summary.failed,
-                "cancelled": summary.cancelled,
-            }
-        )
+def event_to_json(event: Event) -> dict[str, Any]:
+    """An event as JSON (what an engine host sends its clients)."""
+    return {"type": _NAMES[type(event)], **dataclasses.asdict(event)}
 
-    def close(self) -> None:
-        pass
+
+def event_from_json(doc: dict[str, Any]) -> Event:
+    """The event :func:`event_to_json` wrote."""
+    values = dict(doc)
+    cls = _TYPES[values.pop("type")]
+    if cls is RunFinished:
+        return RunFinished(outcome_from_json(values["outcome"]))
+    if cls is StepChanged:
+        values["state"] = StepState(values["state"])
+        values["cause_detail"] = tuple(values.get("cause_detail") or ())
+    event: Event = cls(**values)
+    return event
+
+
+def outcome_from_json(doc: dict[str, Any]) -> RunOutcome:
+    values = dict(doc)
+    values["kind"] = RunKind(values["kind"])
+    values["state"] = RunState(values["state"])
+    return RunOutcome(**values)

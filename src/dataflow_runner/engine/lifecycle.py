@@ -1,179 +1,70 @@
 """Cluster lifecycles through the fabric protocol: wait for a state, launch with
 bootstrap-failure retries (``up``), terminate and wait (``down``), watch a
-transient cluster while it starts, and fetch a failed step's logs.
+transient cluster while it starts, and retry what the fabric could not do yet.
 
-Like the scheduler's loop, these are the engine's waits: a fabric is asked,
-never told to sleep.
+Like the run loop, these are the engine's waits: a fabric is asked, never told
+to sleep. Every wait ends early when the run's :class:`CancelToken` asks.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
-import secrets
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from dataflow_runner.engine.loop import BACKOFF_MAX, BACKOFF_START, Interrupts
+from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.scheduler import Scheduler
 from dataflow_runner.errors import FabricError, FabricUnavailable
 from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus, Fabric
 from dataflow_runner.store.records import ClusterState
 
+if TYPE_CHECKING:
+    from dataflow_runner.config.spec import ClusterConfig
+
 log = logging.getLogger("dataflow_runner")
 T = TypeVar("T")
 
 READY = frozenset({ClusterState.WAITING, ClusterState.RUNNING})
+STARTING = frozenset({ClusterState.STARTING, ClusterState.BOOTSTRAPPING})
 GONE = frozenset(
     {ClusterState.TERMINATING, ClusterState.TERMINATED, ClusterState.TERMINATED_WITH_ERRORS}
 )
+ENDED = frozenset({ClusterState.TERMINATED, ClusterState.TERMINATED_WITH_ERRORS})
 BOOTSTRAP_RETRIES = 3
 BOOTSTRAP_RETRY_MAX_SLEEP = 60.0
+#: Retry delays (seconds) when a fabric is unavailable: throttled, network, 5xx.
+BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+
+OnState = Callable[[ClusterRef, ClusterStatus], None]
 
 
-def default_poll_interval(base: float | None) -> Callable[[float], float]:
-    """EMR polls: every ``base`` seconds (default 15), faster in the first minute,
-    so quick failures and completions are seen quickly."""
-    steady = base if base is not None else 15.0
-    return lambda elapsed: min(steady, 5.0) if elapsed < 60 else steady
+def capitalised(label: str) -> str:
+    """``local`` → ``Local``, ``EMR`` → ``EMR`` (a fabric's label at a sentence's start)."""
+    return label[:1].upper() + label[1:]
 
 
-def _pause(seconds: float, interrupts: Interrupts | None) -> None:
-    """Sleep, but wake at once on Ctrl-C or SIGTERM."""
-    import select
-
-    if interrupts is None:
+def _pause(seconds: float, token: CancelToken | None, *, until_forced: bool = False) -> None:
+    """Sleep, but wake at once when the token asks."""
+    if token is None:
         time.sleep(seconds)
-        return
-    select.select([interrupts.fd], [], [], max(0.0, seconds))
-    interrupts.drain()
+    else:
+        token.sleep(seconds, until_forced=until_forced)
 
 
-def wait_for(
-    fabric: Fabric,
-    ref: ClusterRef,
+def with_backoff(
+    action: Callable[[], T],
+    token: CancelToken | None,
     *,
-    want: frozenset[ClusterState],
-    stop: frozenset[ClusterState],
-    poll_interval: Callable[[float], float],
-    interrupts: Interrupts | None = None,
-    on_state: Callable[[ClusterStatus], None] | None = None,
-) -> ClusterStatus:
-    """Poll the cluster until its state is in ``want`` or ``stop``; no time limit
-    (a cluster may take long to start; Ctrl-C ends the wait)."""
-    started = time.monotonic()
-    backoff = 0.0
-    last: ClusterState | None = None
-    wanted = "/".join(sorted(s.value for s in want))
-    while True:
-        try:
-            status = fabric.cluster_status(ref)
-            backoff = 0.0
-        except FabricUnavailable as exc:
-            backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
-            log.warning("%s; trying again in %.0fs", exc, backoff)
-            _pause(backoff * random.uniform(0.8, 1.2), interrupts)
-            continue
-        if on_state is not None and status.state is not last:
-            on_state(status)
-        if status.state in want or status.state in stop:
-            return status
-        if interrupts is not None and interrupts.requested:
-            return status
-        interval = poll_interval(time.monotonic() - started)
-        if status.state is not last:
-            log.info(
-                "EMR cluster is in state %s - need state %s, checking again in %.0f seconds...",
-                status.state.value,
-                wanted,
-                interval,
-            )
-        last = status.state
-        _pause(interval, interrupts)
-
-
-def launch_cluster(
-    fabric: Any,
-    cluster: Any,
-    *,
-    poll_interval: Callable[[float], float],
-    interrupts: Interrupts | None,
-    on_launched: Callable[[ClusterRef], None],
-    on_state: Callable[[ClusterRef, ClusterStatus], None],
-) -> ClusterRef:
-    """``up``: launch, wait for WAITING; a bootstrap failure is retried (as the Go tool)."""
-    for attempt in range(1, BOOTSTRAP_RETRIES + 1):
-        # A token tags the cluster, so a launch whose answer was lost is found, not repeated.
-        token = f"up-{secrets.token_hex(6)}"
-        launched: tuple[ClusterRef, object] = with_backoff(
-            functools.partial(
-                fabric.launch, cluster, run_id=token, keep_alive=True, transient=False
-            ),
-            interrupts,
-        )
-        ref = launched[0]
-        log.info("Launching EMR cluster with name '%s'... (jobflow id %s)", cluster.name, ref.id)
-        on_launched(ref)
-        try:
-            status = wait_for(
-                fabric,
-                ref,
-                want=frozenset({ClusterState.WAITING}),
-                stop=GONE,
-                poll_interval=poll_interval,
-                interrupts=interrupts,
-                on_state=functools.partial(on_state, ref),
-            )
-        except BaseException:
-            fabric.terminate(ref)  # never leave a half-launched cluster behind
-            raise
-        if interrupts is not None and interrupts.requested:
-            log.warning("%s received: terminating cluster %s", interrupts.name, ref.id)
-            fabric.terminate(ref)
-            raise FabricError(f"launch of {ref.id} interrupted; the cluster is being terminated")
-        if status.state is ClusterState.WAITING:
-            return ref
-        if status.reason_code == "BOOTSTRAP_FAILURE" and attempt < BOOTSTRAP_RETRIES:
-            # A random pause, so runners that failed together do not retry together.
-            delay = random.uniform(0, min(BOOTSTRAP_RETRY_MAX_SLEEP, 4 * poll_interval(0.0)))
-            log.error("Bootstrap failure detected, retrying in %d seconds...", int(delay))
-            _pause(delay, interrupts)
-            continue
-        why = f": {status.reason}" if status.reason else ""
-        if status.reason_code == "BOOTSTRAP_FAILURE":
-            raise FabricError(f"could not start the cluster due to bootstrap failure{why}")
-        raise FabricError(f"EMR cluster failed to launch with state {status.state.value}{why}")
-    raise FabricError("could not start the cluster due to bootstrap failure")
-
-
-def terminate_cluster(
-    fabric: Fabric,
-    ref: ClusterRef,
-    *,
-    poll_interval: Callable[[float], float],
-    interrupts: Interrupts | None = None,
-    on_state: Callable[[ClusterStatus], None] | None = None,
-) -> ClusterStatus:
-    """``down``: terminate and wait for TERMINATED."""
-    with_backoff(lambda: fabric.terminate(ref), interrupts)
-    log.info("Terminating EMR cluster with jobflow id '%s'...", ref.id)
-    return wait_for(
-        fabric,
-        ref,
-        want=frozenset({ClusterState.TERMINATED, ClusterState.TERMINATED_WITH_ERRORS}),
-        stop=frozenset(),
-        poll_interval=poll_interval,
-        interrupts=None,
-        on_state=on_state,
-    )
-
-
-def with_backoff(action: Callable[[], T], interrupts: Interrupts | None) -> T:
+    deadline: float | None = None,
+    what: str = "",
+) -> T:
     """``action()``, tried again after growing pauses for as long as the fabric is
     unavailable (throttling, a server error, a lost connection): a run never
-    fails for those. Ctrl-C or SIGTERM ends the waiting (the error is raised).
+    fails for those. A cancel ends the waiting (the error is raised), and so does
+    ``deadline`` (a ``time.monotonic()`` value): then a ``FabricError`` says what
+    could not be done.
 
     ``action`` must be safe to repeat: the EMR fabric checks whether a call whose
     answer was lost was carried out before sending it again.
@@ -183,18 +74,148 @@ def with_backoff(action: Callable[[], T], interrupts: Interrupts | None) -> T:
         try:
             return action()
         except FabricUnavailable as exc:
-            if interrupts is not None and interrupts.requested:
+            if token is not None and token.requested:
                 raise
             backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
+            if deadline is not None and time.monotonic() + backoff > deadline:
+                raise FabricError(f"{what or 'gave up'}: {exc}") from None
             log.warning("%s; trying again in %.0fs", exc, backoff)
-            _pause(backoff, interrupts)
-            if interrupts is not None and interrupts.requested:
+            _pause(backoff, token)
+            if token is not None and token.requested:
                 raise
+
+
+def wait_for(
+    fabric: Fabric,
+    ref: ClusterRef,
+    *,
+    want: frozenset[ClusterState],
+    stop: frozenset[ClusterState] = frozenset(),
+    poll_interval: Callable[[float], float],
+    token: CancelToken | None = None,
+    until_forced: bool = False,
+    deadline: float | None = None,
+    on_state: OnState | None = None,
+) -> ClusterStatus:
+    """Poll the cluster until its state is in ``want`` or ``stop``. No time limit
+    unless ``deadline``: a cluster may take long to start. The token ends the wait
+    (only a forced stop does with ``until_forced``), as does the deadline; the
+    last status seen is returned either way."""
+    started = time.monotonic()
+    backoff = 0.0
+    last: ClusterStatus | None = None
+    wanted = "/".join(sorted(s.value for s in want))
+    label = capitalised(fabric.label)
+
+    def ended() -> bool:
+        if token is not None and (token.forced if until_forced else token.requested):
+            return True
+        return deadline is not None and time.monotonic() >= deadline
+
+    while True:
+        try:
+            status = fabric.cluster_status(ref)
+            backoff = 0.0
+        except FabricUnavailable as exc:
+            if ended() and last is not None:
+                return last
+            backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
+            log.warning("%s; trying again in %.0fs", exc, backoff)
+            _pause(backoff * random.uniform(0.8, 1.2), token, until_forced=until_forced)
+            continue
+        changed = last is None or status.state is not last.state
+        if on_state is not None and changed:
+            on_state(ref, status)
+        if status.state in want or status.state in stop or ended():
+            return status
+        interval = poll_interval(time.monotonic() - started)
+        if changed:
+            log.info(
+                "%s cluster is in state %s - need state %s, checking again in %.0f seconds...",
+                label,
+                status.state.value,
+                wanted,
+                interval,
+            )
+        last = status
+        _pause(interval, token, until_forced=until_forced)
+
+
+def launch_cluster(
+    fabric: Fabric,
+    cluster: ClusterConfig,
+    *,
+    name: str,
+    poll_interval: Callable[[float], float],
+    token: CancelToken,
+    on_launched: Callable[[ClusterRef], None],
+    on_state: OnState,
+    new_token: Callable[[], str],
+) -> ClusterRef:
+    """``up``: launch, wait for WAITING; a bootstrap failure is retried (as the Go tool)."""
+    label = capitalised(fabric.label)
+    for attempt in range(1, BOOTSTRAP_RETRIES + 1):
+        # A token tags the cluster, so a launch whose answer was lost is found, not repeated.
+        tag = new_token()
+        ref = with_backoff(
+            lambda tag=tag: fabric.launch(  # type: ignore[misc]
+                cluster, run_id=tag, keep_alive=True, transient=False
+            )[0],
+            token,
+        )
+        log.info(
+            "Launching %s cluster with name '%s'... (jobflow id %s)", fabric.label, name, ref.id
+        )
+        on_launched(ref)
+        try:
+            status = wait_for(
+                fabric,
+                ref,
+                want=frozenset({ClusterState.WAITING}),
+                stop=GONE,
+                poll_interval=poll_interval,
+                token=token,
+                on_state=on_state,
+            )
+        except BaseException:
+            fabric.terminate(ref)  # never leave a half-launched cluster behind
+            raise
+        if token.requested:
+            log.warning("%s: terminating cluster %s", token.reason, ref.id)
+            fabric.terminate(ref)
+            raise FabricError(f"launch of {ref.id} interrupted; the cluster is being terminated")
+        if status.state is ClusterState.WAITING:
+            return ref
+        if status.reason_code == "BOOTSTRAP_FAILURE" and attempt < BOOTSTRAP_RETRIES:
+            # A random pause, so runners that failed together do not retry together.
+            delay = random.uniform(0, min(BOOTSTRAP_RETRY_MAX_SLEEP, 4 * poll_interval(0.0)))
+            log.error("Bootstrap failure detected, retrying in %d seconds...", int(delay))
+            _pause(delay, token)
+            continue
+        why = f": {status.reason}" if status.reason else ""
+        if status.reason_code == "BOOTSTRAP_FAILURE":
+            raise FabricError(f"could not start the cluster due to bootstrap failure{why}")
+        raise FabricError(f"{label} cluster failed to launch with state {status.state.value}{why}")
+    raise FabricError("could not start the cluster due to bootstrap failure")
+
+
+def terminate_cluster(
+    fabric: Fabric,
+    ref: ClusterRef,
+    *,
+    poll_interval: Callable[[float], float],
+    on_state: OnState | None = None,
+) -> ClusterStatus:
+    """``down``: terminate and wait for TERMINATED."""
+    with_backoff(lambda: fabric.terminate(ref), None)
+    log.info("Terminating %s cluster with jobflow id '%s'...", fabric.label, ref.id)
+    return wait_for(fabric, ref, want=ENDED, poll_interval=poll_interval, on_state=on_state)
 
 
 class StartupWatch:
-    """While a transient cluster starts, one DescribeCluster per poll; once it
-    is ready the step states tell everything, and the watch stops asking."""
+    """While a transient cluster starts, one status call per poll; once it is
+    ready the step states tell everything, and the watch stops asking. A cluster
+    that is born ready (a local one) costs one call."""
 
     def __init__(
         self,
@@ -202,7 +223,7 @@ class StartupWatch:
         ref: ClusterRef,
         scheduler: Scheduler,
         poll_interval: Callable[[float], float],
-        on_state: Callable[[ClusterStatus], None],
+        on_state: OnState,
     ) -> None:
         self.fabric, self.ref, self.scheduler = fabric, ref, scheduler
         self.poll_interval = poll_interval
@@ -222,9 +243,16 @@ class StartupWatch:
             log.warning("%s", exc)
             return
         if status.state is not self.last:
+            born_ready = self.last is None and status.state in READY
             self.last = status.state
-            self.on_state(status)
-            log.info("EMR cluster %s is in state %s", self.ref.id, status.state.value)
+            self.on_state(self.ref, status)
+            if not born_ready:
+                log.info(
+                    "%s cluster %s is in state %s",
+                    capitalised(self.fabric.label),
+                    self.ref.id,
+                    status.state.value,
+                )
         if status.state in READY:
             self.ready = True
         elif status.state in GONE:

@@ -1,17 +1,16 @@
-"""Records every task event in the store as a transition; on the local fabric the
-engine's loop commits those of up to 20 ms together (``Store.batch``)."""
+"""Records every task event in the store as a transition, one transaction each,
+and turns it into the :class:`~dataflow_runner.engine.events.StepChanged` the
+front ends see."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from dataflow_runner.config.spec import Step
+from dataflow_runner.engine.events import StepChanged
 from dataflow_runner.engine.scheduler import EventKind, Task, TaskEvent
 from dataflow_runner.store.records import AttemptRecord, StepRecord, StepState
-
-if TYPE_CHECKING:
-    from dataflow_runner.store import Store
+from dataflow_runner.store.writer import StoreWriter
 
 
 def step_records(run_id: str, steps: Sequence[Step]) -> list[StepRecord]:
@@ -31,11 +30,36 @@ def step_records(run_id: str, steps: Sequence[Step]) -> list[StepRecord]:
     ]
 
 
+def step_changed(event: TaskEvent) -> StepChanged:
+    """What the front ends are told of a scheduler event."""
+    task = event.task
+    finished = event.kind in (EventKind.FINISHED, EventKind.RETRYING)
+    return StepChanged(
+        change=event.kind.value,
+        run_id=task.run_id,
+        step_id=task.id,
+        name=task.step.name,
+        state=task.state,
+        attempt=task.attempt,
+        max_attempts=task.step.retries.count + 1,
+        at=event.at,
+        position=task.position,
+        fabric_id=task.fabric_id if task.fabric_id != task.id else "",
+        exit_code=task.exit_code if finished else None,
+        reason=task.reason if finished else None,
+        cause=task.cause.summary if task.cause and finished else None,
+        cause_detail=task.cause.detail if task.cause and finished else (),
+        started_at=task.started_at,
+        ended_at=task.ended_at,
+        retry_in=event.delay,
+    )
+
+
 class Recorder:
     """Turns scheduler events into store transitions."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, writer: StoreWriter) -> None:
+        self.writer = writer
         self._open: set[tuple[str, str]] = set()  # attempts not closed yet
 
     def attach(self, run_id: str, step_id: str) -> None:
@@ -46,7 +70,7 @@ class Recorder:
         task = event.task
         if event.kind is EventKind.SUBMITTED:
             ref = task.ref
-            self.store.start_attempt(
+            self.writer.start_attempt(
                 AttemptRecord(
                     run_id=task.run_id,
                     step_id=task.id,
@@ -59,8 +83,8 @@ class Recorder:
             )
             self._open.add(task.key)
         elif event.kind is EventKind.RUNNING:
-            self.store.update_step(task.run_id, task.id, state=StepState.RUNNING)
-            self.store.update_attempt(
+            self.writer.update_step(task.run_id, task.id, state=StepState.RUNNING)
+            self.writer.update_attempt(
                 task.run_id, task.id, task.attempt, state=StepState.RUNNING, started_at=event.at
             )
         elif event.kind is EventKind.RETRYING:
@@ -70,13 +94,13 @@ class Recorder:
         else:
             # Finished without an attempt open: cancelled before it ran, or while
             # waiting for a retry.
-            self.store.update_step(
+            self.writer.update_step(
                 task.run_id, task.id, state=task.state, ended_at=event.at, reason=task.reason
             )
 
     def _close(self, task: Task, state: StepState, at: float, *, final: bool) -> None:
         self._open.discard(task.key)
-        self.store.finish_attempt(
+        self.writer.finish_attempt(
             task.run_id,
             task.id,
             task.attempt,

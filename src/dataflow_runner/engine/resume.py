@@ -1,68 +1,155 @@
 """``resume RUN``: continue a run whose runner died (SIGKILL, a reboot).
 
-From the store: COMPLETED, FAILED and CANCELLED steps keep their outcome;
-EMR steps that were submitted are re-attached by their stored ids, and a step
-the dead runner may have submitted without recording it is found on the
-cluster by name, so no step is ever submitted twice; local steps that were
-running died with their runner (their process groups are killed if any
-survived): they count as failed attempts with the reason "runner died" and are
-retried per their policy. A local process the dead runner started but had not
-recorded yet (the loop commits what it did every 20 ms) is found by the run's
-and step's ids in its environment and stopped, so it never runs beside the
-step's next attempt; one that already ended left its attempt's log files, and
-counts as an attempt that died with the runner, so a step that ran is not run
-again behind the user's back.
+From the store: COMPLETED, FAILED and CANCELLED steps keep their outcome. For
+every attempt recorded as started and not ended, the fabric says whether it is
+still with it (EMR: a step id to follow; it is followed, never submitted
+again) or ended with its runner (a local process: anything left of it is
+stopped; it counts as a failed attempt, "runner died", retried per its
+policy). What the dead runner may have started without recording it (it died
+between the fabric's answer and the commit) is looked for on the fabric: an
+EMR step with the step's name created since the run started is adopted; a
+local process carrying the run's and step's ids is stopped before the step
+runs again. Nothing done is done again; nothing is submitted twice.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from dataflow_runner.config.loading import load_cluster, load_playbook
 from dataflow_runner.engine.recorder import Recorder
+from dataflow_runner.engine.run import Restore
 from dataflow_runner.engine.scheduler import Scheduler
-from dataflow_runner.errors import DataflowRunnerError
-from dataflow_runner.fabrics.base import ClusterRef, StepRef
-from dataflow_runner.store.records import AttemptRecord, RunRecord, StepState
+from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
+from dataflow_runner.fabrics import registry
+from dataflow_runner.fabrics.base import ClusterRef, Fabric, StepRef
+from dataflow_runner.store.records import (
+    AttemptRecord,
+    RunKind,
+    RunRecord,
+    RunState,
+    StepState,
+)
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.spec import Playbook
-    from dataflow_runner.store import Store
+    from dataflow_runner.config.spec import ClusterConfig, Playbook
+    from dataflow_runner.engine.api import Engine
+    from dataflow_runner.store.reader import StoreReader
+    from dataflow_runner.store.writer import StoreWriter
 
 log = logging.getLogger("dataflow_runner")
 
-Restore = Callable[[Scheduler, Recorder, float], None]
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a resumed run needs: its files loaded again, its fabric, how to find
+    its cluster and how to rebuild its tasks."""
+
+    playbook: Playbook
+    cluster: ClusterConfig | None
+    fabric: Fabric
+    concurrency: int
+    find_cluster: Callable[[], ClusterRef]
+    restore: Restore
 
 
-def check_resumable(run: RunRecord, book: Playbook, store: Store) -> None:
-    """The run must have lost its runner, and the playbook must be the same one."""
-    from dataflow_runner.cli.history import run_state
-
-    state = run_state(run)
+def prepare(
+    engine: Engine, run: RunRecord, variables: Mapping[str, str], poll_interval: float | None
+) -> Prepared:
+    """Check that ``run`` can be resumed and load what it ran."""
     if run.state.finished:
         raise DataflowRunnerError(f"run {run.id} already ended: {run.state.value}")
-    if state != "DEAD":
+    if run.state is not RunState.DEAD:
         raise DataflowRunnerError(
-            f"run {run.id} is still {state} (its runner, pid {run.pid} on {run.host}, is "
-            "alive): resume is for a run whose runner died"
+            f"run {run.id} is still {run.state.value} (its runner, pid {run.pid} on "
+            f"{run.host}, is alive): resume is for a run whose runner died"
         )
-    recorded = [s.step_id for s in store.get_steps(run.id)]
+    given = {**run.variables, **variables}
+    hidden = sorted(k for k, v in given.items() if v == "***")
+    if hidden:
+        raise FlagError(
+            "the run's variables "
+            + ", ".join(hidden)
+            + " are secret and were not stored: pass them again with --vars"
+        )
+    if not run.playbook_path:
+        raise DataflowRunnerError(f"run {run.id} has no playbook file to resume from")
+    book, config = _load(run, given)
+    recorded = [s.step_id for s in engine.store.reader.steps(run.id)]
     if recorded != [s.id for s in book.steps]:
         raise DataflowRunnerError(
             f"the playbook {run.playbook_path} changed since run {run.id} started "
             f"(steps then: {', '.join(recorded)}): resume needs the same steps"
         )
+    driver = registry.driver(run.fabric)
+    hosted = run.kind is RunKind.ATTACHED and run.cluster_id
+    if hosted and driver.host(run.cluster_id or "", engine.state_dir) is not None:
+        raise DataflowRunnerError(
+            f"run {run.id} ran on cluster {run.cluster_id}, whose host runs it"
+        )
+    fabric = driver.open(config, book, engine.options(poll_interval))
+    writer = engine.store.writer
+
+    def find_cluster() -> ClusterRef:
+        name = config.name if config is not None else run.cluster_name
+        found = fabric.find_cluster(run.cluster_id, name, run.id, run.created_at)
+        if found is not None:
+            return found
+        if run.kind is not RunKind.TRANSIENT or config is None:
+            raise DataflowRunnerError(f"run {run.id} has no cluster to resume on")
+        # The dead runner launched nothing that is still there: launch an empty
+        # cluster now; the resumed run adds the steps.
+        launched = fabric.launch(config, run_id=run.id, keep_alive=True, transient=True)[0]
+        writer.update_run(run.id, cluster_id=launched.id)
+        return launched
+
+    def restore(scheduler: Scheduler, recorder: Recorder, cluster: ClusterRef, now: float) -> None:
+        rebuild(engine.store.reader, writer, run, book, fabric, cluster)(scheduler, recorder, now)
+
+    return Prepared(book, config, fabric, driver.concurrency(config, book), find_cluster, restore)
 
 
-def plan(store: Store, run: RunRecord, book: Playbook, fabric: Any, cluster: ClusterRef) -> Restore:
+def _load(run: RunRecord, variables: Mapping[str, str]) -> tuple[Playbook, ClusterConfig | None]:
+    """The run's playbook and cluster config, from the files it ran, every problem
+    reported at once."""
+    errors: list[ConfigError] = []
+    book: Playbook | None = None
+    config: ClusterConfig | None = None
+    try:
+        book = load_playbook(run.playbook_path, variables)
+    except ConfigErrors as exc:
+        errors.extend(exc.errors)
+    except ConfigError as exc:
+        errors.append(exc)
+    if run.cluster_config_path:
+        try:
+            config = load_cluster(run.cluster_config_path, variables)
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+        except ConfigError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
+    assert book is not None
+    return book, config
+
+
+def rebuild(
+    reader: StoreReader,
+    writer: StoreWriter,
+    run: RunRecord,
+    book: Playbook,
+    fabric: Fabric,
+    cluster: ClusterRef,
+) -> Callable[[Scheduler, Recorder, float], None]:
     """How to rebuild the run's tasks on ``cluster`` (see the module's docstring)."""
-    from dataflow_runner.fabrics.local.fabric import kill_leftover, stop_unrecorded
-
-    steps = {s.step_id: s for s in store.get_steps(run.id)}
+    steps = {s.step_id: s for s in reader.steps(run.id)}
     last: dict[str, AttemptRecord] = {}
-    for record_ in store.get_attempts(run.id):
+    for record_ in reader.attempts(run.id):
         last[record_.step_id] = record_
     finished: dict[str, tuple[StepState, int]] = {}
     attached: list[StepRef] = []
@@ -79,46 +166,25 @@ def plan(store: Store, run: RunRecord, book: Playbook, fabric: Any, cluster: Clu
             unsent.append(step.id)
         elif attempt.state.finished:
             tried[step.id] = attempt.attempt  # between attempts: the next one comes
-        elif fabric.name == "emr" and attempt.fabric_ref.get("fabric_id", "").startswith("s-"):
-            attached.append(
-                StepRef(
-                    run.id,
-                    step.id,
-                    attempt.attempt,
-                    fabric_id=str(attempt.fabric_ref["fabric_id"]),
-                    data={"cluster": cluster.id},
-                )
-            )
         else:
-            ref = attempt.fabric_ref
-            if kill_leftover(ref.get("pid"), run.id, step.id):
-                log.warning("Step '%s' was still running without its runner: stopped it", step.id)
-            died[step.id] = attempt.attempt
-    if fabric.name == "local":
-        # What the recorded pids missed: a process started as the runner died, before
-        # the loop's commit recorded it (or one that left its step's process group).
-        unfinished = [s.id for s in book.steps if s.id not in finished]
-        stopped = set(stop_unrecorded(run.id, unfinished))
-        for step_id in sorted(stopped - died.keys()):
-            log.warning(
-                "Step '%s' had a process the store did not record (its runner died "
-                "as it started it): stopped it",
-                step_id,
-            )
-        # Still running, it was stopped and runs again; one that had ended is not.
-        ended = [s for s in unfinished if s not in stopped and s not in died]
-        for step_id, number in _ended_unrecorded(store, run, fabric, ended, tried):
-            died[step_id] = number
-            tried.pop(step_id, None)
-            if step_id in unsent:
-                unsent.remove(step_id)
-            log.warning(
-                "Step '%s' ran attempt %d, which the store did not record (its runner "
-                "died first): counted as died with the runner",
-                step_id,
-                number,
-            )
-    adopted = _reconcile(store, run, book, fabric, cluster, unsent, attached)
+            stored = StepRef.from_json(run.id, step.id, attempt.fabric_ref)
+            followed = fabric.reattach(cluster, stored)
+            if followed is not None:
+                attached.append(followed)
+            else:
+                died[step.id] = attempt.attempt
+    unfinished = [s.id for s in book.steps if s.id not in finished]
+    followed_ids = {r.step_id for r in attached}
+    stopped = fabric.stop_unrecorded(
+        cluster, run.id, [s for s in unfinished if s not in followed_ids]
+    )
+    for step_id in sorted(set(stopped) - died.keys()):
+        log.warning(
+            "Step '%s' had a process the store did not record (its runner died "
+            "as it started it): stopped it",
+            step_id,
+        )
+    adopted = _reconcile(reader, writer, run, book, fabric, cluster, unsent, attached)
 
     def restore(scheduler: Scheduler, recorder: Recorder, now: float) -> None:
         for ref in [*attached, *adopted]:
@@ -146,65 +212,37 @@ def plan(store: Store, run: RunRecord, book: Playbook, fabric: Any, cluster: Clu
     return restore
 
 
-def _ended_unrecorded(
-    store: Store, run: RunRecord, fabric: Any, step_ids: list[str], tried: dict[str, int]
-) -> list[tuple[str, int]]:
-    """Local attempts the dead runner started without recording them: their log
-    files exist (created before the process). Each is recorded now, as started
-    when its logs were, so that its end can be recorded like any other's."""
-    from dataflow_runner.fabrics.local.fabric import log_files, log_prefix
-
-    found = []
-    for step_id in step_ids:
-        attempt = tried.get(step_id, 0) + 1
-        prefix = log_prefix(fabric.state_dir, run.id, step_id, attempt)
-        times = [p.stat().st_mtime for p in log_files(prefix) if p.exists()]
-        if not times:
-            continue
-        store.start_attempt(
-            AttemptRecord(
-                run.id,
-                step_id,
-                attempt,
-                StepState.RUNNING,
-                started_at=min(times),
-                fabric_ref={"fabric_id": "-", "attempt": attempt, "pid": None, "logs": prefix},
-                log_location=prefix,
-            )
-        )
-        found.append((step_id, attempt))
-    return found
-
-
 def _reconcile(
-    store: Store,
+    reader: StoreReader,
+    writer: StoreWriter,
     run: RunRecord,
     book: Playbook,
-    fabric: Any,
+    fabric: Fabric,
     cluster: ClusterRef,
     unsent: list[str],
     attached: list[StepRef],
 ) -> list[StepRef]:
-    """EMR steps the dead runner submitted but did not record, found by name."""
-    if fabric.name != "emr" or not unsent:
+    """Steps the dead runner submitted but did not record, found on the cluster by
+    name (steps a fabric keeps after their runner: EMR's)."""
+    if not unsent:
         return []
     claimed = {ref.fabric_id for ref in attached}
-    for attempt in store.get_attempts(run.id):
+    for attempt in reader.attempts(run.id):
         claimed.add(str(attempt.fabric_ref.get("fabric_id", "")))
     on_cluster = [
         s
-        for s in fabric.steps_since(cluster, (run.started_at or run.created_at) - 60)
-        if s["Id"] not in claimed
+        for s in fabric.list_steps(cluster, (run.started_at or run.created_at) - 60)
+        if s.id not in claimed
     ]
     names = {s.id: s.name for s in book.steps}
     adopted: list[StepRef] = []
     for step_id in unsent:
-        match = next((s for s in on_cluster if s.get("Name") == names[step_id]), None)
+        match = next((s for s in on_cluster if s.name == names[step_id]), None)
         if match is None:
             continue
         on_cluster.remove(match)
-        ref = StepRef(run.id, step_id, 1, fabric_id=str(match["Id"]), data={"cluster": cluster.id})
-        store.start_attempt(
+        ref = StepRef(run.id, step_id, 1, fabric_id=match.id, data={"cluster": cluster.id})
+        writer.start_attempt(
             AttemptRecord(
                 run.id,
                 step_id,
@@ -217,7 +255,7 @@ def _reconcile(
         log.warning(
             "Step '%s' was submitted as %s before the runner died: re-attached",
             step_id,
-            match["Id"],
+            match.id,
         )
         adopted.append(ref)
     return adopted

@@ -1,5 +1,11 @@
-"""A run's lifecycle: record it, prepare the cluster, drive the steps, record
-the outcome, clean up. The same code serves every fabric and every front end.
+"""A run's lifecycle, the same for every fabric and every front end: prepare the
+cluster, drive the steps, record the outcome, clean up.
+
+:class:`RunJob` is what a run thread executes once :class:`~dataflow_runner.
+engine.api.Engine` has validated the request, taken the lock and recorded the
+run. Whatever happens (success, failure, a cancel, an exception), it leaves
+nothing running that the run started: a transient cluster is terminated, the
+steps of an attached run are cancelled, the lock follows the Go tool's rule.
 """
 
 from __future__ import annotations
@@ -7,27 +13,42 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.config.redact import redact_tree
 from dataflow_runner.config.spec import ClusterConfig, Playbook, to_doc
-from dataflow_runner.engine.events import Reporter, RunInfo, RunSummary
-from dataflow_runner.engine.lifecycle import with_backoff
-from dataflow_runner.engine.loop import Interrupts, drive
-from dataflow_runner.engine.recorder import Recorder, step_records
-from dataflow_runner.engine.scheduler import Scheduler, TaskEvent
-from dataflow_runner.fabrics.base import ClusterRef, Fabric, StepRef, Submission
-from dataflow_runner.store.records import RunRecord, RunState, StepState
-
-log = logging.getLogger("dataflow_runner.engine")
-
-HEARTBEAT_SECONDS = 10.0
+from dataflow_runner.engine import lifecycle
+from dataflow_runner.engine.cancel import CancelToken
+from dataflow_runner.engine.events import Listener, RunFinished, RunOutcome, RunStarted
+from dataflow_runner.engine.loop import drive
+from dataflow_runner.engine.recorder import Recorder, step_changed
+from dataflow_runner.engine.scheduler import Scheduler, Task, TaskEvent
+from dataflow_runner.errors import FabricError
+from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus, Fabric, StepRef, Submission
+from dataflow_runner.store.records import (
+    ClusterRecord,
+    ClusterState,
+    RunKind,
+    RunState,
+    StepState,
+)
 
 if TYPE_CHECKING:
-    from dataflow_runner.store import Store
+    from dataflow_runner.locks import LockHold
+    from dataflow_runner.store.writer import StoreWriter
+
+log = logging.getLogger("dataflow_runner")
+
+HEARTBEAT_SECONDS = 10.0
+#: How long ``--log-failed-steps`` waits for a fabric to make a step's logs available.
+LOG_WAIT_SECONDS = 600.0
+
+#: Rebuilds a resumed run's tasks in a new scheduler (see ``engine/resume.py``).
+Restore = Callable[[Scheduler, Recorder, ClusterRef, float], None]
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -47,301 +68,337 @@ def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
     return redacted
 
 
+def this_host() -> tuple[int, str]:
+    """The runner's pid and host name, as a run records them."""
+    return os.getpid(), socket.gethostname()
+
+
 @dataclass
-class RunContext:
-    """Everything a run needs besides its steps."""
+class RunJob:
+    """One run's execution (see the module's docstring)."""
 
-    command: str
-    fabric: Fabric
-    store: Store
-    reporter: Reporter
-    cluster: ClusterConfig
+    run_id: str
+    kind: RunKind
     playbook: Playbook
+    cluster: ClusterConfig | None
+    fabric: Fabric
     concurrency: int
-    playbook_path: str = ""
-    cluster_path: str = ""
-    variables: dict[str, str] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
-    poll_interval: Callable[[float], float] = lambda _elapsed: 1.0
-    run_id: str = field(default_factory=new_run_id)
-    #: Called once the cluster exists: returns a hook the loop calls on each wake
-    #: (EMR: watch the cluster while it starts).
-    watch: Callable[[ClusterRef, Scheduler], Callable[[float], None]] | None = None
-    #: Called with the cluster's id as soon as it is known (to record it).
-    on_cluster: Callable[[ClusterRef], None] | None = None
+    writer: StoreWriter
+    token: CancelToken
+    emit: Listener
+    poll_interval: Callable[[float], float]
+    #: The fabric is this run's (closed at its end), not a cluster's shared one.
+    owns_fabric: bool = True
+    #: An attached run: the cluster it runs on.
     cluster_ref: ClusterRef | None = None
+    #: A resumed run: finds (or launches) its cluster, and rebuilds its tasks.
+    find_cluster: Callable[[], ClusterRef] | None = None
+    restore: Restore | None = None
+    detach: bool = False
+    log_failed_steps: bool = False
+    lock: LockHold | None = None
+    ordered: bool = False
+    _scheduler: Scheduler | None = field(default=None, repr=False)
+    _recorder: Recorder | None = field(default=None, repr=False)
 
+    # --- the lifecycle -------------------------------------------------------------
 
-def summarise(scheduler: Scheduler, run_id: str, interrupted: bool) -> RunSummary:
-    tasks = scheduler.run_tasks(run_id)
-    count = {s: sum(1 for t in tasks if t.state is s) for s in StepState}
-    if count[StepState.COMPLETED] == len(tasks):
-        state = RunState.COMPLETED
-    elif interrupted:
-        state = RunState.CANCELLED
-    else:
-        state = RunState.FAILED
-    return RunSummary(
-        state.value,
-        len(tasks),
-        count[StepState.COMPLETED],
-        count[StepState.FAILED],
-        count[StepState.CANCELLED],
-    )
+    def __call__(self) -> RunOutcome:
+        cluster: ClusterRef | None = None
+        outcome: RunOutcome | None = None
+        try:
+            cluster, refs = lifecycle.with_backoff(self._start, self.token)
+            outcome = self._follow(cluster, refs)
+            return outcome
+        finally:
+            self._clean_up(cluster, outcome)
 
-
-def record_run(ctx: RunContext, cluster_id: str | None = None) -> None:
-    now = time.time()
-    book = ctx.playbook
-    run = RunRecord(
-        id=ctx.run_id,
-        command=ctx.command,
-        playbook=book.name,
-        fabric=ctx.fabric.name,
-        state=RunState.RUNNING,
-        created_at=now,
-        started_at=now,
-        heartbeat_at=now,
-        playbook_path=os.path.abspath(ctx.playbook_path) if ctx.playbook_path else "",
-        cluster_name=ctx.cluster.name,
-        cluster_config_path=os.path.abspath(ctx.cluster_path) if ctx.cluster_path else "",
-        cluster_id=cluster_id,
-        pid=os.getpid(),
-        host=os.uname().nodename,
-        variables=redact_tree(ctx.variables),
-        playbook_doc=document(book),
-        cluster_doc=document(ctx.cluster),
-        options={**ctx.options, "concurrency": ctx.concurrency},
-    )
-    ctx.store.create_run(run, step_records(ctx.run_id, book.steps))
-
-
-def _ordered(ctx: RunContext) -> bool:
-    """Hand the whole serial playbook to a fabric that queues steps itself (EMR),
-    unless the engine must retry or time steps out."""
-    return (
-        ctx.fabric.orders_steps
-        and ctx.playbook.is_serial
-        and not any(s.retries.count or s.timeout_seconds for s in ctx.playbook.steps)
-    )
-
-
-def execute_transient(ctx: RunContext) -> RunSummary:
-    """Launch a cluster with the playbook, run it to the end, clean up.
-
-    A serial playbook on a fabric that queues steps itself (EMR) is sent with
-    the launch request; otherwise the cluster starts empty and the scheduler
-    submits each step when it is ready. The cluster is always terminated at
-    the end: on success, failure, Ctrl-C or SIGTERM.
-    """
-    ordered = _ordered(ctx)
-
-    def start() -> tuple[ClusterRef, list[StepRef]]:
-        subs = [Submission(ctx.run_id, s, 1) for s in ctx.playbook.steps] if ordered else []
+    def _start(self) -> tuple[ClusterRef, list[StepRef]]:
+        book, fabric = self.playbook, self.fabric
+        subs = [Submission(self.run_id, s, 1) for s in book.steps] if self.ordered else []
+        if self.find_cluster is not None:
+            return self.find_cluster(), []
+        if self.cluster_ref is not None:
+            return self.cluster_ref, fabric.submit(self.cluster_ref, subs) if subs else []
+        assert self.cluster is not None
         # With its steps attached the cluster may end itself after the last one;
         # started empty, it must wait for the scheduler's steps.
-        return ctx.fabric.launch(
-            ctx.cluster, run_id=ctx.run_id, keep_alive=not ordered, submissions=subs
+        return fabric.launch(
+            self.cluster,
+            run_id=self.run_id,
+            keep_alive=not self.ordered,
+            transient=True,
+            submissions=subs,
         )
 
-    summary = _execute(ctx, start, ordered=ordered, transient=True)
-    assert summary is not None
-    return summary
+    def _follow(self, cluster: ClusterRef, refs: list[StepRef]) -> RunOutcome:
+        book, fabric, writer = self.playbook, self.fabric, self.writer
+        self.cluster_ref = cluster
+        writer.update_run(self.run_id, cluster_id=cluster.id)
+        if self.kind is RunKind.TRANSIENT and not cluster.data.get("ephemeral"):
+            self._record_cluster(cluster)
+        recorder = self._recorder = Recorder(writer)
 
+        def on_event(event: TaskEvent) -> None:
+            recorder(event)
+            self.emit(step_changed(event))
 
-def execute_on_cluster(ctx: RunContext, cluster: ClusterRef, *, async_: bool) -> RunSummary | None:
-    """Add the playbook's steps to a running cluster and follow them (unless
-    ``async_``). On Ctrl-C the run's steps are cancelled; the cluster stays."""
-    ordered = _ordered(ctx)
-
-    def start() -> tuple[ClusterRef, list[StepRef]]:
-        if ordered:
-            subs = [Submission(ctx.run_id, s, 1) for s in ctx.playbook.steps]
-            return cluster, ctx.fabric.submit(cluster, subs)
-        return cluster, []
-
-    return _execute(ctx, start, ordered=ordered, transient=False, async_=async_)
-
-
-def execute_resumed(
-    ctx: RunContext,
-    cluster: Callable[[], ClusterRef],
-    restore: Callable[[ClusterRef], Callable[[Scheduler, Recorder, float], None]],
-    *,
-    transient: bool,
-) -> RunSummary:
-    """Continue a run whose runner died (see ``engine/resume.py``): ``cluster``
-    finds (or, if the dead runner launched none, launches) its cluster."""
-    found: list[ClusterRef] = []
-
-    def start() -> tuple[ClusterRef, list[StepRef]]:
-        found.append(cluster())
-        return found[0], []
-
-    def rebuild(scheduler: Scheduler, recorder: Recorder, now: float) -> None:
-        restore(found[0])(scheduler, recorder, now)
-
-    summary = _execute(ctx, start, ordered=_ordered(ctx), transient=transient, restore=rebuild)
-    assert summary is not None
-    return summary
-
-
-def _execute(
-    ctx: RunContext,
-    start: Callable[[], tuple[ClusterRef, list[StepRef]]],
-    *,
-    ordered: bool,
-    transient: bool,
-    async_: bool = False,
-    restore: Callable[[Scheduler, Recorder, float], None] | None = None,
-) -> RunSummary | None:
-    """Drive a run to its end. ``restore`` (``resume``) rebuilds the tasks of a run
-    whose runner died instead of recording a new run."""
-    fabric, store = ctx.fabric, ctx.store
-    if restore is None:
-        record_run(ctx)
-    else:
-        store.update_run(
-            ctx.run_id,
-            state=RunState.RUNNING,
-            pid=os.getpid(),
-            host=os.uname().nodename,
-            heartbeat_at=time.time(),
-            ended_at=None,
-            reason=None,
+        scheduler = self._scheduler = Scheduler(
+            fabric, cluster, concurrency=self.concurrency, on_event=on_event, ordered=self.ordered
         )
-    recorder = Recorder(store)
-
-    def on_event(event: TaskEvent) -> None:
-        recorder(event)
-        ctx.reporter.task_event(event)
-
-    interrupts = Interrupts()
-    cluster: ClusterRef | None = None
-    scheduler: Scheduler | None = None
-    finished = False
-    try:
-        with interrupts.installed():
-            cluster, refs = with_backoff(start, interrupts)
-            ctx.cluster_ref = cluster
-            store.update_run(ctx.run_id, cluster_id=cluster.id)
-            if ctx.on_cluster is not None:
-                ctx.on_cluster(cluster)
-            info = RunInfo(
-                ctx.run_id,
-                ctx.playbook.name,
-                fabric.name,
+        if self.restore is None:
+            scheduler.add(self.run_id, book.steps, time.time(), refs=refs)
+        else:
+            self.restore(scheduler, recorder, cluster, time.time())
+        if refs and self.kind is RunKind.ATTACHED:
+            log.info(
+                "Successfully added %d steps to the %s cluster with jobflow id '%s'...",
+                len(refs),
+                fabric.label,
                 cluster.id,
-                len(ctx.playbook.steps),
-                ctx.concurrency,
             )
-            scheduler = Scheduler(
-                fabric, cluster, concurrency=ctx.concurrency, on_event=on_event, ordered=ordered
+        if self.detach:
+            writer.update_run(self.run_id, state=RunState.SUBMITTED)
+            log.info(
+                "Run %s submitted; follow it with: dataflow-runner status %s",
+                self.run_id,
+                self.run_id,
             )
-            if restore is None:
-                scheduler.add(ctx.run_id, ctx.playbook.steps, time.time(), refs=refs)
+            return self._outcome(RunState.SUBMITTED, None)
+        self.emit(
+            RunStarted(
+                self.run_id, book.name, fabric.name, cluster.id, len(book.steps), self.concurrency
+            )
+        )
+        watch = (
+            lifecycle.StartupWatch(
+                fabric, cluster, scheduler, self.poll_interval, self._cluster_state
+            )
+            if self.kind is RunKind.TRANSIENT
+            else None
+        )
+        last_beat = time.time()
+
+        def on_wake(now: float) -> None:
+            nonlocal last_beat
+            if now - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = now
+                writer.heartbeat(self.run_id, now)
+            if watch is not None:
+                watch(now)
+
+        drive(
+            scheduler, fabric, token=self.token, poll_interval=self.poll_interval, on_wake=on_wake
+        )
+        if not scheduler.done:  # a forced stop: what was left is cancelled, now
+            self._abandon(scheduler.run_tasks(self.run_id))
+        state, reason = self._verdict(scheduler.run_tasks(self.run_id))
+        writer.update_run(self.run_id, state=state, ended_at=time.time(), reason=reason)
+        outcome = self._outcome(state, reason)
+        self.emit(RunFinished(outcome))
+        return outcome
+
+    def _verdict(self, tasks: Sequence[Task]) -> tuple[RunState, str | None]:
+        completed = sum(1 for t in tasks if t.state is StepState.COMPLETED)
+        if completed == len(tasks):
+            return RunState.COMPLETED, None
+        if self.token.requested:
+            return RunState.CANCELLED, self.token.reason
+        unsuccessful = len(tasks) - completed
+        return RunState.FAILED, f"{unsuccessful}/{len(tasks)} steps failed to complete successfully"
+
+    def _outcome(self, state: RunState, reason: str | None) -> RunOutcome:
+        tasks = self._scheduler.run_tasks(self.run_id) if self._scheduler else []
+        count = {s: sum(1 for t in tasks if t.state is s) for s in StepState}
+        return RunOutcome(
+            run_id=self.run_id,
+            kind=self.kind,
+            state=state,
+            total=len(self.playbook.steps),
+            completed=count[StepState.COMPLETED],
+            failed=count[StepState.FAILED],
+            cancelled=count[StepState.CANCELLED],
+            cluster_id=self.cluster_ref.id if self.cluster_ref else None,
+            fabric_label=self.fabric.label,
+            reason=reason,
+        )
+
+    def _abandon(self, tasks: Sequence[Task]) -> None:
+        """After a forced stop: every step not finished is recorded CANCELLED."""
+        now = time.time()
+        why = "forced to stop"
+        for task in tasks:
+            if task.state.finished:
+                continue
+            task.state, task.reason, task.ended_at = StepState.CANCELLED, why, now
+            if task.attempt and task.submitted:
+                self.writer.finish_attempt(
+                    self.run_id, task.id, task.attempt, StepState.CANCELLED, at=now, reason=why
+                )
             else:
-                restore(scheduler, recorder, time.time())
-            if refs and not transient:
-                log.info(
-                    "Successfully added %d steps to the %s cluster with jobflow id '%s'...",
-                    len(refs),
-                    "EMR" if fabric.name == "emr" else fabric.name,
-                    cluster.id,
+                self.writer.update_step(
+                    self.run_id, task.id, state=StepState.CANCELLED, ended_at=now, reason=why
                 )
-            if async_:
-                store.update_run(ctx.run_id, state=RunState.SUBMITTED)
-                finished = True
-                log.info(
-                    "Run %s submitted; follow it with: dataflow-runner status %s",
-                    ctx.run_id,
-                    ctx.run_id,
-                )
-                return None
-            ctx.reporter.run_started(info)
-            beat = _Heartbeat(store, ctx.run_id)
-            watch = ctx.watch(cluster, scheduler) if ctx.watch is not None else None
 
-            def on_wake(now: float) -> None:
-                beat(now)
-                if watch is not None:
-                    watch(now)
+    # --- clusters --------------------------------------------------------------------
 
-            drive(
-                scheduler,
-                fabric,
-                interrupts=interrupts,
-                poll_interval=ctx.poll_interval,
-                on_wake=on_wake,
-                batch=store.batch,
+    def _record_cluster(self, ref: ClusterRef) -> None:
+        now = time.time()
+        assert self.cluster is not None
+        self.writer.upsert_cluster(
+            ClusterRecord(
+                id=ref.id,
+                fabric=self.fabric.name,
+                name=self.cluster.name,
+                state=ClusterState.STARTING,
+                created_at=now,
+                updated_at=now,
+                run_id=self.run_id,
+                config_doc=document(self.cluster),
             )
-            summary = summarise(scheduler, ctx.run_id, interrupts.requested)
-            reason = (
-                f"interrupted by {interrupts.name}"
-                if interrupts.requested
-                else None
-                if summary.state == "COMPLETED"
-                else f"{summary.unsuccessful}/{summary.total} steps failed to complete successfully"
-            )
-            store.update_run(
-                ctx.run_id, state=RunState(summary.state), ended_at=time.time(), reason=reason
-            )
-            finished = True
-            ctx.reporter.run_finished(info, summary)
-            return summary
-    finally:
-        _clean_up(ctx, cluster, scheduler, finished=finished, transient=transient)
+        )
 
+    def _cluster_state(self, ref: ClusterRef, status: ClusterStatus) -> None:
+        if ref.data.get("ephemeral"):
+            return
+        record_cluster_state(self.writer, ref.id, status)
 
-def _clean_up(
-    ctx: RunContext,
-    cluster: ClusterRef | None,
-    scheduler: Scheduler | None,
-    *,
-    finished: bool,
-    transient: bool,
-) -> None:
-    """Whatever happened, leave nothing running that this run started."""
-    fabric, store = ctx.fabric, ctx.store
-    if not finished:
-        # Left by an exception (a forced exit, a fabric error): record it first.
+    # --- cleaning up -----------------------------------------------------------------
+
+    def _clean_up(self, cluster: ClusterRef | None, outcome: RunOutcome | None) -> None:
+        """Whatever happened, leave nothing running that this run started."""
+        if outcome is None:
+            self._record_stop()
+            if cluster is not None and self.kind is not RunKind.TRANSIENT:
+                self._cancel_active(cluster)
         try:
-            store.update_run(
-                ctx.run_id,
+            if cluster is not None and self.kind is RunKind.TRANSIENT:
+                self._terminate(cluster)
+            if self.log_failed_steps and cluster is not None and outcome is not None:
+                self._show_failed_logs(cluster)
+        finally:
+            if self.owns_fabric:
+                self.fabric.close()
+            if self.lock is not None:
+                self.lock.release(success=outcome is not None and outcome.failure() is None)
+
+    def _record_stop(self) -> None:
+        # Left by an exception (a fabric error, a store error): record it first.
+        try:
+            self.writer.update_run(
+                self.run_id,
                 state=RunState.FAILED,
                 ended_at=time.time(),
                 reason="the runner stopped before the run ended",
             )
         except Exception:
             log.debug("could not record the run's end", exc_info=True)
-        if cluster is not None and scheduler is not None and not transient:
-            active = [t.ref for t in scheduler.active if t.ref is not None]
-            if active:
-                try:
-                    fabric.cancel(cluster, active)
-                except Exception as exc:
-                    log.error("could not cancel the run's steps on %s: %s", cluster.id, exc)
-    if cluster is not None and transient:
+
+    def _cancel_active(self, cluster: ClusterRef) -> None:
+        scheduler = self._scheduler
+        active = [t.ref for t in scheduler.active if t.ref is not None] if scheduler else []
+        if active:
+            try:
+                self.fabric.cancel(cluster, active)
+            except Exception as exc:
+                log.error("could not cancel the run's steps on %s: %s", cluster.id, exc)
+
+    def _terminate(self, cluster: ClusterRef) -> None:
+        """A transient cluster ends with its run: until it is done (only a forced stop
+        ends the waiting), since a cluster left running costs money."""
+        fabric = self.fabric
         try:
-            # Until it is done (a second Ctrl-C stops the waiting): a cluster left
-            # running costs money.
-            ref = cluster
-            with_backoff(lambda: fabric.terminate(ref), None)
-        except Exception as exc:  # reported; the caller checks the cluster's end
+            lifecycle.with_backoff(lambda: fabric.terminate(cluster), None)
+            status = fabric.cluster_status(cluster)
+        except FabricError as exc:
             log.error("could not terminate cluster %s: %s", cluster.id, exc)
-    ctx.reporter.close()
-    fabric.close()
+            return
+        if status.state in lifecycle.ENDED:
+            self._cluster_state(cluster, status)
+            return
+        log.info(
+            "Transient %s run with jobflow ID [%s] finished its steps; waiting until the "
+            "cluster is terminated...",
+            fabric.label,
+            cluster.id,
+        )
+        try:
+            status = lifecycle.wait_for(
+                fabric,
+                cluster,
+                want=lifecycle.ENDED,
+                poll_interval=self.poll_interval,
+                token=self.token,
+                until_forced=True,
+                on_state=self._cluster_state,
+            )
+        except FabricError as exc:
+            log.error("could not follow the termination of cluster %s: %s", cluster.id, exc)
+            return
+        if status.state in lifecycle.ENDED:
+            log.info(
+                "%s cluster with ID [%s] is terminated (%s)",
+                fabric.label,
+                cluster.id,
+                status.state.value,
+            )
+        else:
+            log.error(
+                "cluster %s is still %s: terminate it with: dataflow-runner down "
+                "--emr-config CONFIG --emr-cluster %s",
+                cluster.id,
+                status.state.value,
+                cluster.id,
+            )
+
+    def _show_failed_logs(self, cluster: ClusterRef) -> None:
+        """Print each FAILED step's logs once the fabric has them (a bounded wait),
+        and keep the probable cause they show."""
+        from dataflow_runner.diagnosis import show_logs
+
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        for task in scheduler.run_tasks(self.run_id):
+            if task.state is not StepState.FAILED or task.ref is None:
+                continue
+            found = self._wait_for_logs(cluster, task.ref)
+            if found is None:
+                continue
+            location, files = found
+            self.writer.update_attempt(self.run_id, task.id, task.attempt, log_location=location)
+            cause = show_logs(files, task.fabric_id, location)
+            if cause is not None:
+                log.error(
+                    "Step '%s' (%s): probable cause: %s", task.step.name, task.fabric_id, cause
+                )
+                self.writer.update_step(self.run_id, task.id, cause=cause)
+
+    def _wait_for_logs(
+        self, cluster: ClusterRef, ref: StepRef
+    ) -> tuple[str, dict[str, str]] | None:
+        deadline = time.monotonic() + LOG_WAIT_SECONDS
+        while True:
+            try:
+                found = self.fabric.fetch_logs(cluster, ref)
+            except FabricError as exc:
+                log.error("Couldn't retrieve logs for step %s: %s", ref.fabric_id, exc)
+                return None
+            if found is not None and found[1]:
+                return found
+            if time.monotonic() >= deadline or self.token.forced:
+                log.error("No logs for step %s after %.0fs", ref.fabric_id, LOG_WAIT_SECONDS)
+                return None
+            log.info("Waiting for the logs of step %s to be copied...", ref.fabric_id)
+            self.token.sleep(self.poll_interval(60.0), until_forced=True)
 
 
-class _Heartbeat:
-    """Tells the store the runner is alive (a run whose runner died shows as such)."""
-
-    def __init__(self, store: Store, run_id: str) -> None:
-        self.store = store
-        self.run_id = run_id
-        self.last = time.time()
-
-    def __call__(self, now: float) -> None:
-        if now - self.last >= HEARTBEAT_SECONDS:
-            self.last = now
-            self.store.heartbeat(self.run_id, now)
+def record_cluster_state(writer: StoreWriter, cluster_id: str, status: ClusterStatus) -> None:
+    """A cluster's new state, as its fabric reports it."""
+    now = time.time()
+    fields: dict[str, Any] = {"state": status.state, "updated_at": now}
+    if status.reason:
+        fields["reason"] = status.reason
+    if status.state.finished:
+        fields["ended_at"] = now
+    writer.update_cluster(cluster_id, **fields)

@@ -78,9 +78,9 @@ class Task:
 
     @property
     def fabric_id(self) -> str:
-        """The id the fabric gave this step (EMR's ``s-...``), else the step's id."""
+        """The id the fabric gave this attempt (EMR's ``s-...``), else the step's id."""
         ref = self.ref
-        return ref.fabric_id if ref is not None and ref.fabric_id.startswith("s-") else self.id
+        return ref.fabric_id if ref is not None and ref.fabric_id else self.id
 
 
 class EventKind(enum.Enum):

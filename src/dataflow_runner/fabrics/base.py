@@ -1,9 +1,18 @@
 """The fabric protocol: what every place that runs steps implements.
 
+Two objects per fabric:
+
+* a :class:`Driver` (one per fabric, found through ``fabrics/registry.py``)
+  knows the fabric's settings: it opens a :class:`Fabric` for a cluster config
+  and a playbook, works out a run's step concurrency, and plans what a dry run
+  prints;
+* a :class:`Fabric` is one open connection to it, used by one run (or by one
+  engine host's runs on its cluster): clusters, steps, logs.
+
 A fabric never sleeps and never touches the store: waiting, retrying and
-recording live in the engine (``engine/scheduler.py``). A fabric translates
-between steps and its vendor's API, converting vendor errors at the boundary
-(``raise FabricUnavailable(...) from exc`` for what is worth retrying).
+recording live in the engine (``engine/``). It translates between steps and its
+vendor's API, converting vendor errors at the boundary (``raise
+FabricUnavailable(...) from exc`` for what is worth retrying).
 
 References (:class:`ClusterRef`, :class:`StepRef`) are JSON-serialisable and
 stored, so a run can be resumed after a crash without submitting twice.
@@ -11,17 +20,21 @@ stored, so a run can be resumed after a crash without submitting twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dataflow_runner.config.spec import ClusterConfig, Playbook, Step
 from dataflow_runner.store.records import ClusterState, StepState
+
+if TYPE_CHECKING:
+    from dataflow_runner.config.spec import ClusterConfig, Playbook, Step
+    from dataflow_runner.store.records import AttemptRecord, RunRecord
 
 
 @dataclass(frozen=True)
 class ClusterRef:
-    """A running cluster: EMR's ``j-...`` or a local ``l-...`` (``data`` is fabric-specific)."""
+    """A running cluster: EMR's ``j-...``, a local ``l-...`` (``data`` is the fabric's)."""
 
     id: str
     fabric: str
@@ -45,6 +58,12 @@ class StepRef:
     def to_json(self) -> dict[str, Any]:
         return {"fabric_id": self.fabric_id, "attempt": self.attempt, **dict(self.data)}
 
+    @classmethod
+    def from_json(cls, run_id: str, step_id: str, doc: Mapping[str, Any]) -> StepRef:
+        """The ref :meth:`to_json` stored (an attempt's ``fabric_ref``)."""
+        data = {k: v for k, v in doc.items() if k not in ("fabric_id", "attempt")}
+        return cls(run_id, step_id, int(doc.get("attempt", 1)), str(doc.get("fabric_id", "")), data)
+
 
 @dataclass(frozen=True)
 class StepStatus:
@@ -61,7 +80,7 @@ class StepStatus:
 class ClusterStatus:
     state: ClusterState
     reason: str | None = None
-    reason_code: str | None = None
+    reason_code: str | None = None  # the vendor's code: BOOTSTRAP_FAILURE is retried
 
 
 @dataclass(frozen=True)
@@ -82,28 +101,67 @@ class Submission:
     attempt: int
 
 
+@dataclass(frozen=True)
+class ClusterStep:
+    """A step a cluster holds, in common terms (what ``resume`` reconciles)."""
+
+    id: str
+    name: str
+    state: StepState
+    created_at: float | None = None
+
+
+@dataclass(frozen=True)
+class TaggedCluster:
+    """A cluster this tool launched, as the fabric lists it (``clusters --orphans``)."""
+
+    id: str
+    name: str
+    state: str
+    run_id: str  # the run it was launched for ("" when none)
+    transient: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a dry run prints: a log line, and the exact request as JSON."""
+
+    message: str
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a front end may tune when a fabric is opened."""
+
+    state_dir: Path
+    #: Seconds between status polls of a remote fabric (None: the fabric's default).
+    poll_interval: float | None = None
+    #: The store URL, for the engine hosts a fabric starts (a local cluster's).
+    store: str | None = None
+
+
 class Fabric(Protocol):
     """Where steps run. Methods are non-blocking unless they say otherwise."""
 
     name: str
+    #: How the fabric is named in the Go tool's log lines ("EMR", "local").
+    label: str
     #: True when the fabric runs a serial playbook's steps in order by itself,
     #: with EMR's actionOnFailure semantics (submit them all at once).
     orders_steps: bool
     #: True when a submitted step runs at once (a local process); False when it
     #: may wait in the fabric's own queue first (EMR's PENDING).
     submits_running: bool
-    #: True when the fabric's calls are quick and cannot half-succeed (local
-    #: processes): the store transitions of one wake of the engine's loop are
-    #: then committed together, after the wake's submissions. False (EMR): each
-    #: is committed at once, so a submission is recorded before the next call
-    #: (which may be retried for minutes) is made.
-    groups_commits: bool
 
-    def validate(self, cluster: ClusterConfig, playbook: Playbook) -> None:
+    def validate(self, cluster: ClusterConfig | None, playbook: Playbook) -> None:
         """Reject (ConfigError) what this fabric cannot run, before anything starts."""
 
-    def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
-        """The exact requests or commands this fabric would run (``--dry-run``)."""
+    def poll_interval(self, elapsed: float) -> float:
+        """Seconds between polls ``elapsed`` seconds into a wait (a fabric whose
+        handles wake the engine may answer a long time)."""
+
+    # --- clusters ---------------------------------------------------------------------
 
     def launch(
         self,
@@ -111,20 +169,52 @@ class Fabric(Protocol):
         *,
         run_id: str,
         keep_alive: bool,
+        transient: bool = True,
         submissions: Sequence[Submission] = (),
     ) -> tuple[ClusterRef, list[StepRef]]:
-        """Start a cluster (with steps attached, for a transient run)."""
+        """Start a cluster (with steps attached, for a transient run). ``run_id``
+        tags it, so a launch whose answer was lost is found, not repeated.
+        ``transient``: the cluster lives for one run (else: ``up``, a cluster that
+        takes runs until it is terminated)."""
 
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus: ...
 
-    def terminate(self, ref: ClusterRef) -> None: ...
+    def terminate(self, ref: ClusterRef) -> None:
+        """Ask the cluster to end (its steps with it); the engine waits for it."""
+
+    def find_cluster(
+        self, cluster_id: str | None, name: str, run_id: str, since: float
+    ) -> ClusterRef | None:
+        """The cluster a dead runner's run was on: ``cluster_id`` if it recorded one,
+        else the one launched for ``run_id`` (by its tag); None when it is gone."""
+
+    def set_concurrency(self, ref: ClusterRef, level: int) -> None:
+        """Let the cluster run ``level`` steps at once."""
+
+    # --- steps ------------------------------------------------------------------------
 
     def submit(self, ref: ClusterRef, submissions: Sequence[Submission]) -> list[StepRef]: ...
 
     def poll(self, ref: ClusterRef, steps: Sequence[StepRef]) -> dict[tuple[str, str], StepStatus]:
         """The status of every step in ``steps`` (one vendor call where possible)."""
 
-    def cancel(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None: ...
+    def cancel(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
+        """Ask the steps to stop (a grace period, where the fabric has one)."""
+
+    def kill(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
+        """Stop the steps now (a second Ctrl-C): no grace period."""
+
+    def list_steps(self, ref: ClusterRef, since: float) -> list[ClusterStep]:
+        """The cluster's steps created at or after ``since``, oldest first."""
+
+    def reattach(self, ref: ClusterRef, stored: StepRef) -> StepRef | None:
+        """An attempt a dead runner recorded as started: the ref to follow it by if
+        it is still with the fabric, else None (it ended with its runner; anything
+        of it left running is stopped)."""
+
+    def stop_unrecorded(self, ref: ClusterRef, run_id: str, step_ids: Sequence[str]) -> list[str]:
+        """Stop what a dead runner started for ``step_ids`` without recording it;
+        the ids of the steps it stopped."""
 
     def wait_handles(self) -> Sequence[int]:
         """File descriptors that become readable when a step may have changed state;
@@ -135,6 +225,52 @@ class Fabric(Protocol):
         escalate SIGTERM to SIGKILL); None if never."""
 
     def diagnose(self, ref: ClusterRef, step: StepRef) -> FailureCause | None:
-        """The probable cause of a failed step, from its logs."""
+        """The probable cause of a failed step, from what the fabric saw or its logs."""
+
+    def fetch_logs(
+        self, ref: ClusterRef, step: StepRef, log_uri: str = ""
+    ) -> tuple[str, dict[str, str]] | None:
+        """A finished step's log files (where they are, and their text by name),
+        or None while the fabric has not made them available yet."""
 
     def close(self) -> None: ...
+
+
+class Driver(Protocol):
+    """A fabric's entry point (see the module's docstring)."""
+
+    name: str
+    label: str
+
+    def open(
+        self, cluster: ClusterConfig | None, playbook: Playbook | None, options: Options
+    ) -> Fabric:
+        """A fabric for a run of ``playbook`` on ``cluster`` (None: a cluster that
+        runs already, reached with the playbook's own settings)."""
+
+    def hosted(
+        self, cluster: ClusterConfig, cluster_id: str, options: Options
+    ) -> Callable[[], Fabric]:
+        """For an engine host running cluster ``cluster_id``: the fabric of each run
+        on it (views sharing the cluster's capacity, where the fabric has one)."""
+
+    def concurrency(self, cluster: ClusterConfig | None, playbook: Playbook) -> int:
+        """How many of the playbook's steps run at once."""
+
+    def host(self, cluster_id: str, state_dir: Path) -> str | None:
+        """The address of the engine host that runs this cluster's steps (a local
+        cluster's socket), or None when the engine drives the cluster itself."""
+
+    def plan_transient(self, cluster: ClusterConfig, playbook: Playbook, run_id: str) -> Plan: ...
+
+    def plan_attached(self, playbook: Playbook, cluster_id: str) -> Plan: ...
+
+    def plan_launch(self, cluster: ClusterConfig) -> Plan: ...
+
+    def plan_terminate(self, cluster: ClusterConfig, cluster_id: str) -> Plan: ...
+
+    def read_logs(self, run: RunRecord, attempt: AttemptRecord) -> dict[str, str]:
+        """The log files of an attempt whose logs the fabric keeps (not local files)."""
+
+    def tagged_clusters(self, region: str) -> list[TaggedCluster]:
+        """Clusters this tool launched that are still up (``clusters --orphans``)."""

@@ -8,12 +8,10 @@ line ``lock already held at NAME``. Acquiring is atomic in every backend
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any, Protocol
 
 from dataflow_runner.errors import FlagError
@@ -98,51 +96,61 @@ def make_lock(name: str, consul: str | None = None, backend: str | None = None) 
     return FileLock(name)
 
 
-@contextlib.contextmanager
-def held_lock(
-    *,
-    hard: str | None,
-    soft: str | None,
-    consul: str | None = None,
-    backend: str | None = None,
-    run_id: str | None = None,
-    take_over: bool = False,
-) -> Iterator[str | None]:
-    """Hold the hard or soft lock (if any) around a block.
+class LockHold:
+    """A lock held for a run, released by the run's outcome: a soft lock whatever
+    it was, a hard lock only when the run succeeded (as in the Go tool).
 
-    Leaving the block normally releases it; leaving by an exception (a failed
-    or interrupted run) releases only a soft lock.
+    >>> hold = LockHold.take("nightly", soft=False, run_id="r-1")  # doctest: +SKIP
+    >>> hold.release(success=False)  # doctest: +SKIP  (kept: unlock it by hand)
     """
-    name = hard or soft
-    if not name:
-        if consul:
-            raise FlagError("--lock or --softLock is needed to make use of --consul")
-        yield None
-        return
-    lock = make_lock(name, consul, backend)
-    if take_over and run_id and (lock.holder() or {}).get("run_id") == run_id:
-        # A resumed run takes its own lock back from its dead runner.
-        lock.release(force=True)
-    lock.acquire(owner_info(run_id))
-    log.debug("lock %s acquired", lock.name)
-    try:
-        yield lock.name
-    except BaseException:
-        if soft:
-            _release(lock)
-        else:
-            try:
-                lock.keep()
-            except Exception as exc:
-                log.error("could not keep lock %s: %s", lock.name, exc)
-            log.warning(
-                "hard lock %s is kept because the run did not succeed; release it "
-                "with: dataflow-runner unlock %s",
-                lock.name,
-                name,
-            )
-        raise
-    _release(lock)
+
+    def __init__(self, lock: Lock, *, soft: bool, given: str) -> None:
+        self.lock = lock
+        self.soft = soft
+        self._given = given  # the name as the user gave it (for the unlock hint)
+        self._released = False
+
+    @property
+    def name(self) -> str:
+        return self.lock.name
+
+    @classmethod
+    def take(
+        cls,
+        name: str,
+        *,
+        soft: bool,
+        consul: str | None = None,
+        backend: str | None = None,
+        run_id: str | None = None,
+        take_over: bool = False,
+    ) -> LockHold:
+        """Take the lock or raise LockHeldError (exit code 17). ``take_over``: a
+        resumed run takes its own lock back from its dead runner."""
+        lock = make_lock(name, consul, backend)
+        if take_over and run_id and (lock.holder() or {}).get("run_id") == run_id:
+            lock.release(force=True)
+        lock.acquire(owner_info(run_id))
+        log.debug("lock %s acquired", lock.name)
+        return cls(lock, soft=soft, given=name)
+
+    def release(self, *, success: bool) -> None:
+        if self._released:
+            return
+        self._released = True
+        if success or self.soft:
+            _release(self.lock)
+            return
+        try:
+            self.lock.keep()
+        except Exception as exc:
+            log.error("could not keep lock %s: %s", self.lock.name, exc)
+        log.warning(
+            "hard lock %s is kept because the run did not succeed; release it "
+            "with: dataflow-runner unlock %s",
+            self.lock.name,
+            self._given,
+        )
 
 
 def _release(lock: Lock) -> None:

@@ -3,9 +3,8 @@ and the mapping between records and rows.
 
 Both backends run these strings unchanged (sqlite3 and SQLAlchemy's ``text()``
 accept the same ``:name`` style), so only SQL that SQLite (3.24+, for
-``ON CONFLICT``) and PostgreSQL both understand belongs here. Column lists
-follow the records' fields; ``schema.py`` defines the same columns (a test
-checks the three agree).
+``ON CONFLICT``) and PostgreSQL both understand belongs here. Tables and
+columns are worked out from the records (``records.py`` declares them once).
 
 >>> update_sql("runs", ("state", "reason"))
 'UPDATE runs SET state = :state, reason = :reason WHERE id = :id'
@@ -16,50 +15,72 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import typing
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from dataflow_runner.errors import StoreError
 from dataflow_runner.store.records import (
+    RECORDS,
     AttemptRecord,
     ClusterRecord,
     ClusterState,
     RunRecord,
-    RunState,
     StepRecord,
-    StepState,
 )
 
 R = TypeVar("R", RunRecord, StepRecord, AttemptRecord, ClusterRecord)
 
-TABLES: dict[type, str] = {
-    RunRecord: "runs",
-    StepRecord: "steps",
-    AttemptRecord: "attempts",
-    ClusterRecord: "clusters",
+
+@dataclass(frozen=True)
+class Column:
+    """A column, as its record's field declares it (see ``records.py``)."""
+
+    name: str
+    kind: str  # "text", "double", "integer", "json"
+    nullable: bool
+    enum: type[enum.StrEnum] | None = None  # stored as its value
+    tuple_: bool = False  # a JSON array read back as a tuple
+    default: Any = None  # a column that is not nullable: its value when not given
+
+
+def _column(f: dataclasses.Field[Any], hint: Any) -> Column:
+    args = typing.get_args(hint)
+    nullable = type(None) in args
+    base = next((a for a in args if a is not type(None)), hint) if nullable else hint
+    origin = typing.get_origin(base)
+    default: Any = None
+    if f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    if origin in (dict, tuple):
+        return Column(f.name, "json", nullable, tuple_=origin is tuple, default=default)
+    if isinstance(base, type) and issubclass(base, enum.StrEnum):
+        return Column(f.name, "text", nullable, enum=base, default=default)
+    kinds = {str: "text", float: "double", int: "integer"}
+    return Column(f.name, kinds[base], nullable, default=default)
+
+
+def columns(cls: type) -> tuple[Column, ...]:
+    """The columns of a record's table, in field order."""
+    hints = typing.get_type_hints(cls)
+    return tuple(_column(f, hints[f.name]) for f in dataclasses.fields(cls))
+
+
+TABLES: dict[type, str] = {cls: cls.TABLE.name for cls in RECORDS}
+SCHEMA: dict[str, tuple[Column, ...]] = {cls.TABLE.name: columns(cls) for cls in RECORDS}
+COLUMNS: dict[str, tuple[str, ...]] = {t: tuple(c.name for c in cs) for t, cs in SCHEMA.items()}
+KEYS: dict[str, tuple[str, ...]] = {cls.TABLE.name: cls.TABLE.keys for cls in RECORDS}
+# The columns each table converts on the way in and out: enums and JSON.
+_ENUMS: dict[str, dict[str, type[enum.StrEnum]]] = {
+    t: {c.name: c.enum for c in cs if c.enum is not None} for t, cs in SCHEMA.items()
 }
-COLUMNS: dict[str, tuple[str, ...]] = {
-    table: tuple(f.name for f in dataclasses.fields(cls)) for cls, table in TABLES.items()
+_JSON: dict[str, dict[str, bool]] = {
+    t: {c.name: c.tuple_ for c in cs if c.kind == "json"} for t, cs in SCHEMA.items()
 }
-KEYS: dict[str, tuple[str, ...]] = {
-    "runs": ("id",),
-    "steps": ("run_id", "step_id"),
-    "attempts": ("run_id", "step_id", "attempt"),
-    "clusters": ("id",),
-}
-# The only enum column of each table is its state.
-_STATES: dict[str, type[enum.StrEnum]] = {
-    "runs": RunState,
-    "steps": StepState,
-    "attempts": StepState,
-    "clusters": ClusterState,
-}
-# Dict fields, and the one tuple field, are stored as JSON text (nothing is pickled).
-_DICTS = frozenset(
-    ("variables", "playbook_doc", "cluster_doc", "options", "config_doc", "fabric_ref")
-)
-_TUPLES = frozenset(("depends_on",))
-_JSON = _DICTS | _TUPLES
 
 
 def _select(table: str, alias: str = "") -> str:
@@ -94,6 +115,9 @@ COUNT_RUNS_BY_PREFIX = (
 LIST_RUNS = f"{_select('runs')}{{where}} ORDER BY created_at DESC, id DESC LIMIT :limit"
 RUN_FILTERS = {
     "state": "state = :state",
+    "kind": "kind = :kind",
+    # Keyset pagination: the runs after a page's last (newest first).
+    "after": "(created_at < :after_at OR (created_at = :after_at AND id < :after_id))",
     "playbook": "playbook = :playbook",
     "since": "created_at >= :since",
     "until": "created_at < :until",
@@ -162,30 +186,24 @@ def update_sql(table: str, fields: tuple[str, ...]) -> str:
 # call (dumps only reuses its own for default options): a step's start encodes one.
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 
-# The columns of each table whose values ``params`` converts: its state and its JSON.
-_CONVERTED: dict[str, tuple[str, ...]] = {
-    table: ("state", *(c for c in columns if c in _JSON)) for table, columns in COLUMNS.items()
-}
-
 
 def encode(table: str, column: str, value: Any) -> Any:
     """A record field's value as a query parameter."""
     if value is None:
         return None
-    if column == "state":
-        # Coerce through the enum: an unknown state fails here, not on every later read.
-        return _STATES[table](value).value
-    if column in _JSON:
-        return _to_json(list(value) if column in _TUPLES else value)
+    enum_type = _ENUMS[table].get(column)
+    if enum_type is not None:
+        # Coerce through the enum: an unknown value fails here, not on every later read.
+        return enum_type(value).value
+    as_tuple = _JSON[table].get(column)
+    if as_tuple is not None:
+        return _to_json(list(value) if as_tuple else value)
     return value
 
 
 def params(table: str, record: object) -> dict[str, Any]:
     """All the columns of ``record`` as query parameters."""
-    values = {c: getattr(record, c) for c in COLUMNS[table]}
-    for column in _CONVERTED[table]:
-        values[column] = encode(table, column, values[column])
-    return values
+    return {c: encode(table, c, getattr(record, c)) for c in COLUMNS[table]}
 
 
 def encode_fields(table: str, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,14 +211,24 @@ def encode_fields(table: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def decode(cls: type[R], row: Mapping[str, Any]) -> R:
-    """The record a row holds (enums, dicts and tuples restored)."""
+    """The record a row holds (enums, dicts and tuples restored). A value this code
+    does not know (a newer version wrote it) is a ``StoreError``, not a crash."""
     table = TABLES[cls]
     values = dict(row)
-    values["state"] = _STATES[table](values["state"])
-    for column in _JSON.intersection(values):
-        loaded = json.loads(values[column]) if values[column] else None
-        if column in _TUPLES:
-            values[column] = tuple(loaded or ())
-        else:
-            values[column] = loaded if loaded is not None else {}
+    try:
+        for column, enum_type in _ENUMS[table].items():
+            if values.get(column) is not None:
+                values[column] = enum_type(values[column])
+        for column, as_tuple in _JSON[table].items():
+            raw = values.get(column)
+            loaded = json.loads(raw) if raw else None
+            if as_tuple:
+                values[column] = tuple(loaded or ())
+            else:
+                values[column] = loaded if loaded is not None else {}
+    except ValueError as exc:
+        raise StoreError(
+            f"the store holds a {table} row this version cannot read ({exc}); "
+            "was it written by a newer dataflow-runner?"
+        ) from None
     return cls(**values)

@@ -1,5 +1,13 @@
 """What the state store keeps: plain, typed records (no ORM objects escape the store).
 
+Each record class *is* its table's declaration: one column per field, its SQL
+type worked out from the field's type (``str`` → TEXT, ``float`` → DOUBLE,
+``int`` → INTEGER, an enum → its value as TEXT, ``dict``/``tuple`` → JSON
+text), nullable when the type admits ``None``, the default of a column that is
+not nullable from the field's. :class:`Table` adds what a type cannot say: keys,
+foreign keys, indexes. ``queries.py`` (the SQL text) and ``schema.py`` (the
+SQLAlchemy tables the migrations are checked against) are derived from here.
+
 Times are UTC epoch seconds (floats); JSON-able fields hold already-redacted
 data (see ``config/redact.py``): nothing secret reaches the store.
 """
@@ -8,7 +16,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+
+class RunKind(enum.StrEnum):
+    """How a run came to be."""
+
+    TRANSIENT = "transient"  # on a cluster launched for it, terminated after it
+    ATTACHED = "attached"  # on a cluster that was already running
 
 
 class RunState(enum.StrEnum):
@@ -17,10 +32,13 @@ class RunState(enum.StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    #: Never stored: what the reader reports for a RUNNING run whose runner is gone
+    #: (no heartbeat for a while, or its process died); ``resume`` continues it.
+    DEAD = "DEAD"
 
     @property
     def finished(self) -> bool:
-        return self not in (RunState.RUNNING, RunState.SUBMITTED)
+        return self in (RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED)
 
 
 class StepState(enum.StrEnum):
@@ -38,7 +56,7 @@ class StepState(enum.StrEnum):
 
 
 class ClusterState(enum.StrEnum):
-    """EMR's cluster states; local clusters use the same names."""
+    """EMR's cluster states; other fabrics use the same names."""
 
     STARTING = "STARTING"
     BOOTSTRAPPING = "BOOTSTRAPPING"
@@ -54,13 +72,35 @@ class ClusterState(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Table:
+    """What a record's field types do not say about its table."""
+
+    name: str
+    keys: tuple[str, ...]
+    #: (columns, referenced table, referenced columns); rows go with the row they refer to.
+    foreign_keys: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = ()
+    #: index name → columns.
+    indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One execution of a playbook."""
 
+    TABLE: ClassVar[Table] = Table(
+        "runs",
+        keys=("id",),
+        indexes=(
+            ("ix_runs_created_at", ("created_at",)),
+            ("ix_runs_state", ("state",)),
+            ("ix_runs_playbook", ("playbook",)),
+        ),
+    )
+
     id: str
-    command: str  # run-transient | run | up ...
+    kind: RunKind
     playbook: str  # the playbook's name
-    fabric: str  # local | emr
+    fabric: str
     state: RunState
     created_at: float
     playbook_path: str = ""
@@ -83,13 +123,21 @@ class RunRecord:
 class StepRecord:
     """A step within a run, with its latest state."""
 
+    TABLE: ClassVar[Table] = Table(
+        "steps",
+        keys=("run_id", "step_id"),
+        foreign_keys=((("run_id",), "runs", ("id",)),),
+        # The primary key already finds a run's steps; this one also gives them in order.
+        indexes=(("ix_steps_run_position", ("run_id", "position")),),
+    )
+
     run_id: str
     step_id: str
     position: int  # order in the playbook
     name: str
     type: str
     state: StepState
-    action_on_failure: str = "CANCEL_AND_WAIT"
+    action_on_failure: str
     depends_on: tuple[str, ...] = ()
     attempts: int = 0
     started_at: float | None = None
@@ -97,14 +145,18 @@ class StepRecord:
     exit_code: int | None = None
     reason: str | None = None
     cause: str | None = None  # probable cause of a failure, from the logs
-    fabric_ref: dict[str, Any] = field(
-        default_factory=dict
-    )  # e.g. {"cluster": "j-..", "step": "s-.."}
+    fabric_ref: dict[str, Any] = field(default_factory=dict)  # the last attempt's
 
 
 @dataclass(frozen=True)
 class AttemptRecord:
     """One try of a step."""
+
+    TABLE: ClassVar[Table] = Table(
+        "attempts",
+        keys=("run_id", "step_id", "attempt"),
+        foreign_keys=((("run_id", "step_id"), "steps", ("run_id", "step_id")),),
+    )
 
     run_id: str
     step_id: str
@@ -116,12 +168,21 @@ class AttemptRecord:
     reason: str | None = None
     cause: str | None = None
     fabric_ref: dict[str, Any] = field(default_factory=dict)
-    log_location: str = ""  # a directory, or an s3:// prefix
+    log_location: str = ""  # a file prefix, or an s3:// prefix
 
 
 @dataclass(frozen=True)
 class ClusterRecord:
-    """A cluster this tool launched (EMR jobflow ``j-...`` or local ``l-...``)."""
+    """A cluster this tool launched or ran on (EMR's ``j-...``, a local ``l-...``)."""
+
+    TABLE: ClassVar[Table] = Table(
+        "clusters",
+        keys=("id",),
+        indexes=(
+            ("ix_clusters_state", ("state",)),
+            ("ix_clusters_created_at", ("created_at",)),
+        ),
+    )
 
     id: str
     fabric: str
@@ -132,7 +193,10 @@ class ClusterRecord:
     reason: str | None = None
     ended_at: float | None = None
     updated_at: float | None = None
-    pid: int | None = None  # a local cluster's agent process
+    pid: int | None = None  # the process that hosts it, for a cluster on this machine
     host: str = ""
-    endpoint: str = ""  # how to reach it (a local cluster's directory)
+    endpoint: str = ""  # how to reach its engine host (a socket's directory)
     config_doc: dict[str, Any] = field(default_factory=dict)  # rendered, redacted
+
+
+RECORDS: tuple[type[Any], ...] = (RunRecord, StepRecord, AttemptRecord, ClusterRecord)

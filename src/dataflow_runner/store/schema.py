@@ -1,107 +1,69 @@
-"""The store's tables, defined once with SQLAlchemy Core.
+"""The store's tables as SQLAlchemy Core objects, worked out from the records.
 
-This module is imported by the Alembic migrations (and tests), never on the
-hot path: queries are portable SQL text (``queries.py``) so the default SQLite
-store runs on the standard library's sqlite3 without importing SQLAlchemy.
-Times are UTC epoch seconds (double precision); dict and tuple fields are JSON
-text (nothing is pickled); enums are their values. Strings are TEXT: a length
-limit would hold on PostgreSQL only, and the backends must behave alike.
+``records.py`` declares every column once; this module turns those declarations
+into ``sqlalchemy.Table`` s for the Alembic migrations' environment and for the
+test that compares a migrated database with them. It is imported only there,
+never on the hot path: queries are portable SQL text (``queries.py``), so the
+default SQLite store runs on the standard library's sqlite3 without importing
+SQLAlchemy. Times are UTC epoch seconds (double precision); dict and tuple
+fields are JSON text (nothing is pickled); enums are their values. Strings are
+TEXT: a length limit would hold on PostgreSQL only, and the backends must
+behave alike.
 
-A change here needs a new numbered migration in ``migrations/versions`` (and
-``backends.REVISIONS``); a test compares the migrated database to this module.
+A change of a record needs a new numbered migration in ``migrations/versions``
+(and ``backends.REVISIONS``): the migrations are the history of the schema,
+this module is its present.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import sqlalchemy as sa
+
+from dataflow_runner.store.queries import Column, columns
+from dataflow_runner.store.records import RECORDS
 
 metadata = sa.MetaData()
 
-runs = sa.Table(
-    "runs",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("command", sa.Text, nullable=False),
-    sa.Column("playbook", sa.Text, nullable=False),
-    sa.Column("fabric", sa.Text, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Column("playbook_path", sa.Text, nullable=False, server_default=""),
-    sa.Column("cluster_name", sa.Text, nullable=False, server_default=""),
-    sa.Column("cluster_config_path", sa.Text, nullable=False, server_default=""),
-    sa.Column("cluster_id", sa.Text),
-    sa.Column("reason", sa.Text),
-    sa.Column("started_at", sa.Double),
-    sa.Column("ended_at", sa.Double),
-    sa.Column("heartbeat_at", sa.Double),
-    sa.Column("pid", sa.Integer),
-    sa.Column("host", sa.Text, nullable=False, server_default=""),
-    sa.Column("variables", sa.Text, nullable=False, server_default="{}"),
-    sa.Column("playbook_doc", sa.Text, nullable=False, server_default="{}"),
-    sa.Column("cluster_doc", sa.Text, nullable=False, server_default="{}"),
-    sa.Column("options", sa.Text, nullable=False, server_default="{}"),
-    sa.Index("ix_runs_created_at", "created_at"),
-    sa.Index("ix_runs_state", "state"),
-    sa.Index("ix_runs_playbook", "playbook"),
-)
+_TYPES: dict[str, Any] = {"text": sa.Text, "double": sa.Double, "integer": sa.Integer}
 
-steps = sa.Table(
-    "steps",
-    metadata,
-    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("step_id", sa.Text, primary_key=True),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("action_on_failure", sa.Text, nullable=False),
-    sa.Column("depends_on", sa.Text, nullable=False, server_default="[]"),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("started_at", sa.Double),
-    sa.Column("ended_at", sa.Double),
-    sa.Column("exit_code", sa.Integer),
-    sa.Column("reason", sa.Text),
-    sa.Column("cause", sa.Text),
-    sa.Column("fabric_ref", sa.Text, nullable=False, server_default="{}"),
-    # The primary key already finds a run's steps; this one also gives them in order.
-    sa.Index("ix_steps_run_position", "run_id", "position"),
-)
 
-attempts = sa.Table(
-    "attempts",
-    metadata,
-    sa.Column("run_id", sa.Text, primary_key=True),
-    sa.Column("step_id", sa.Text, primary_key=True),
-    sa.Column("attempt", sa.Integer, primary_key=True),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("started_at", sa.Double),
-    sa.Column("ended_at", sa.Double),
-    sa.Column("exit_code", sa.Integer),
-    sa.Column("reason", sa.Text),
-    sa.Column("cause", sa.Text),
-    sa.Column("fabric_ref", sa.Text, nullable=False, server_default="{}"),
-    sa.Column("log_location", sa.Text, nullable=False, server_default=""),
-    sa.ForeignKeyConstraint(
-        ["run_id", "step_id"], ["steps.run_id", "steps.step_id"], ondelete="CASCADE"
-    ),
-)
+def _server_default(column: Column) -> str | None:
+    """What a row gets when an older version inserted it without this column."""
+    if column.nullable or column.default is None:
+        return None
+    value = column.default
+    if column.kind == "json":
+        return json.dumps(list(value) if column.tuple_ else value)
+    if column.enum is not None:
+        return str(value.value)
+    return str(value)
 
-clusters = sa.Table(
-    "clusters",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("fabric", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Column("run_id", sa.Text),
-    sa.Column("reason", sa.Text),
-    sa.Column("ended_at", sa.Double),
-    sa.Column("updated_at", sa.Double),
-    sa.Column("pid", sa.Integer),
-    sa.Column("host", sa.Text, nullable=False, server_default=""),
-    sa.Column("endpoint", sa.Text, nullable=False, server_default=""),
-    sa.Column("config_doc", sa.Text, nullable=False, server_default="{}"),
-    sa.Index("ix_clusters_state", "state"),
-    sa.Index("ix_clusters_created_at", "created_at"),
-)
+
+def _table(cls: type[Any]) -> sa.Table:
+    spec = cls.TABLE
+    items: list[Any] = []
+    for column in columns(cls):
+        items.append(
+            sa.Column(
+                column.name,
+                sa.Text if column.kind == "json" else _TYPES[column.kind],
+                primary_key=column.name in spec.keys,
+                nullable=column.nullable,
+                server_default=_server_default(column),
+            )
+        )
+    for local, table, remote in spec.foreign_keys:
+        items.append(
+            sa.ForeignKeyConstraint(
+                list(local), [f"{table}.{c}" for c in remote], ondelete="CASCADE"
+            )
+        )
+    for name, indexed in spec.indexes:
+        items.append(sa.Index(name, *indexed))
+    return sa.Table(spec.name, metadata, *items)
+
+
+tables: dict[str, sa.Table] = {cls.TABLE.name: _table(cls) for cls in RECORDS}

@@ -20,12 +20,13 @@ from dataflow_runner.errors import ConfigError, FabricError
 from dataflow_runner.fabrics.base import (
     ClusterRef,
     ClusterStatus,
+    ClusterStep,
     FailureCause,
     StepRef,
     StepStatus,
     Submission,
 )
-from dataflow_runner.fabrics.emr import requests
+from dataflow_runner.fabrics.emr import logs, requests
 from dataflow_runner.fabrics.emr.client import Ambiguous, call, clients, session
 from dataflow_runner.store.records import ClusterState, StepState
 
@@ -53,14 +54,21 @@ class EmrFabric:
     """Steps on an EMR cluster (``orders_steps``: EMR queues a serial playbook itself)."""
 
     name = "emr"
+    label = "EMR"
     orders_steps = True
     submits_running = False
-    groups_commits = False
 
     def __init__(
-        self, emr: EmrCluster | None, *, credentials: Any, region: str, concurrency: int = 1
+        self,
+        emr: EmrCluster | None,
+        *,
+        credentials: Any,
+        region: str,
+        concurrency: int = 1,
+        poll: float | None = None,
     ) -> None:
         self.emr = emr
+        self._poll = poll
         self.region = region or (emr.region if emr else "")
         self.concurrency = concurrency
         self._session = session(credentials, self.region)
@@ -68,6 +76,7 @@ class EmrFabric:
         self._s3: Any = None
         self._failures: dict[str, FailureCause] = {}  # EMR step id -> FailureDetails
         self.calls: dict[str, int] = {}  # API calls made, by name (for the record)
+        self._log_uris: dict[str, str] = {}
         # Run ids whose RunJobFlow got no answer and no cluster was found (yet): the
         # next launch looks again before sending, in case the list was behind.
         self._unsure: dict[str, float] = {}
@@ -86,9 +95,15 @@ class EmrFabric:
 
     # --- planning --------------------------------------------------------------------
 
-    def validate(self, cluster: ClusterConfig, playbook: Playbook) -> None:
-        if cluster.emr is None:
+    def validate(self, cluster: ClusterConfig | None, playbook: Playbook) -> None:
+        if cluster is not None and cluster.section("emr") is None:
             raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
+
+    def poll_interval(self, elapsed: float) -> float:
+        """Every 15 s (or ``--poll-interval``), every 5 s in the first minute so that
+        quick failures and completions are seen quickly."""
+        steady = self._poll if self._poll is not None else 15.0
+        return min(steady, 5.0) if elapsed < 60 else steady
 
     def launch_request(
         self,
@@ -99,7 +114,7 @@ class EmrFabric:
         steps: Sequence[Any] = (),
         transient: bool = True,
     ) -> dict[str, Any]:
-        emr = cluster.emr
+        emr = cluster.section("emr")
         if emr is None:
             raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
         return requests.launch(
@@ -179,21 +194,43 @@ class EmrFabric:
                     return str(summary["Id"])
         return None
 
-    def find_cluster(self, name: str, run_id: str, since: float) -> ClusterRef | None:
-        """The cluster a run launched (by its run-id tag), if any."""
+    def find_cluster(
+        self, cluster_id: str | None, name: str, run_id: str, since: float
+    ) -> ClusterRef | None:
+        """The recorded cluster, else the one launched for the run (by its run-id tag)."""
+        if cluster_id:
+            return ClusterRef(cluster_id, self.name)
         found = self._find_launched(name, run_id, since)
-        return ClusterRef(found, "emr") if found else None
+        return ClusterRef(found, self.name) if found else None
 
-    def steps_since(self, ref: ClusterRef, since: float) -> list[dict[str, Any]]:
+    def list_steps(self, ref: ClusterRef, since: float) -> list[ClusterStep]:
         """The cluster's steps created at or after ``since``, oldest first."""
-        out: list[dict[str, Any]] = []
+        out: list[ClusterStep] = []
         for page in self._list_steps(ref.id):
             for step in page:
                 created = _epoch(step.get("Status", {}).get("Timeline", {}).get("CreationDateTime"))
                 if created is not None and created < since:
                     return list(reversed(out))
-                out.append(step)
+                out.append(
+                    ClusterStep(
+                        str(step.get("Id", "")),
+                        str(step.get("Name", "")),
+                        self._status(step).state,
+                        created,
+                    )
+                )
         return list(reversed(out))
+
+    def reattach(self, ref: ClusterRef, stored: StepRef) -> StepRef | None:
+        """An EMR step outlives its runner: follow it by its id."""
+        if not stored.fabric_id.startswith("s-"):
+            return None
+        return StepRef(
+            stored.run_id, stored.step_id, stored.attempt, stored.fabric_id, {"cluster": ref.id}
+        )
+
+    def stop_unrecorded(self, ref: ClusterRef, run_id: str, step_ids: Sequence[str]) -> list[str]:
+        return []  # found by name and followed instead (list_steps)
 
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus:
         cluster = self._call("DescribeCluster", self._emr.describe_cluster, ClusterId=ref.id)[
@@ -208,10 +245,16 @@ class EmrFabric:
         )
 
     def log_uri(self, ref: ClusterRef) -> str:
-        cluster = self._call("DescribeCluster", self._emr.describe_cluster, ClusterId=ref.id)[
-            "Cluster"
-        ]
-        return str(cluster.get("LogUri") or "")
+        """Where EMR copies the cluster's logs (asked once per cluster)."""
+        if ref.id not in self._log_uris:
+            if self.emr is not None and self.emr.log_uri:
+                self._log_uris[ref.id] = self.emr.log_uri
+            else:
+                cluster = self._call(
+                    "DescribeCluster", self._emr.describe_cluster, ClusterId=ref.id
+                )["Cluster"]
+                self._log_uris[ref.id] = str(cluster.get("LogUri") or "")
+        return self._log_uris[ref.id]
 
     def terminate(self, ref: ClusterRef) -> None:
         self._call(
@@ -339,7 +382,12 @@ class EmrFabric:
                 StepCancellationOption="SEND_INTERRUPT",
             )
 
-    def modify_concurrency(self, ref: ClusterRef, level: int) -> None:
+    def kill(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
+        """EMR has nothing quicker than cancelling (a transient run terminates its
+        cluster, which stops them)."""
+        self.cancel(ref, steps)
+
+    def set_concurrency(self, ref: ClusterRef, level: int) -> None:
         self._call(
             "ModifyCluster",
             self._emr.modify_cluster,
@@ -356,6 +404,18 @@ class EmrFabric:
     def diagnose(self, ref: ClusterRef, step: StepRef) -> FailureCause | None:
         """EMR's FailureDetails, seen in the last poll (no extra call)."""
         return self._failures.get(step.fabric_id)
+
+    def fetch_logs(
+        self, ref: ClusterRef, step: StepRef, log_uri: str = ""
+    ) -> tuple[str, dict[str, str]] | None:
+        """The step's logs once EMR has copied them to the cluster's logUri (some
+        minutes after the step ends): None until then."""
+        uri = log_uri or self.log_uri(ref)
+        if not uri:
+            raise FabricError("the cluster has no logUri: EMR keeps no logs of its steps")
+        bucket, key = logs.prefix(uri, ref.id, step.fabric_id)
+        files = logs.fetch(self.s3, uri, ref.id, step.fabric_id)
+        return (f"s3://{bucket}/{key}", files) if files else None
 
     def close(self) -> None:
         pass

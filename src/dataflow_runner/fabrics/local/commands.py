@@ -37,9 +37,10 @@ class LocalSettings:
     spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, cluster: ClusterConfig, base_dir: Path) -> LocalSettings:
-        """``base_dir`` is the cluster config's directory (relative paths start there)."""
-        local: LocalCluster = cluster.local
+    def from_config(cls, cluster: ClusterConfig) -> LocalSettings:
+        """The cluster config's local section (relative paths start at its ``base_dir``)."""
+        local: LocalCluster = cluster.section("local") or LocalCluster()
+        base_dir = Path(cluster.base_dir or ".")
         work_dir = (base_dir / local.work_dir).resolve()
         mappings = {_canonical(k): _local_path(v, base_dir) for k, v in local.path_mappings.items()}
         # The cluster's HDFS is a directory of the work dir unless mapped.
@@ -53,6 +54,11 @@ class LocalSettings:
             spark_master=local.spark.master,
             spark_conf=dict(local.spark.conf),
         )
+
+    @classmethod
+    def empty(cls) -> LocalSettings:
+        """Settings for a fabric that only reaches existing clusters."""
+        return cls(concurrency=1, work_dir=Path.cwd())
 
     def map(self, text: str) -> str:
         """Replace every mapped URI prefix in ``text`` (s3n:// and s3a:// count as s3://)."""
@@ -215,3 +221,11 @@ def check(step: Step, settings: LocalSettings) -> list[str]:
     ):
         problems.append(f"jar {step.jar} has no local path: add a pathMappings entry")
     return problems
+
+
+def safe_argv(step: Step, settings: LocalSettings) -> list[str] | str:
+    """The command line, or why there is none (a dry run shows both)."""
+    try:
+        return argv(step, settings)
+    except StepCommandError as exc:
+        return f"<cannot run here: {exc}>"

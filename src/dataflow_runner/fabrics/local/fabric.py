@@ -4,6 +4,15 @@ Processes write straight to per-attempt log files (no pipes to drain), and
 each one gets its own session, so cancelling or timing out a step stops its
 whole process group, grandchildren included. The engine waits on pidfds, so
 a finished step is noticed at once, without polling.
+
+Each step's environment is built for it: the runner's own, the cluster's
+``local.env``, the step's ``env`` and its ids (``DATAFLOW_RUNNER_RUN_ID``,
+``..._STEP_ID``, ``..._ATTEMPT``); the runner's environment is never changed, so
+runs that share a process (an engine host, a server) never see each other's ids.
+
+A transient run owns its fabric. The runs of a local cluster (``up``) share
+one: its :class:`Slots` start their steps in submission order, at most the
+cluster's concurrency at once; a step waiting for a slot is PENDING, as on EMR.
 """
 
 from __future__ import annotations
@@ -13,181 +22,150 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from dataflow_runner import logfiles
 from dataflow_runner.config.spec import ClusterConfig, Playbook
 from dataflow_runner.diagnosis import diagnose_files
 from dataflow_runner.errors import ConfigError, ConfigErrors
 from dataflow_runner.fabrics.base import (
     ClusterRef,
     ClusterStatus,
+    ClusterStep,
     FailureCause,
     StepRef,
     StepStatus,
     Submission,
 )
-from dataflow_runner.fabrics.local import commands
-from dataflow_runner.procs import prefer_prompt_wakeups
+from dataflow_runner.fabrics.local import cluster as local_cluster
+from dataflow_runner.fabrics.local import commands, processes
 from dataflow_runner.store.records import ClusterState, StepState
 
-# How long a cancelled step gets to exit on SIGTERM before SIGKILL.
+#: How long a cancelled step gets to exit on SIGTERM before SIGKILL.
 KILL_GRACE_SECONDS = 5.0
-# Set in every step's environment: which run and step a process belongs to.
-RUN_ID_VAR, STEP_ID_VAR = "DATAFLOW_RUNNER_RUN_ID", "DATAFLOW_RUNNER_STEP_ID"
+#: The cluster id of a transient run's in-process cluster.
+TRANSIENT_ID = "local"
 
 
 @dataclass
 class _Proc:
     ref: StepRef
-    popen: subprocess.Popen[bytes] | None  # None when the step could not start
-    pidfd: int | None
-    started_at: float
-    error: str | None = None  # why it could not start
+    argv: list[str] | None  # None when the step cannot be started (``error`` says why)
+    env: dict[str, str]
+    error: str | None = None
+    popen: subprocess.Popen[bytes] | None = None  # None while it waits for a slot
+    pidfd: int | None = None
+    started_at: float | None = None
     term_at: float | None = None  # SIGTERM sent
     killed: bool = False
+    withdrawn: bool = False  # cancelled while waiting for a slot
+    holds_slot: bool = False  # one of the shared cluster's slots is this step's
 
 
-def kill_leftover(pid: int | None, run_id: str, step_id: str) -> bool:
-    """Kill the process group of a step whose runner died, if it still runs.
+class Slots:
+    """The steps a shared cluster runs at once, granted in submission order.
 
-    The process must carry the step's own environment (DATAFLOW_RUNNER_RUN_ID
-    and DATAFLOW_RUNNER_STEP_ID), so an unrelated process that reused the pid
-    is never touched; if the leader is gone and no process has its pid, what
-    is left in its group can only be the step's.
+    A step's process is started by whichever thread frees its slot; the fabric it
+    belongs to is woken through its pipe so that its run's loop follows it.
     """
-    if not pid:
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._lock = threading.Lock()
+        self._used = 0
+        self._queue: deque[tuple[LocalFabric, _Proc]] = deque()
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def request(self, fabric: LocalFabric, proc: _Proc) -> None:
+        with self._lock:
+            self._queue.append((fabric, proc))
+            self._grant()
+
+    def release(self) -> None:
+        with self._lock:
+            self._used -= 1
+            self._grant()
+
+    def withdraw(self, proc: _Proc) -> bool:
+        """Take a step out of the queue; False when it holds a slot already."""
+        with self._lock:
+            for item in self._queue:
+                if item[1] is proc:
+                    self._queue.remove(item)
+                    return True
         return False
-    try:
-        environ = _environ(pid)
-        ours = (
-            f"{RUN_ID_VAR}={run_id}".encode() in environ
-            and f"{STEP_ID_VAR}={step_id}".encode() in environ
-        )
-    except FileNotFoundError:
-        ours = True  # the leader exited; its group may linger
-    except OSError:
-        return False
-    if not ours:
-        return False
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
-
-def _environ(pid: int | str) -> list[bytes]:
-    """The environment a process started with (``VAR=value`` items); OSError when it
-    is gone, another user's, or there is no ``/proc``."""
-    with open(f"/proc/{pid}/environ", "rb") as fh:
-        return fh.read().split(b"\0")
-
-
-def stop_unrecorded(run_id: str, step_ids: Sequence[str]) -> list[str]:
-    """Kill what still runs of ``step_ids`` of a run whose runner died, found by the
-    environment every step's processes carry; the ids of the steps it stopped.
-
-    The runner records a step's process once it has started it (with the other
-    transitions of that wake of its loop): one that died in between left a
-    process the store does not know. Linux only (``/proc``); elsewhere nothing.
-    """
-    wanted = set(step_ids)
-    tag = f"{RUN_ID_VAR}={run_id}".encode()
-    prefix = f"{STEP_ID_VAR}=".encode()
-    ours = {os.getpid(), os.getppid()}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    stopped: set[str] = set()
-    for entry in entries:
-        if not entry.isdigit() or int(entry) in ours:
-            continue
-        try:
-            environ = _environ(entry)
-        except OSError:  # gone, or another user's
-            continue
-        if tag not in environ:
-            continue
-        step_id = next((v[len(prefix) :].decode() for v in environ if v.startswith(prefix)), "")
-        if step_id not in wanted:
-            continue
-        pid = int(entry)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(os.getpgid(pid), signal.SIGKILL)  # the step's whole group
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)  # and this one, had it left the group
-        stopped.add(step_id)
-    return sorted(stopped)
-
-
-def log_prefix(state_dir: Path | str, run_id: str, step_id: str, attempt: int) -> str:
-    """An attempt's logs are ``<prefix>.stdout.log`` and ``<prefix>.stderr.log``
-    (flat in the run's directory: no directory to create per attempt)."""
-    return f"{state_dir}/runs/{run_id}/{step_id}.{attempt}"
-
-
-def log_files(prefix: str | Path) -> tuple[Path, Path]:
-    """(stdout, stderr) of an attempt."""
-    return Path(f"{prefix}.stdout.log"), Path(f"{prefix}.stderr.log")
+    def _grant(self) -> None:
+        while self._used < self.capacity and self._queue:
+            fabric, proc = self._queue.popleft()
+            self._used += 1
+            proc.holds_slot = True
+            fabric._launch(proc)
+            fabric._wake()
 
 
 class LocalFabric:
-    """Runs steps as local processes (in-process engine: ``run-transient``, and
-    the agent of a local cluster)."""
+    """Runs steps as local processes (a transient run's own, or a local cluster's)."""
 
     name = "local"
+    label = "local"
     orders_steps = False
-    submits_running = True
-    groups_commits = True
 
     def __init__(
-        self, settings: commands.LocalSettings, state_dir: Path, *, cluster_id: str = "local"
+        self,
+        settings: commands.LocalSettings,
+        state_dir: Path,
+        *,
+        cluster_id: str = TRANSIENT_ID,
+        slots: Slots | None = None,
+        store: str | None = None,
     ) -> None:
         self.settings = settings
+        self._store = store  # for the engine hosts ``up`` starts
+        self._terminated = False
         self.state_dir = state_dir
         self.cluster_id = cluster_id
+        self._slots = slots
+        # A step in a shared cluster may wait for a slot first.
+        self.submits_running = slots is None
         self._procs: dict[tuple[str, str], _Proc] = {}
+        self._lock = threading.Lock()
         self._run_dirs: set[str] = set()
         self._work_dir = str(settings.work_dir)
-        self._devnull = -1  # opened once, at the first step (steps read nothing)
+        self._devnull = -1  # opened at the first step (steps read nothing)
+        # The environment every step starts from: this process's and the cluster's.
+        self._base_env = {**os.environ, **settings.env}
         self._programs: dict[str, str] = {}
+        self._wake_r, self._wake_w = (-1, -1)
+        if slots is not None:
+            self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     # --- planning ----------------------------------------------------------------
 
-    def validate(self, cluster: ClusterConfig, playbook: Playbook) -> None:
-        errors = []
-        for i, step in enumerate(playbook.steps):
-            for problem in commands.check(step, self.settings):
-                errors.append(
-                    ConfigError(
-                        f"cannot run on the local fabric: {problem}", path=f"$.data.steps[{i}]"
-                    )
-                )
+    def validate(self, cluster: ClusterConfig | None, playbook: Playbook) -> None:
+        errors = [
+            ConfigError(f"cannot run on the local fabric: {problem}", path=f"$.data.steps[{i}]")
+            for i, step in enumerate(playbook.steps)
+            for problem in commands.check(step, self.settings)
+        ]
         if errors:
             raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
 
-    def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
-        return {
-            "fabric": "local",
-            "concurrency": min(
-                self.settings.concurrency, playbook.concurrency or self.settings.concurrency
-            ),
-            "workDir": str(self.settings.work_dir),
-            "steps": [
-                {
-                    "id": s.id,
-                    "name": s.name,
-                    "after": list(s.upstream),
-                    "command": _safe_argv(s, self.settings),
-                }
-                for s in playbook.steps
-            ],
-        }
+    def poll_interval(self, elapsed: float) -> float:
+        # pidfds wake the engine when a step ends: polls are only a safety net.
+        return 5.0 if self._slots is not None else 1.0
 
     # --- cluster -------------------------------------------------------------------
 
@@ -197,70 +175,98 @@ class LocalFabric:
         *,
         run_id: str,
         keep_alive: bool,
+        transient: bool = True,
         submissions: Sequence[Submission] = (),
     ) -> tuple[ClusterRef, list[StepRef]]:
-        self.settings.work_dir.mkdir(parents=True, exist_ok=True)
-        prefer_prompt_wakeups()  # this thread starts and reaps the steps
-        ref = ClusterRef(self.cluster_id, "local")
+        if not transient:  # ``up``: a cluster of its own, hosted by an engine host
+            return local_cluster.spawn(cluster.to_doc(), self.state_dir, self._store), []
+        # A transient run's cluster is this fabric, in the runner's process.
+        ref = ClusterRef(self.cluster_id, self.name, {"ephemeral": True})
         return ref, self.submit(ref, submissions) if submissions else []
 
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus:
+        if not ref.data.get("ephemeral") and ref.id != self.cluster_id:
+            return local_cluster.status(self.state_dir, ref.id)
+        if self._terminated:
+            return ClusterStatus(ClusterState.TERMINATED)
         return ClusterStatus(ClusterState.RUNNING if self._procs else ClusterState.WAITING)
 
     def terminate(self, ref: ClusterRef) -> None:
-        for proc in self._procs.values():
-            self._signal(proc, signal.SIGKILL)
+        if not ref.data.get("ephemeral") and ref.id != self.cluster_id:
+            local_cluster.terminate(self.state_dir, ref.id)
+            return
+        self.kill(ref, [p.ref for p in list(self._procs.values())])
+        self._terminated = True
+
+    def find_cluster(
+        self, cluster_id: str | None, name: str, run_id: str, since: float
+    ) -> ClusterRef | None:
+        return None  # a transient run's cluster lived in its runner's process
+
+    def set_concurrency(self, ref: ClusterRef, level: int) -> None:
+        """The scheduler keeps a run within its concurrency; a shared cluster's
+        slots keep all runs within the cluster's."""
 
     # --- steps ---------------------------------------------------------------------
 
     def submit(self, ref: ClusterRef, submissions: Sequence[Submission]) -> list[StepRef]:
-        return [self._start(sub) for sub in submissions]
+        refs = []
+        for sub in submissions:
+            proc = self._prepare(sub)
+            with self._lock:
+                self._procs[proc.ref.key] = proc
+            if self._slots is None or proc.argv is None:
+                self._launch(proc)
+            else:
+                self._slots.request(self, proc)
+            refs.append(proc.ref)
+        return refs
 
-    def _start(self, sub: Submission) -> StepRef:
+    def _prepare(self, sub: Submission) -> _Proc:
         step = sub.step
-        prefix = log_prefix(self.state_dir, sub.run_id, step.id, sub.attempt)
+        prefix = logfiles.prefix(self.state_dir, sub.run_id, step.id, sub.attempt)
         if sub.run_id not in self._run_dirs:
             Path(prefix).parent.mkdir(parents=True, exist_ok=True)
             self._run_dirs.add(sub.run_id)
-        now = time.time()
-        own = {
-            RUN_ID_VAR: sub.run_id,
-            STEP_ID_VAR: step.id,
-            "DATAFLOW_RUNNER_ATTEMPT": str(sub.attempt),
+        env = {
+            **self._base_env,
+            **step.env,
+            processes.RUN_ID_VAR: sub.run_id,
+            processes.STEP_ID_VAR: step.id,
+            processes.ATTEMPT_VAR: str(sub.attempt),
         }
-        env: dict[str, str] | None
-        if step.env or self.settings.env:
-            env = {**os.environ, **self.settings.env, **step.env, **own}
-        else:
-            # The common case, made cheap: the child inherits this process's
-            # environment as is (no copy to encode for every step).
-            os.environ.update(own)
-            env = None
-        popen: subprocess.Popen[bytes] | None = None
-        error = None
-        argv: list[str] = []
-        if self._devnull < 0:
-            self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        out = os.open(f"{prefix}.stdout.log", flags, 0o644)
-        err = os.open(f"{prefix}.stderr.log", flags, 0o644)
+        ref = StepRef(sub.run_id, step.id, sub.attempt, fabric_id="", data={"logs": prefix})
         try:
             argv = commands.argv(step, self.settings)
-            if env is None:
-                argv = [self._resolve(argv[0]), *argv[1:]]
-            popen = subprocess.Popen(
-                argv,
-                stdin=self._devnull,
-                stdout=out,
-                stderr=err,
-                cwd=self._work_dir,
-                env=env,
-                start_new_session=True,
-            )
         except commands.StepCommandError as exc:
-            error = str(exc)
+            return _Proc(ref, None, env, error=str(exc))
+        return _Proc(ref, [self._resolve(argv[0], env), *argv[1:]], env)
+
+    def _launch(self, proc: _Proc) -> None:
+        """Start a step's process now (its slot, if any, is held)."""
+        prefix = str(proc.ref.data["logs"])
+        stdout_path, stderr_path = logfiles.files(prefix)
+        if self._devnull < 0:
+            self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        out = logfiles.create(stdout_path)
+        err = logfiles.create(stderr_path)
+        popen = None
+        error = proc.error
+        try:
+            if proc.argv is not None:
+                popen = subprocess.Popen(
+                    proc.argv,
+                    stdin=self._devnull,
+                    stdout=out,
+                    stderr=err,
+                    cwd=self._work_dir,
+                    env=proc.env,
+                    start_new_session=True,
+                )
         except OSError as exc:
-            error = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
+            program = proc.argv[0] if proc.argv else ""
+            where = f" ({exc.filename})" if exc.filename and exc.filename != program else ""
+            error = f"cannot start {program!r}: {exc.strerror or exc}{where}"
         if error:
             os.write(err, f"dataflow-runner: {error}\n".encode())
         os.close(out)
@@ -269,85 +275,109 @@ class LocalFabric:
         if popen is not None:
             with contextlib.suppress(OSError, AttributeError):
                 pidfd = os.pidfd_open(popen.pid)
-        ref = StepRef(
-            sub.run_id,
-            step.id,
-            sub.attempt,
-            fabric_id=str(popen.pid) if popen else "-",
-            data={
-                "pid": popen.pid if popen else None,
-                "logs": str(prefix),
-            },
-        )
-        self._procs[ref.key] = _Proc(ref, popen, pidfd, now, error)
-        return ref
+        data = {**proc.ref.data, "pid": popen.pid if popen else None}
+        with self._lock:
+            proc.ref = StepRef(
+                proc.ref.run_id,
+                proc.ref.step_id,
+                proc.ref.attempt,
+                fabric_id="",
+                data=data,
+            )
+            proc.popen, proc.pidfd, proc.error = popen, pidfd, error
+            proc.started_at = time.time()
 
-    def _resolve(self, program: str) -> str:
+    def _wake(self) -> None:
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"!")
+
+    def _resolve(self, program: str, env: Mapping[str, str]) -> str:
         """The program's path on PATH, looked up once: otherwise every spawn tries
         each PATH directory in turn, and the runner waits for the child's exec."""
         if "/" in program:
             return program
         found = self._programs.get(program)
         if found is None:
-            found = shutil.which(program) or program
+            found = shutil.which(program, path=env.get("PATH")) or program
             self._programs[program] = found
         return found
 
     def poll(self, ref: ClusterRef, steps: Sequence[StepRef]) -> dict[tuple[str, str], StepStatus]:
+        if self._wake_r >= 0:
+            with contextlib.suppress(OSError):
+                while os.read(self._wake_r, 512):
+                    pass
         out: dict[tuple[str, str], StepStatus] = {}
+        freed = 0
         now = time.time()
+        with self._lock:
+            for step in steps:
+                proc = self._procs.get(step.key)
+                if proc is None:
+                    continue
+                status = self._status(proc, now)
+                if status is None:
+                    continue
+                out[step.key] = status
+                if status.state.finished:
+                    freed += proc.holds_slot
+                    self._forget(proc)
+        for _ in range(freed):
+            assert self._slots is not None
+            self._slots.release()
+        return out
+
+    def _status(self, proc: _Proc, now: float) -> StepStatus | None:
+        if proc.withdrawn:
+            return StepStatus(StepState.CANCELLED, reason="cancelled before it started")
+        if proc.popen is None:
+            if proc.started_at is None:
+                return StepStatus(StepState.PENDING)
+            # It could not be started.
+            return StepStatus(StepState.FAILED, None, proc.error, proc.started_at, now)
+        code = proc.popen.poll()
+        if code is None:
+            if proc.term_at and not proc.killed and now - proc.term_at >= KILL_GRACE_SECONDS:
+                self._signal(proc, signal.SIGKILL)
+            return StepStatus(StepState.RUNNING, started_at=proc.started_at)
+        # The leader exited: whatever it left behind in its group goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+        if code == 0:
+            return StepStatus(StepState.COMPLETED, 0, None, proc.started_at, now)
+        reason = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        return StepStatus(StepState.FAILED, code, reason, proc.started_at, now)
+
+    def _forget(self, proc: _Proc) -> None:
+        if proc.pidfd is not None:
+            os.close(proc.pidfd)
+            proc.pidfd = None
+        self._procs.pop(proc.ref.key, None)
+
+    def cancel(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
+        self._stop(steps, signal.SIGTERM)
+
+    def kill(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
+        self._stop(steps, signal.SIGKILL)
+
+    def _stop(self, steps: Sequence[StepRef], sig: signal.Signals) -> None:
+        # Not under the fabric's lock: withdrawing takes the slots' lock, which is
+        # taken before the fabric's when a slot is granted.
         for step in steps:
             proc = self._procs.get(step.key)
             if proc is None:
                 continue
-            if proc.popen is None:
-                out[step.key] = self._done(
-                    proc,
-                    StepStatus(
-                        StepState.FAILED,
-                        exit_code=None,
-                        reason=proc.error,
-                        started_at=proc.started_at,
-                        ended_at=now,
-                    ),
-                )
+            if proc.popen is None and proc.started_at is None:
+                if self._slots is not None and self._slots.withdraw(proc):
+                    proc.withdrawn = True
+                    self._wake()
                 continue
-            code = proc.popen.poll()
-            if code is None:
-                if proc.term_at and not proc.killed and now - proc.term_at >= KILL_GRACE_SECONDS:
-                    self._signal(proc, signal.SIGKILL)
-                out[step.key] = StepStatus(StepState.RUNNING, started_at=proc.started_at)
-                continue
-            # The leader exited: whatever it left behind in its group goes too.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.popen.pid, signal.SIGKILL)
-            if code == 0:
-                status = StepStatus(StepState.COMPLETED, 0, None, proc.started_at, now)
-            elif code < 0:
-                name = signal.Signals(-code).name
-                status = StepStatus(
-                    StepState.FAILED, code, f"killed by {name}", proc.started_at, now
-                )
-            else:
-                status = StepStatus(
-                    StepState.FAILED, code, f"exit code {code}", proc.started_at, now
-                )
-            out[step.key] = self._done(proc, status)
-        return out
-
-    def _done(self, proc: _Proc, status: StepStatus) -> StepStatus:
-        if proc.pidfd is not None:
-            os.close(proc.pidfd)
-            proc.pidfd = None
-        del self._procs[proc.ref.key]
-        return status
-
-    def cancel(self, ref: ClusterRef, steps: Sequence[StepRef]) -> None:
-        for step in steps:
-            proc = self._procs.get(step.key)
-            if proc is not None and proc.term_at is None:
+            if sig is signal.SIGTERM:
+                if proc.term_at is not None:
+                    continue
                 proc.term_at = time.time()
-                self._signal(proc, signal.SIGTERM)
+            self._signal(proc, sig)
 
     def _signal(self, proc: _Proc, sig: signal.Signals) -> None:
         if proc.popen is None or proc.popen.returncode is not None:
@@ -357,8 +387,24 @@ class LocalFabric:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.popen.pid, sig)
 
+    def list_steps(self, ref: ClusterRef, since: float) -> list[ClusterStep]:
+        return []  # processes of a dead runner are found by reattach/stop_unrecorded
+
+    def reattach(self, ref: ClusterRef, stored: StepRef) -> StepRef | None:
+        pid = stored.data.get("pid")
+        processes.kill_leftover(
+            int(pid) if isinstance(pid, int) else None, stored.run_id, stored.step_id
+        )
+        return None
+
+    def stop_unrecorded(self, ref: ClusterRef, run_id: str, step_ids: Sequence[str]) -> list[str]:
+        return processes.stop_unrecorded(run_id, step_ids)
+
     def wait_handles(self) -> Sequence[int]:
-        return [p.pidfd for p in self._procs.values() if p.pidfd is not None]
+        handles = [p.pidfd for p in self._procs.values() if p.pidfd is not None]
+        if self._wake_r >= 0:
+            handles.append(self._wake_r)
+        return handles
 
     def next_timer(self) -> float | None:
         now = time.time()
@@ -368,30 +414,37 @@ class LocalFabric:
             if p.term_at is not None and not p.killed
         ]
         # Without pidfds (not Linux), or for steps that never started, poll soon.
-        if any(p.pidfd is None for p in self._procs.values()):
+        if any(p.pidfd is None and p.started_at is not None for p in self._procs.values()):
             times.append(now + 0.05)
         return min(times) if times else None
 
     def diagnose(self, ref: ClusterRef, step: StepRef) -> FailureCause | None:
-        stdout_path, stderr_path = log_files(str(step.data.get("logs", "")))
+        stdout_path, stderr_path = logfiles.files(str(step.data.get("logs", "")))
         return diagnose_files(stderr_path, stdout_path)
 
+    def fetch_logs(
+        self, ref: ClusterRef, step: StepRef, log_uri: str = ""
+    ) -> tuple[str, dict[str, str]] | None:
+        location = str(step.data.get("logs", ""))
+        out = {}
+        for name, path in zip(logfiles.STREAMS, logfiles.files(location), strict=True):
+            with contextlib.suppress(OSError):
+                out[name] = path.read_text(errors="replace")
+        return location, out
+
     def close(self) -> None:
-        self.terminate(ClusterRef(self.cluster_id, "local"))
-        for proc in list(self._procs.values()):
+        procs = list(self._procs.values())
+        self.kill(ClusterRef(self.cluster_id, self.name), [p.ref for p in procs])
+        for proc in procs:
             if proc.popen is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.popen.wait(timeout=5)
+            if proc.holds_slot and self._slots is not None:
+                self._slots.release()
             if proc.pidfd is not None:
                 os.close(proc.pidfd)
         self._procs.clear()
-        if self._devnull >= 0:
-            os.close(self._devnull)
-            self._devnull = -1
-
-
-def _safe_argv(step: Any, settings: commands.LocalSettings) -> list[str] | str:
-    try:
-        return commands.argv(step, settings)
-    except commands.StepCommandError as exc:
-        return f"<cannot run here: {exc}>"
+        for fd in (self._devnull, self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._devnull = self._wake_r = self._wake_w = -1

@@ -15,10 +15,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from dataflow_runner.cli.reporters import Reporter, step_line
 from dataflow_runner.config.redact import scrub
-from dataflow_runner.engine.events import RunInfo, RunSummary, step_line
-from dataflow_runner.engine.scheduler import EventKind, Task, TaskEvent
-from dataflow_runner.store.records import StepState
+from dataflow_runner.engine.events import RunOutcome, RunStarted, StepChanged
+from dataflow_runner.store.records import RunState, StepState
 
 _STYLE = {
     StepState.PENDING: ("·", "dim"),
@@ -38,26 +38,26 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-class LiveReporter:
+class LiveReporter(Reporter):
     """Draws the run's steps on stderr while it runs."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
-        self.tasks: dict[tuple[str, str], Task] = {}
+        self.tasks: dict[tuple[str, str], StepChanged] = {}
         self.retrying: dict[tuple[str, str], float] = {}
-        self.info: RunInfo | None = None
-        self.started = time.time()
+        self.info: RunStarted | None = None
+        self.started_at = time.time()
         self.live: Live | None = None
 
     # --- Reporter -------------------------------------------------------------------
 
-    def run_started(self, info: RunInfo) -> None:
-        self.info = info
-        self.started = time.time()
+    def started(self, event: RunStarted) -> None:
+        self.info = event
+        self.started_at = time.time()
         self.console.print(
-            f"[bold]Run {info.run_id}[/] · playbook [bold]{info.playbook}[/] on the "
-            f"{info.fabric} fabric (cluster {info.cluster_id}) · {info.steps} steps, "
-            f"concurrency {info.concurrency}",
+            f"[bold]Run {event.run_id}[/] · playbook [bold]{event.playbook}[/] on the "
+            f"{event.fabric} fabric (cluster {event.cluster_id}) · {event.steps} steps, "
+            f"concurrency {event.concurrency}",
             highlight=False,
         )
         self.live = Live(
@@ -70,27 +70,27 @@ class LiveReporter:
         )
         self.live.start()
 
-    def task_event(self, event: TaskEvent) -> None:
-        task = event.task
-        self.tasks[task.key] = task
-        if event.kind is EventKind.RETRYING:
-            self.retrying[task.key] = event.at + event.delay
+    def step(self, event: StepChanged) -> None:
+        key = (event.run_id, event.step_id)
+        self.tasks[key] = event
+        if event.change == "retrying":
+            self.retrying[key] = event.at + event.retry_in
         else:
-            self.retrying.pop(task.key, None)
-        if event.kind is EventKind.FINISHED and task.state is StepState.FAILED:
-            self._print(Text(scrub(step_line(task)), style="red"))
-            if task.cause:
-                for line in task.cause.detail:
-                    self._print(Text("  │ " + scrub(line), style="dim"))
+            self.retrying.pop(key, None)
+        if event.change == "finished" and event.state is StepState.FAILED:
+            self._print(Text(scrub(step_line(event)), style="red"))
+            for line in event.cause_detail:
+                self._print(Text("  │ " + scrub(line), style="dim"))
 
-    def run_finished(self, info: RunInfo, summary: RunSummary) -> None:
+    def finished(self, outcome: RunOutcome) -> None:
         self.close()
         self.console.print(self.table(final=True))
-        style = "green" if summary.state == "COMPLETED" else "red"
+        style = "green" if outcome.state is RunState.COMPLETED else "red"
         self.console.print(
-            f"[{style}]{summary.state}[/] · {summary.completed} completed, {summary.failed} "
-            f"failed, {summary.cancelled} cancelled · {_duration(time.time() - self.started)}"
-            f" · details: dataflow-runner status {info.run_id}",
+            f"[{style}]{outcome.state.value}[/] · {outcome.completed} completed, "
+            f"{outcome.failed} failed, {outcome.cancelled} cancelled · "
+            f"{_duration(time.time() - self.started_at)}"
+            f" · details: dataflow-runner status {outcome.run_id}",
             highlight=False,
         )
 
@@ -122,14 +122,15 @@ class LiveReporter:
         for t in rows:
             icon, style = _STYLE[t.state]
             state = t.state.value
-            if t.key in self.retrying:
-                state = f"RETRY in {_duration(max(0.0, self.retrying[t.key] - now))}"
+            key = (t.run_id, t.step_id)
+            if key in self.retrying:
+                state = f"RETRY in {_duration(max(0.0, self.retrying[key] - now))}"
             end = t.ended_at or now
             took = _duration(end - t.started_at) if t.started_at else ""
-            note = t.cause.summary if t.cause else (t.reason or "")
+            note = t.cause or t.reason or ""
             table.add_row(
                 Text(icon, style=style),
-                t.id,
+                t.step_id,
                 Text(state, style=style),
                 str(t.attempt or ""),
                 took,
@@ -146,7 +147,7 @@ class LiveReporter:
             (f"{done}/{total} done", "bold"),
             f" · {running} running",
             (f" · {failed} failed", "red") if failed else "",
-            f" · {_duration(time.time() - self.started)}",
+            f" · {_duration(time.time() - self.started_at)}",
         )
         return Group(ProgressBar(total=max(total, 1), completed=done, width=40), line)
 

@@ -1,0 +1,64 @@
+"""What a front end asks the engine for: a run of a playbook, transient (on a
+cluster launched for it) or attached (on a running cluster), with its lock.
+
+>>> RunRequest(playbook=book, cluster=config).kind  # doctest: +SKIP
+<RunKind.TRANSIENT: 'transient'>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dataflow_runner.config.spec import ClusterConfig, Playbook
+from dataflow_runner.errors import FlagError
+from dataflow_runner.store.records import RunKind
+
+
+@dataclass(frozen=True)
+class LockSpec:
+    """The Go tool's locks: a hard lock (``--lock``) is kept when the run fails, a
+    soft one (``--softLock``) released whatever happens; in a file by default, in
+    Consul (``consul``: its address) or etcd (``backend``: ``etcd://host:port``)."""
+
+    name: str
+    soft: bool = False
+    consul: str | None = None
+    backend: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run to execute.
+
+    Exactly one of ``cluster`` (transient: the config of the cluster to launch)
+    and ``cluster_id`` (attached: a running cluster's id) is given. ``fabric``
+    overrides the cluster config's. ``detach``: leave the steps to the cluster
+    once submitted (the Go tool's ``--async``). Paths and variables are kept
+    with the run, so that ``resume`` can load the same files again.
+    """
+
+    playbook: Playbook
+    cluster: ClusterConfig | None = None
+    cluster_id: str | None = None
+    fabric: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    playbook_path: str = ""
+    cluster_path: str = ""
+    lock: LockSpec | None = None
+    detach: bool = False
+    log_failed_steps: bool = False
+    #: Seconds between status polls of a remote fabric (None: the fabric's default).
+    poll_interval: float | None = None
+    #: The run's id (None: a new one is made).
+    run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.cluster is None) == (self.cluster_id is None):
+            raise FlagError("a run needs either a cluster config or a cluster id, not both")
+        if self.detach and self.lock is not None:
+            raise FlagError("--async and --lock or --softLock are not compatible")
+
+    @property
+    def kind(self) -> RunKind:
+        return RunKind.ATTACHED if self.cluster_id else RunKind.TRANSIENT

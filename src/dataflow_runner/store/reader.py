@@ -1,0 +1,228 @@
+"""The store's read side: the typed, paginated history that the CLI, the API and the
+UI show. It never writes.
+
+It also works out what the store cannot hold: a RUNNING run whose runner is
+gone (no heartbeat for :data:`STALE_AFTER` seconds, or its process on this host
+died) is reported as :attr:`~RunState.DEAD`, and a cluster whose host process on
+this machine died as TERMINATED_WITH_ERRORS.
+
+>>> page = reader.runs(RunFilter(state=RunState.FAILED), limit=20)  # doctest: +SKIP
+>>> more = reader.runs(RunFilter(state=RunState.FAILED), after=page.next)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dataflow_runner.errors import StoreError
+from dataflow_runner.procs import pid_alive
+from dataflow_runner.store import queries as q
+from dataflow_runner.store.backends import Backend
+from dataflow_runner.store.records import (
+    AttemptRecord,
+    ClusterRecord,
+    ClusterState,
+    RunKind,
+    RunRecord,
+    RunState,
+    StepRecord,
+)
+
+#: A RUNNING run whose heartbeat is older than this has lost its runner.
+STALE_AFTER = 60.0
+#: How many candidate ids an ambiguous run prefix lists.
+_SHOWN_MATCHES = 5
+#: The most runs one page holds.
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs to list; every field given must match."""
+
+    state: RunState | None = None
+    kind: RunKind | None = None
+    playbook: str | None = None
+    since: float | None = None  # created at or after
+    until: float | None = None  # created before
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of runs, newest first, and the cursor of the next one (None: the last)."""
+
+    items: list[RunRecord]
+    next: str | None
+
+
+def _cursor(run: RunRecord) -> str:
+    return f"{run.created_at!r}/{run.id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[float, str]:
+    at, sep, run_id = cursor.partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        return float(at), run_id
+    except ValueError:
+        raise StoreError(f"not a page cursor: {cursor!r}") from None
+
+
+class StoreReader:
+    """Reads runs, steps, attempts and clusters (see the module's docstring)."""
+
+    def __init__(self, backend: Backend, *, clock: Callable[[], float] = time.time) -> None:
+        self._backend = backend
+        self._clock = clock
+        self.url_for_display = backend.url_for_display
+        self._host = socket.gethostname()
+
+    # --- liveness -----------------------------------------------------------------------
+
+    def _alive_here(self, host: str, pid: int | None) -> bool | None:
+        """Whether a process of this host runs; None when it is another host's."""
+        if host != self._host or not pid:
+            return None
+        return pid_alive(pid)
+
+    def _observed(self, run: RunRecord) -> RunRecord:
+        if run.state is not RunState.RUNNING:
+            return run
+        beat = run.heartbeat_at or run.started_at or run.created_at
+        stale = self._clock() - beat > STALE_AFTER
+        if stale or self._alive_here(run.host, run.pid) is False:
+            return dataclasses.replace(run, state=RunState.DEAD)
+        return run
+
+    def _observed_cluster(self, cluster: ClusterRecord) -> ClusterRecord:
+        if cluster.state.finished or self._alive_here(cluster.host, cluster.pid) is not False:
+            return cluster
+        return dataclasses.replace(
+            cluster,
+            state=ClusterState.TERMINATED_WITH_ERRORS,
+            reason="its host process died",
+            ended_at=cluster.updated_at,
+        )
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """The run with exactly this id, or None."""
+        rows = self._backend.query(q.SELECT_RUN, {"id": run_id})
+        return self._observed(q.decode(RunRecord, rows[0])) if rows else None
+
+    def find_run(self, ref: str) -> RunRecord:
+        """The run whose id is ``ref``, else the only one whose id starts with it.
+
+        >>> reader.find_run("r-20261122-15")  # doctest: +SKIP
+        RunRecord(id='r-20261122-153012-8f3a1c', ...)
+        """
+        run = self.run(ref)
+        if run is not None:
+            return run
+        match = {"prefix": ref, "length": len(ref)}
+        rows = self._backend.query(q.RUN_IDS_BY_PREFIX, {**match, "limit": _SHOWN_MATCHES})
+        if not rows or not ref:
+            raise StoreError(f"no run '{ref}' in the store at {self.url_for_display}")
+        if len(rows) > 1:
+            count = self._backend.query(q.COUNT_RUNS_BY_PREFIX, match)[0]["n"]
+            ids = ", ".join(r["id"] for r in rows) + (", ..." if count > len(rows) else "")
+            raise StoreError(f"'{ref}' matches {count} runs: {ids}")
+        found = self.run(rows[0]["id"])
+        if found is None:  # deleted in between: as if it never matched
+            raise StoreError(f"no run '{ref}' in the store at {self.url_for_display}")
+        return found
+
+    def runs(
+        self, where: RunFilter | None = None, *, limit: int = 20, after: str | None = None
+    ) -> Page:
+        """Runs, newest first, ``limit`` at most (up to :data:`MAX_PAGE`); ``after``
+        is the ``next`` cursor of the page before.
+
+        >>> reader.runs(RunFilter(playbook="nightly", since=time.time() - 86400))  # doctest: +SKIP
+        """
+        where = where or RunFilter()
+        limit = max(1, min(limit, MAX_PAGE))
+        dead = where.state is RunState.DEAD
+        params: dict[str, Any] = {}
+        for name in ("kind", "playbook", "since", "until"):
+            value = getattr(where, name)
+            if value is not None:
+                params[name] = str(value) if name == "kind" else value
+        if where.state is not None:
+            # A dead run is stored RUNNING: read those, keep the dead ones.
+            params["state"] = str(RunState.RUNNING if dead else where.state)
+        out: list[RunRecord] = []
+        cursor = after
+        while True:
+            page_params = dict(params)
+            conditions = [q.RUN_FILTERS[k] for k in page_params]
+            if cursor is not None:
+                page_params["after_at"], page_params["after_id"] = _parse_cursor(cursor)
+                conditions.append(q.RUN_FILTERS["after"])
+            want = limit - len(out)
+            sql = q.LIST_RUNS.format(where=q.where(conditions))
+            rows = self._backend.query(sql, {**page_params, "limit": want})
+            for row in rows:
+                run = self._observed(q.decode(RunRecord, row))
+                cursor = _cursor(run)
+                if not dead or run.state is RunState.DEAD:
+                    out.append(run)
+            if len(rows) < want or len(out) >= limit:
+                break
+        return Page(out, cursor if len(out) >= limit else None)
+
+    def latest_run(self) -> RunRecord | None:
+        """The most recently created run, or None."""
+        page = self.runs(limit=1)
+        return page.items[0] if page.items else None
+
+    # --- steps and attempts -------------------------------------------------------------
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        """The run's steps in playbook order (empty for an unknown run)."""
+        rows = self._backend.query(q.SELECT_STEPS, {"run_id": run_id})
+        return [q.decode(StepRecord, r) for r in rows]
+
+    def attempts(self, run_id: str, step_id: str | None = None) -> list[AttemptRecord]:
+        """The run's attempts (of one step if given), in step order then attempt number."""
+        params = {"run_id": run_id}
+        step = ""
+        if step_id is not None:
+            params["step_id"] = step_id
+            step = q.ATTEMPTS_OF_STEP
+        rows = self._backend.query(q.SELECT_ATTEMPTS.format(step=step), params)
+        return [q.decode(AttemptRecord, r) for r in rows]
+
+    # --- clusters -----------------------------------------------------------------------
+
+    def cluster(self, cluster_id: str) -> ClusterRecord | None:
+        """The cluster with this id, or None."""
+        rows = self._backend.query(q.SELECT_CLUSTER, {"id": cluster_id})
+        return self._observed_cluster(q.decode(ClusterRecord, rows[0])) if rows else None
+
+    def clusters(
+        self, *, fabric: str | None = None, active: bool | None = None, limit: int = 50
+    ) -> list[ClusterRecord]:
+        """Clusters, newest first; ``active``: True = not terminated, False = terminated.
+
+        >>> reader.clusters(fabric="emr", active=True)  # doctest: +SKIP
+        """
+        conditions = []
+        params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE))}
+        if fabric is not None:
+            conditions.append(q.CLUSTER_FILTERS["fabric"])
+            params["fabric"] = fabric
+        if active is not None:
+            conditions.append(q.CLUSTER_FILTERS["active" if active else "inactive"])
+        rows = self._backend.query(q.LIST_CLUSTERS.format(where=q.where(conditions)), params)
+        found = [self._observed_cluster(q.decode(ClusterRecord, r)) for r in rows]
+        if active is not None:  # a dead host's cluster is not active, whatever is stored
+            found = [c for c in found if c.state.finished is not active]
+        return found

@@ -1,0 +1,168 @@
+"""The store's write side: every state transition of runs, steps, attempts and
+clusters, each one transaction committed as it happens.
+
+Only the engine writes (``engine/``): front ends read through
+:class:`~dataflow_runner.store.reader.StoreReader`.
+
+>>> writer.update_run("r-1", state=RunState.COMPLETED, ended_at=time.time())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dataflow_runner.errors import StoreError
+from dataflow_runner.store import queries as q
+from dataflow_runner.store.backends import Backend
+from dataflow_runner.store.records import (
+    AttemptRecord,
+    ClusterRecord,
+    RunRecord,
+    StepRecord,
+    StepState,
+)
+
+# SQL, and its parameters or the rows of an INSERT of many.
+_Statement = tuple[str, Mapping[str, Any] | list[dict[str, Any]]]
+
+
+class StoreWriter:
+    """Records transitions; every method is one transaction.
+
+    Updating a row that does not exist is a ``StoreError``; an unknown field
+    name is a ``TypeError`` (a bug).
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._where = backend.url_for_display
+
+    def _write(self, statements: Sequence[_Statement], missing: str) -> None:
+        """Run ``statements`` in one transaction; an UPDATE that finds no row undoes
+        them all."""
+        with self._backend.transaction() as tx:
+            for sql, params in statements:
+                if isinstance(params, list):  # rows to insert, at one call
+                    tx.execute_many(sql, params)
+                elif tx.execute(sql, params) == 0 and sql.startswith("UPDATE"):
+                    raise StoreError(f"no {missing} in the store at {self._where}")
+
+    def _update(self, cls: type, keys: dict[str, Any], fields: dict[str, Any], what: str) -> None:
+        table = q.TABLES[cls]
+        sql = q.update_sql(table, tuple(fields))
+        self._write([(sql, {**q.encode_fields(table, fields), **keys})], what)
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def create_run(self, run: RunRecord, steps: Sequence[StepRecord]) -> None:
+        """Record a new run and all its steps, in one transaction.
+
+        >>> writer.create_run(run, [step_a, step_b])  # doctest: +SKIP
+        """
+        rows = [q.params("steps", s) for s in steps]
+        self._write(
+            [(q.INSERT_RUN, q.params("runs", run)), (q.INSERT_STEP, rows)], f"run '{run.id}'"
+        )
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Change any fields of a run but its id.
+
+        >>> writer.update_run("r-1", state=RunState.FAILED, reason="b failed")  # doctest: +SKIP
+        """
+        self._update(RunRecord, {"id": run_id}, fields, f"run '{run_id}'")
+
+    def heartbeat(self, run_id: str, at: float) -> None:
+        """Record that the run's runner is alive at ``at``."""
+        self._write([(q.HEARTBEAT, {"id": run_id, "at": at})], f"run '{run_id}'")
+
+    # --- steps and attempts -------------------------------------------------------------
+
+    def update_step(self, run_id: str, step_id: str, **fields: Any) -> None:
+        """Change any fields of a step but its run_id and step_id.
+
+        >>> writer.update_step("r-1", "b", state=StepState.CANCELLED)  # doctest: +SKIP
+        """
+        keys = {"run_id": run_id, "step_id": step_id}
+        self._update(StepRecord, keys, fields, f"step '{step_id}' of run '{run_id}'")
+
+    def start_attempt(self, attempt: AttemptRecord) -> None:
+        """Record a new attempt and put its step in the attempt's state (RUNNING for
+        a step that runs at once), with its attempt count, its first start time and
+        the attempt's ``fabric_ref``: one transaction.
+
+        >>> writer.start_attempt(AttemptRecord("r-1", "a", 1, StepState.RUNNING))  # doctest: +SKIP
+        """
+        row = q.params("attempts", attempt)
+        step = {
+            "run_id": attempt.run_id,
+            "step_id": attempt.step_id,
+            # Encoded as the step's columns would be (same enum, same JSON): once.
+            "state": row["state"],
+            "attempt": attempt.attempt,
+            "started_at": attempt.started_at,
+            "fabric_ref": row["fabric_ref"],
+        }
+        # The UPDATE runs first: a missing step is reported as such, not as a
+        # foreign-key violation of the attempt.
+        self._write(
+            [(q.START_STEP, step), (q.INSERT_ATTEMPT, row)],
+            f"step '{attempt.step_id}' of run '{attempt.run_id}'",
+        )
+
+    def finish_attempt(
+        self,
+        run_id: str,
+        step_id: str,
+        attempt: int,
+        state: StepState,
+        *,
+        at: float,
+        exit_code: int | None = None,
+        reason: str | None = None,
+        cause: str | None = None,
+        final: bool = True,
+    ) -> None:
+        """Close an attempt; when ``final`` (no retry follows) its step ends the same way.
+
+        >>> writer.finish_attempt("r-1", "a", 1, StepState.FAILED, at=t)  # doctest: +SKIP
+        """
+        params = {
+            "run_id": run_id,
+            "step_id": step_id,
+            "attempt": attempt,
+            "state": q.encode("attempts", "state", state),
+            "ended_at": at,
+            "exit_code": exit_code,
+            "reason": reason,
+            "cause": cause,
+        }
+        statements: list[_Statement] = [(q.FINISH_ATTEMPT, params)]
+        if final:
+            statements.append((q.FINISH_STEP, params))
+        self._write(statements, f"attempt {attempt} of step '{step_id}' of run '{run_id}'")
+
+    def update_attempt(self, run_id: str, step_id: str, attempt: int, **fields: Any) -> None:
+        """Change any fields of an attempt but its keys.
+
+        >>> writer.update_attempt("r-1", "a", 1, log_location="s3://logs/j-1/")  # doctest: +SKIP
+        """
+        keys = {"run_id": run_id, "step_id": step_id, "attempt": attempt}
+        what = f"attempt {attempt} of step '{step_id}' of run '{run_id}'"
+        self._update(AttemptRecord, keys, fields, what)
+
+    # --- clusters -----------------------------------------------------------------------
+
+    def upsert_cluster(self, cluster: ClusterRecord) -> None:
+        """Record a cluster, replacing every field of one with the same id.
+
+        >>> writer.upsert_cluster(ClusterRecord("j-1", "emr", "dev", STARTING, t))  # doctest: +SKIP
+        """
+        self._write([(q.UPSERT_CLUSTER, q.params("clusters", cluster))], "")
+
+    def update_cluster(self, cluster_id: str, **fields: Any) -> None:
+        """Change any fields of a cluster but its id.
+
+        >>> writer.update_cluster("j-1", state=ClusterState.TERMINATED)  # doctest: +SKIP
+        """
+        self._update(ClusterRecord, {"id": cluster_id}, fields, f"cluster '{cluster_id}'")
