@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataflow_runner.config.gotemplate import default_funcs, render
+from dataflow_runner.config.template import default_funcs, render
 from dataflow_runner.errors import ConfigError, TemplateError
 
 NOW = dt.datetime(2024, 3, 9, 7, 5, 1, 123456, tzinfo=dt.UTC)

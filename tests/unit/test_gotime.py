@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dataflow_runner.config.gotime import format_go_time, from_epoch, parse_epoch
+from dataflow_runner.config.template.gotime import format_go_time, from_epoch, parse_epoch
 
 MST = dt.timezone(dt.timedelta(hours=-7), "MST")
 # Go's reference time, with microseconds: Mon Jan 2 15:04:05.123456 MST 2006.

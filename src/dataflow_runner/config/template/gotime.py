@@ -6,6 +6,7 @@ with the same precedence rules: ``January`` before ``Jan``, ``Jan``/``Mon``
 followed by a lower-case letter are text, ``2006`` before ``2``, ``_2006`` is a
 literal ``_`` then the year, ``.000``/``,999`` are fractional seconds only when no
 digit follows the run, and so on. Whatever is not a layout element is copied.
+This follows Go's ``time/format.go`` (``nextStdChunk``, ``Time.Format``).
 
 >>> from datetime import datetime, timezone
 >>> format_go_time(datetime(2024, 3, 9, 7, 5, 1, tzinfo=timezone.utc), "2006-01-02T15:04:05Z07:00")
@@ -18,6 +19,8 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable
+
+from dataflow_runner.config.template.strconv import quote
 
 _MONTHS = (
     "January",
@@ -254,17 +257,11 @@ def parse_epoch(text: str) -> int:
     -42
     """
     if not _DECIMAL.fullmatch(text):
-        raise ValueError(f"strconv.ParseInt: parsing {_quote(text)}: invalid syntax")
+        raise ValueError(f"strconv.ParseInt: parsing {quote(text)}: invalid syntax")
     value = int(text)
     if not -(2**63) <= value < 2**63:
-        raise ValueError(f"strconv.ParseInt: parsing {_quote(text)}: value out of range")
+        raise ValueError(f"strconv.ParseInt: parsing {quote(text)}: value out of range")
     return value
-
-
-def _quote(text: str) -> str:
-    from dataflow_runner.config.gofmt import quote
-
-    return quote(text)
 
 
 def from_epoch(seconds: int) -> dt.datetime:

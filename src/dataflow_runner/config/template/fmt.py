@@ -11,6 +11,9 @@ width, precision, ``*`` and ``[n]`` argument indexes, the verbs
 'a-007|x   |"hi"|1.5'
 >>> sprintf("%d", "abc")
 '%!d(string=abc)'
+
+Follows Go's ``fmt`` package (``print.go``, ``format.go``); quoting is Go's strconv
+(:mod:`.strconv`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+
+from dataflow_runner.config.template.strconv import can_backquote, quote, quote_rune, valid_rune
 
 
 def go_type(value: Any) -> str:
@@ -38,50 +43,6 @@ def go_type(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[]interface {}"
     return type(value).__name__
-
-
-# --- quoting (strconv) -----------------------------------------------------------------
-
-_NAMED_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_NAMED_ESCAPES["\v"] = "\\v"
-
-
-def _escape(c: str, quote_char: str, ascii_only: bool) -> str:
-    if c in (quote_char, "\\"):
-        return "\\" + c
-    o = ord(c)
-    if c.isprintable() and not (ascii_only and o >= 0x80):
-        return c
-    if c in _NAMED_ESCAPES:
-        return _NAMED_ESCAPES[c]
-    if o < 0x20 or o == 0x7F:
-        return f"\\x{o:02x}"
-    if 0xD800 <= o <= 0xDFFF:  # not a valid rune: Go writes the replacement character
-        o = 0xFFFD
-    return f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
-
-
-def quote(text: str, *, ascii_only: bool = False) -> str:
-    """Go's ``strconv.Quote`` (``QuoteToASCII`` with ``ascii_only``).
-
-    >>> quote('a"b\\n')
-    '"a\\\\"b\\\\n"'
-    """
-    if text.isprintable() and text.isascii() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return '"' + "".join(_escape(c, '"', ascii_only) for c in text) + '"'
-
-
-def _valid_rune(n: int) -> int:
-    return n if 0 <= n <= 0x10FFFF and not 0xD800 <= n <= 0xDFFF else 0xFFFD
-
-
-def _quote_rune(n: int, ascii_only: bool) -> str:
-    return "'" + _escape(chr(_valid_rune(n)), "'", ascii_only) + "'"
-
-
-def _can_backquote(text: str) -> bool:
-    return not any(c in "`\ufeff\x7f" or (c < " " and c != "\t") for c in text)
 
 
 # --- flags and padding -------------------------------------------------------------------
@@ -159,7 +120,7 @@ def _fmt_str(f: _Flags, s: str, verb: str) -> str:
     if verb == "s" or (verb == "v" and not f.sharp_v):
         return _pad(f, s)
     if verb in ("q", "v"):
-        if f.sharp and _can_backquote(s):
+        if f.sharp and can_backquote(s):
             return _pad(f, f"`{s}`")
         return _pad(f, quote(s, ascii_only=f.plus))
     if verb in "xX":
@@ -191,13 +152,13 @@ def _fmt_int(f: _Flags, n: int, verb: str) -> str:
     if verb in "xX":
         return _fmt_integer(f, n, 16, verb)
     if verb == "c":
-        return _pad(f, chr(_valid_rune(n)))
+        return _pad(f, chr(valid_rune(n)))
     if verb == "q":
-        return _pad(f, _quote_rune(n, f.plus))
+        return _pad(f, quote_rune(n, ascii_only=f.plus))
     if verb == "U":
         u = n & 0xFFFFFFFFFFFFFFFF
         text = "U+" + f"{u:X}".rjust(max(4, f.prec or 0), "0")
-        if f.sharp and _valid_rune(u) == u and chr(u).isprintable():
+        if f.sharp and valid_rune(u) == u and chr(u).isprintable():
             text += f" '{chr(u)}'"
         return _pad(f, text, zero=False)
     return _bad_verb(f, verb, n)
