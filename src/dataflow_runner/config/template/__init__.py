@@ -41,6 +41,12 @@ Every error is a :class:`~dataflow_runner.errors.TemplateError`: parse errors ca
 the template name and line (``c.json:3: function "secret" not defined``), execution
 errors also Go's column, the byte offset in the line (``c.json:1:2: executing
 "c.json" at <.foo>: map has no entry for key "foo" ...``).
+
+Unlike Go, a rendering is bounded, so that a short template cannot take a machine's
+memory: its output may not exceed ``max_output`` characters (16 MiB by default;
+checked as it is written, and by the functions that format before they build a
+string), ``{{range}}`` runs at most a million times in all, and ``base64File``
+reads regular files of at most ``max_output`` bytes.
 """
 
 from __future__ import annotations
@@ -49,14 +55,21 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dataflow_runner.config.template.exec import BreakLoop, ContinueLoop, Exec, ExecFail
-from dataflow_runner.config.template.funcs import default_funcs, function_table
+from dataflow_runner.config.template.fmt import OutputLimit
+from dataflow_runner.config.template.funcs import (
+    DEFAULT_MAX_OUTPUT,
+    Budget,
+    default_funcs,
+    function_table,
+    size_text,
+)
 from dataflow_runner.config.template.node import node_str
 from dataflow_runner.config.template.parse import ParseFail, line_of
 from dataflow_runner.config.template.parse import parse as parse_tree
 from dataflow_runner.config.template.strconv import quote
 from dataflow_runner.errors import TemplateError
 
-__all__ = ["default_funcs", "render"]
+__all__ = ["DEFAULT_MAX_OUTPUT", "default_funcs", "render"]
 
 
 def render(
@@ -65,23 +78,32 @@ def render(
     data: Mapping[str, Any],
     *,
     funcs: Mapping[str, Callable[..., Any]] | None = None,
+    max_output: int = DEFAULT_MAX_OUTPUT,
 ) -> str:
     """Render ``text`` as Go's text/template does with ``missingkey=error``.
 
     ``name`` names the template in errors (the Go tool uses the file's base name);
     ``funcs`` defaults to :func:`default_funcs`. Text without ``{{`` is returned as is.
+    The output may not exceed ``max_output`` characters, nor a file ``base64File``
+    reads ``max_output`` bytes (when ``funcs`` is not given).
 
     >>> render('{{ if eq .env "prod" }}big{{ else }}small{{ end }}', "t", {"env": "dev"})
     'small'
     """
     if "{{" not in text:
         return text
-    table = function_table(default_funcs() if funcs is None else funcs)
+    budget = Budget(max_output)
+    if funcs is None:
+        funcs = default_funcs(max_file_size=max_output)
+    table = function_table(funcs, budget)
     try:
         tree = parse_tree(text, name, table)
-        run = Exec(table, data)
+        run = Exec(table, data, budget)
         run.walk(data, tree)
         return "".join(run.out)
+    except OutputLimit:
+        message = f"template output exceeds the limit of {size_text(max_output)}"
+        raise TemplateError(message, file=name) from None
     except ParseFail as exc:
         raise TemplateError(exc.message, file=name, line=exc.line) from None
     except ExecFail as exc:

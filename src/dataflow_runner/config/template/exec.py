@@ -7,19 +7,25 @@ an ``interface {}``), arguments checked against the parameter types of
 :mod:`.funcs`, ``and``/``or`` evaluating only the arguments they need, and a
 failing function reported as ``error calling NAME: ...``.
 
+It also keeps a rendering bounded: what it writes is charged to a :class:`~.funcs.Budget`
+(:class:`~.fmt.OutputLimit` once it is spent), a function may not return a string
+longer than what is left of it (a loop doubling a string stops there), and
+``{{range}}`` runs at most :data:`MAX_ITERATIONS` times in all.
+
 An error is raised as :class:`ExecFail` with the node it happened at, from which
 the caller gets Go's line, column and ``<node>``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dataflow_runner.config.template.fmt import go_type, value_string
+from dataflow_runner.config.template.fmt import OutputLimit, go_type, value_string
 from dataflow_runner.config.template.funcs import (
     STRING_T,
     VALUE_T,
+    Budget,
     Fn,
     FuncError,
     go_os_error,
@@ -76,8 +82,9 @@ def _printed(value: Any) -> str:
 class Exec:
     """The state of one execution (Go's ``state``): variables, output, the node at work."""
 
-    def __init__(self, funcs: Mapping[str, Fn], data: Any) -> None:
+    def __init__(self, funcs: Mapping[str, Fn], data: Any, budget: Budget) -> None:
         self.funcs = funcs
+        self.budget = budget
         self.root = data
         self.node: Any = None  # the node being evaluated, for error messages
         # (name, value, static type is interface{}): in Go a value read from a map or a
@@ -93,17 +100,21 @@ class Exec:
 
     # --- walking ---
 
+    def write(self, text: str) -> None:
+        self.budget.charge(len(text))
+        self.out.append(text)
+
     def walk(self, dot: Any, nodes: list[Any]) -> None:
-        out = self.out
+        write = self.write
         for node in nodes:
             t = type(node)
             if t is Text:
-                out.append(node.text)
+                write(node.text)
             elif t is Action:
                 self.node = node
                 value = self.pipeline(dot, node.pipe)
                 if not node.pipe.decl:
-                    out.append(_printed(value))
+                    write(_printed(value))
             elif t is Control:
                 self.node = node
                 if node.kind == "range":
@@ -134,21 +145,24 @@ class Exec:
         value = self.pipeline(dot, node.pipe)
         decl = node.pipe.decl
         mark = len(self.vars)
-        items: list[tuple[Any, Any]]
+        # The (index, element) pairs are made as the loop goes: counted first, they
+        # need not exist at once ({{range 1000000}} would make a million).
+        items: Iterable[tuple[Any, Any]]
         iface = True
         if isinstance(value, list | tuple):
-            items = list(enumerate(value))
+            items, count = enumerate(value), len(value)
         elif isinstance(value, Mapping):
-            items = [(k, value[k]) for k in sorted(value, key=lambda k: (str(type(k)), k))]
+            keys = sorted(value, key=lambda k: (str(type(k)), k))
+            items, count = ((k, value[k]) for k in keys), len(keys)
         elif isinstance(value, int) and not isinstance(value, bool):
             if len(decl) > 1:
                 raise self.fail(f"can't use {value} to iterate over more than one variable")
-            items, iface = [(i, i) for i in range(min(value, MAX_ITERATIONS + 1))], False
+            items, count, iface = ((i, i) for i in range(value)), max(value, 0), False
         elif value is None:
-            items = []
+            items, count = (), 0
         else:
             raise self.fail(f"range can't iterate over {value_string(value)}")
-        self.iterations += len(items)
+        self.iterations += count
         if self.iterations > MAX_ITERATIONS:
             raise self.fail(f"too many range iterations (more than {MAX_ITERATIONS})")
         saved = self.dot_iface
@@ -174,7 +188,7 @@ class Exec:
             pass
         finally:
             self.dot_iface = saved
-        if not items and node.else_body is not None:
+        if not count and node.else_body is not None:
             self.walk(dot, node.else_body)
         del self.vars[mark0:]
 
@@ -337,12 +351,18 @@ class Exec:
                 if argv[0] is None:
                     raise FuncError("call of nil")
                 raise FuncError(f"non-function {callee} of type {go_type(argv[0])}")
-            return fn.impl(*argv)
-        except (ExecFail, BreakLoop, ContinueLoop):
+            result = fn.impl(*argv)
+        except (ExecFail, BreakLoop, ContinueLoop, OutputLimit):
             raise
         except Exception as exc:  # Go's safeCall: a failing function is an error
             self.node = node
             raise self.fail(f"error calling {name}: {_func_message(exc)}") from None
+        # A string that could not be written is refused even if it is not to be, which
+        # bounds what a loop can build ({{ $x = html $x }} grows fivefold each time):
+        # print and printf stop by themselves, this holds the others to the same limit.
+        if isinstance(result, str) and len(result) > self.budget.left:
+            raise OutputLimit
+        return result
 
     def arg(self, dot: Any, kind: str | None, node: Any) -> Any:
         """Go's ``evalArg``: an argument evaluated for a parameter of type ``kind``."""

@@ -13,7 +13,10 @@ width, precision, ``*`` and ``[n]`` argument indexes, the verbs
 '%!d(string=abc)'
 
 Follows Go's ``fmt`` package (``print.go``, ``format.go``); quoting is Go's strconv
-(:mod:`.strconv`).
+(:mod:`.strconv`). One addition: the functions take a ``limit``, the characters a
+rendering may still write, and raise :class:`OutputLimit` as soon as they would
+write more, so that a template cannot make them build a huge string (a width of a
+million, a million operands...) before the rendering's own count sees it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from decimal import Decimal
 from typing import Any
 
 from dataflow_runner.config.template.strconv import can_backquote, quote, quote_rune, valid_rune
+
+
+class OutputLimit(Exception):
+    """Formatting would write more than the ``limit`` it was given."""
 
 
 def go_type(value: Any) -> str:
@@ -295,26 +302,39 @@ def value_string(value: Any) -> str:
     return _print(_PLAIN, value, "v")
 
 
-def sprint(*args: Any) -> str:
+def sprint(*args: Any, limit: int | None = None) -> str:
     """Go's ``fmt.Sprint``: a space between operands when neither is a string.
 
     >>> sprint("a", 1, 2, "b")
     'a1 2b'
     """
     out: list[str] = []
+    size = 0
     prev_string = False
     for i, arg in enumerate(args):
         is_string = isinstance(arg, str)
+        text = value_string(arg)
         if i > 0 and not is_string and not prev_string:
-            out.append(" ")
-        out.append(value_string(arg))
+            text = " " + text
+        out.append(text)
+        size += len(text)
+        if limit is not None and size > limit:
+            raise OutputLimit
         prev_string = is_string
     return "".join(out)
 
 
-def sprintln(*args: Any) -> str:
+def sprintln(*args: Any, limit: int | None = None) -> str:
     """Go's ``fmt.Sprintln``: operands separated by spaces, then a newline."""
-    return " ".join(value_string(a) for a in args) + "\n"
+    out: list[str] = []
+    size = 0
+    for arg in args:
+        text = value_string(arg)
+        out.append(text)
+        size += len(text) + 1
+        if limit is not None and size > limit:
+            raise OutputLimit
+    return " ".join(out) + "\n"
 
 
 # --- Sprintf ---------------------------------------------------------------------------------
@@ -341,12 +361,28 @@ def _int_arg(args: tuple[Any, ...], n: int) -> tuple[int | None, int]:
     return None, n + 1
 
 
+def _least(f: _Flags, arg: Any, verb: str) -> int:
+    """A lower bound of the length of ``_print(f, arg, verb)``: its width, and for
+    numbers whose digits are padded to it, its precision. (A list or a map pads each
+    element, an empty one nothing; a bad verb on nil is not padded.)"""
+    if isinstance(arg, Mapping | list | tuple) or (arg is None and verb not in "Tv"):
+        return 0
+    padded_digits = (isinstance(arg, int) and not isinstance(arg, bool) and verb in "vdboOxXU") or (
+        isinstance(arg, float) and verb in "eEfF" and math.isfinite(arg)
+    )
+    if f.prec is not None and padded_digits:
+        return max(f.wid or 0, f.prec)
+    return f.wid or 0
+
+
 class _Printf:
     """The state of one ``Sprintf`` (Go's ``pp``): output, argument number, flags."""
 
-    def __init__(self, fmt: str, args: tuple[Any, ...]) -> None:
+    def __init__(self, fmt: str, args: tuple[Any, ...], limit: int | None) -> None:
         self.fmt, self.args = fmt, args
         self.out: list[str] = []
+        self.size = 0  # characters in out
+        self.limit = limit
         self.argnum = 0
         self.reordered = False
         self.good_argnum = True
@@ -372,17 +408,23 @@ class _Printf:
         self.good_argnum = False
         return close + 1, True
 
+    def put(self, text: str) -> None:
+        self.out.append(text)
+        self.size += len(text)
+        if self.limit is not None and self.size > self.limit:
+            raise OutputLimit
+
     def run(self) -> str:
-        fmt, args, out = self.fmt, self.args, self.out
+        fmt, args, put = self.fmt, self.args, self.put
         end = len(fmt)
         i = 0
         while i < end:
             self.good_argnum = True
             j = fmt.find("%", i)
             if j < 0:
-                out.append(fmt[i:])
+                put(fmt[i:])
                 break
-            out.append(fmt[i:j])
+            put(fmt[i:j])
             i = j + 1
             f = _Flags()
             while i < end and fmt[i] in "#0+- ":
@@ -403,7 +445,7 @@ class _Printf:
                 i += 1
                 f.wid, self.argnum = _int_arg(args, self.argnum)
                 if f.wid is None:
-                    out.append("%!(BADWIDTH)")
+                    put("%!(BADWIDTH)")
                 elif f.wid < 0:
                     f.wid, f.minus = -f.wid, True
                 after_index = False
@@ -422,7 +464,7 @@ class _Printf:
                     if f.prec is not None and f.prec < 0:
                         f.prec = None
                     if f.prec is None:
-                        out.append("%!(BADPREC)")
+                        put("%!(BADPREC)")
                     after_index = False
                 else:
                     f.prec, i = _parsenum(fmt, i)
@@ -431,37 +473,42 @@ class _Printf:
             if not after_index:
                 i, after_index = self.arg_number(i)
             if i >= end:
-                out.append("%!(NOVERB)")
+                put("%!(NOVERB)")
                 break
             verb = fmt[i]
             i += 1
             if verb == "%":  # a literal percent takes no operand and ignores the flags
-                out.append("%")
+                put("%")
             elif not self.good_argnum:
-                out.append(f"%!{verb}(BADINDEX)")
+                put(f"%!{verb}(BADINDEX)")
             elif self.argnum >= len(args):
-                out.append(f"%!{verb}(MISSING)")
+                put(f"%!{verb}(MISSING)")
             else:
                 if verb == "v":
                     f.sharp_v, f.sharp = f.sharp, False
                     f.plus = False
-                out.append(_print(f, args[self.argnum], verb))
+                arg = args[self.argnum]
+                if self.limit is not None and self.size + _least(f, arg, verb) > self.limit:
+                    raise OutputLimit  # before building a string a million wide
+                put(_print(f, arg, verb))
                 self.argnum += 1
         if not self.reordered and self.argnum < len(args):
             extra = [
                 "<nil>" if a is None else f"{go_type(a)}={value_string(a)}"
                 for a in args[self.argnum :]
             ]
-            out.append("%!(EXTRA " + ", ".join(extra) + ")")
-        return "".join(out)
+            put("%!(EXTRA " + ", ".join(extra) + ")")
+        return "".join(self.out)
 
 
-def sprintf(fmt: str, *args: Any) -> str:
+def sprintf(fmt: str, *args: Any, limit: int | None = None) -> str:
     """Go's ``fmt.Sprintf``.
 
     >>> sprintf("%5.2f|%x|%[1]v", 3.14159, 255)
     ' 3.14|ff|3.14159'
     """
     if "%" not in fmt and not args:
+        if limit is not None and len(fmt) > limit:
+            raise OutputLimit
         return fmt
-    return _Printf(fmt, args).run()
+    return _Printf(fmt, args, limit).run()

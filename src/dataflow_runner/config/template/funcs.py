@@ -8,6 +8,10 @@ functions of the Go tool (:func:`default_funcs`): ``nowWithFormat``,
 A function is described to the executor by an :class:`Fn`: the Go types of its
 parameters, which decide how arguments are checked (``expected string; found 1``).
 
+Two limits keep a rendering's memory bounded (see :class:`Budget`): the functions
+that format stop once they exceed what the rendering may still write, and
+``base64File`` reads regular files only, and no more than the limit.
+
 >>> funcs = default_funcs(environ={"USER": "ann"})
 >>> sorted(funcs)
 ['base64', 'base64File', 'nowWithFormat', 'systemEnv', 'timeWithFormat']
@@ -17,15 +21,28 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import errno
 import inspect
 import os
+import stat
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dataflow_runner.config.template.fmt import go_type, sprint, sprintf, sprintln, value_string
+from dataflow_runner.config.template.fmt import (
+    OutputLimit,
+    go_type,
+    sprint,
+    sprintf,
+    sprintln,
+    value_string,
+)
 from dataflow_runner.config.template.gotime import format_go_time, from_epoch, parse_epoch
+
+#: The characters a rendering may write, and the bytes base64File may read, unless
+#: told otherwise: far beyond any config, far below what hurts a machine.
+DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
 
 STRING_T = "string"  # a Go string parameter
 ANY_T = "interface {}"  # an interface{} parameter
@@ -42,6 +59,34 @@ class Fn:
     params: tuple[str, ...]  # the Go types of the fixed parameters
     variadic: str | None = None  # the Go type of the variadic ones, if any
     builtin: bool = False
+
+
+class Budget:
+    """The characters a rendering may still write: its limit, less what it wrote.
+
+    The executor charges what it writes; the functions that format are given what
+    is left and stop as soon as they would exceed it; the executor also refuses a
+    function's result longer than what is left. Either way :class:`OutputLimit`
+    is raised, which the caller reports with the limit.
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def charge(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise OutputLimit
+
+
+def size_text(size: int) -> str:
+    """A limit for messages: ``16 MiB``, ``64 KiB`` or ``1000 bytes``."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} bytes"
 
 
 def truth(value: Any) -> bool:
@@ -185,15 +230,14 @@ def _slice(item: Any, *indexes: Any) -> Any:
 # --- escaping (Go's html, js, urlquery) ------------------------------------------------------
 
 
-def _eval_args(args: tuple[Any, ...]) -> str:
+def _eval_args(args: tuple[Any, ...], limit: int) -> str:
     """``fmt.Sprint`` of the arguments, a nil one printing as <no value> (Go's evalArgs)."""
     if len(args) == 1 and isinstance(args[0], str):
         return args[0]
-    return sprint(*("<no value>" if a is None else a for a in args))
+    return sprint(*("<no value>" if a is None else a for a in args), limit=limit)
 
 
-def _html(*args: Any) -> str:
-    text = _eval_args(args)
+def _html(text: str) -> str:
     for c, escaped in (("&", "&amp;"), ("\0", "\ufffd"), ('"', "&#34;"), ("'", "&#39;")):
         text = text.replace(c, escaped)
     return text.replace("<", "&lt;").replace(">", "&gt;")
@@ -203,9 +247,9 @@ _JS_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u00
 _JS_ESCAPES.update({"&": "\\u0026", "=": "\\u003D"})
 
 
-def _js(*args: Any) -> str:
+def _js(text: str) -> str:
     out = []
-    for c in _eval_args(args):
+    for c in text:
         if c in _JS_ESCAPES:
             out.append(_JS_ESCAPES[c])
         elif c < " " or (c >= "\x80" and not c.isprintable()):
@@ -215,12 +259,8 @@ def _js(*args: Any) -> str:
     return "".join(out)
 
 
-def _urlquery(*args: Any) -> str:
-    return urllib.parse.quote_plus(_eval_args(args), safe="")
-
-
-def _printf(fmt: str, *args: Any) -> str:
-    return sprintf(fmt, *args)
+def _urlquery(text: str) -> str:
+    return urllib.parse.quote_plus(text, safe="")
 
 
 # --- the function table ----------------------------------------------------------------------
@@ -239,13 +279,20 @@ _BUILTINS: dict[str, Fn] = {
     "le": Fn(_le, (VALUE_T, VALUE_T), None, True),
     "gt": Fn(lambda a, b: not _le(a, b), (VALUE_T, VALUE_T), None, True),
     "ge": Fn(lambda a, b: not _lt(a, b), (VALUE_T, VALUE_T), None, True),
-    "print": Fn(sprint, (), ANY_T, True),
-    "printf": Fn(_printf, (STRING_T,), ANY_T, True),
-    "println": Fn(sprintln, (), ANY_T, True),
-    "html": Fn(_html, (), ANY_T, True),
-    "js": Fn(_js, (), ANY_T, True),
-    "urlquery": Fn(_urlquery, (), ANY_T, True),
 }
+
+
+def _formatting_builtins(budget: Budget) -> dict[str, Fn]:
+    """The builtins that format their operands: they are given what the rendering may
+    still write, so that many operands or a huge width stop early."""
+    return {
+        "print": Fn(lambda *a: sprint(*a, limit=budget.left), (), ANY_T, True),
+        "printf": Fn(lambda f, *a: sprintf(f, *a, limit=budget.left), (STRING_T,), ANY_T, True),
+        "println": Fn(lambda *a: sprintln(*a, limit=budget.left), (), ANY_T, True),
+        "html": Fn(lambda *a: _html(_eval_args(a, budget.left)), (), ANY_T, True),
+        "js": Fn(lambda *a: _js(_eval_args(a, budget.left)), (), ANY_T, True),
+        "urlquery": Fn(lambda *a: _urlquery(_eval_args(a, budget.left)), (), ANY_T, True),
+    }
 
 
 def _signature(fn: Callable[..., Any]) -> tuple[tuple[str, ...], str | None]:
@@ -266,9 +313,10 @@ def _signature(fn: Callable[..., Any]) -> tuple[tuple[str, ...], str | None]:
     return tuple(params), variadic
 
 
-def function_table(funcs: Mapping[str, Callable[..., Any]]) -> dict[str, Fn]:
-    """Go's builtins and ``funcs``."""
-    table = dict(_BUILTINS)
+def function_table(funcs: Mapping[str, Callable[..., Any]], budget: Budget) -> dict[str, Fn]:
+    """Go's builtins and ``funcs``, for one rendering (the formatting builtins draw
+    on its ``budget``)."""
+    table = _BUILTINS | _formatting_builtins(budget)
     for name, fn in funcs.items():  # as in Go, a template's functions hide the builtins
         params, variadic = _signature(fn)
         table[name] = Fn(fn, params, variadic)
@@ -286,9 +334,36 @@ def go_os_error(path: str, exc: OSError) -> str:
     return f"open {path}: {reason[:1].lower()}{reason[1:]}"
 
 
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
+def _too_large(path: str, limit: int) -> FuncError:
+    return FuncError(f"{path}: file is larger than the limit of {size_text(limit)}")
+
+
+def _check_regular(path: str, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if not stat.S_ISREG(mode):
+        raise FuncError(f"{path}: not a regular file")
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """Go's ``os.ReadFile``, for a regular file of at most ``limit`` bytes.
+
+    A FIFO would wait for a writer and /dev/zero never ends, so anything but a
+    regular file is refused; so is a larger file, and no more than ``limit + 1``
+    bytes are read, should the file grow meanwhile.
+    """
+    _check_regular(path, os.stat(path).st_mode)  # before opening: opening a device may act
+    # O_NONBLOCK: should the path have become a FIFO since, opening it does not wait.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as fh:
+        info = os.fstat(fd)
+        _check_regular(path, info.st_mode)  # what was opened, not what was there before
+        if info.st_size > limit:
+            raise _too_large(path, limit)
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large(path, limit)
+    return data
 
 
 def default_funcs(
@@ -296,9 +371,11 @@ def default_funcs(
     now: Callable[[], dt.datetime] | None = None,
     environ: Mapping[str, str] | None = None,
     read_file: Callable[[str], bytes] | None = None,
+    max_file_size: int = DEFAULT_MAX_OUTPUT,
 ) -> dict[str, Callable[..., Any]]:
     """The Go tool's five template functions; the clock, the environment and the file
-    reader can be replaced (tests).
+    reader can be replaced (tests). ``base64File`` refuses a file larger than
+    ``max_file_size`` bytes.
 
     >>> from dataflow_runner.config.template import render
     >>> funcs = default_funcs(environ={"USER": "ann"})
@@ -307,7 +384,14 @@ def default_funcs(
     """
     clock = now or (lambda: dt.datetime.now().astimezone())
     env = os.environ if environ is None else environ
-    reader = read_file or _read_file
+
+    def reader(path: str) -> bytes:
+        if read_file is None:
+            return read_regular_file(path, max_file_size)
+        data = read_file(path)
+        if len(data) > max_file_size:
+            raise _too_large(path, max_file_size)
+        return data
 
     def now_with_format(layout: str) -> str:
         return format_go_time(clock(), layout)
