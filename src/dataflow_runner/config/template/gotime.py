@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from dataflow_runner.config.template.strconv import quote
 
@@ -102,21 +102,35 @@ def _lower_at(text: str, i: int) -> bool:
     return "a" <= text[i : i + 1] <= "z"
 
 
-@functools.lru_cache(maxsize=64)
-def _chunks(layout: str) -> tuple[tuple[str, str], ...]:
+#: Layouts up to this length are split once and remembered (real ones are a few dozen
+#: characters); a longer one, which a template can build, is split as it is formatted,
+#: so that neither the cache nor a list of its pieces holds a hundred times its size.
+_CACHED_LAYOUT = 256
+
+
+def _chunks(layout: str) -> Iterable[tuple[str, str]]:
     """The layout as (literal text, element) pairs; the last element may be ""."""
-    out: list[tuple[str, str]] = []
+    if len(layout) <= _CACHED_LAYOUT:
+        return _cached_chunks(layout)
+    return _split(layout)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_chunks(layout: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_split(layout))
+
+
+def _split(layout: str) -> Iterator[tuple[str, str]]:
     start = i = 0
     while i < len(layout):
         element = _element_at(layout, i)
         if element is None:
             i += 1
             continue
-        out.append((layout[start:i], element))
+        yield layout[start:i], element
         i += len(element)
         start = i
-    out.append((layout[start:], ""))
-    return tuple(out)
+    yield layout[start:], ""
 
 
 def _quo(a: int, b: int) -> int:
@@ -198,12 +212,17 @@ def format_go_time(t: dt.datetime, layout: str) -> str:
         t = t.astimezone()
     delta = t.utcoffset()
     offset = int(delta.total_seconds()) if delta is not None else 0
+    done: list[str] = []
     out: list[str] = []
     for text, element in _chunks(layout):
         out.append(text)
         if element:
             out.append(_render(t, element, offset))
-    return "".join(out)
+            if len(out) > 1024:  # joined now and then: a list item per piece costs more
+                done.append("".join(out))
+                out.clear()
+    done.append("".join(out))
+    return "".join(done)
 
 
 def _hour12(t: dt.datetime) -> int:
