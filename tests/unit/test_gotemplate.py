@@ -11,7 +11,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import signal
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataflow_runner.config.gotemplate import default_funcs, render
+from dataflow_runner.config.template import DEFAULT_MAX_OUTPUT, default_funcs, render
 from dataflow_runner.errors import ConfigError, TemplateError
 
 NOW = dt.datetime(2024, 3, 9, 7, 5, 1, 123456, tzinfo=dt.UTC)
@@ -830,6 +833,162 @@ def test_custom_functions() -> None:
     )
     assert str(error_of("{{ upper 1 }}", {}, funcs)).endswith("expected string; found 1")
     assert str(error_of('{{ base64 "x" }}', {}, funcs)) == 't.json:1: function "base64" not defined'
+
+
+# --- bounded resources --------------------------------------------------------------------------
+
+KIB = 1024  # a small limit, so that exceeding it is quick
+OVER = "template output exceeds the limit of"
+
+OUTPUT_LIMITS = [
+    # 46 bytes that would render 400 MB; the default limit stops them at 16 MiB
+    pytest.param('{{range 400}}{{printf "%01000000d" 1}}{{end}}', {}, None, id="400MB-template"),
+    # what is written: text, values, values in a loop
+    pytest.param("x" * (KIB + 1) + "{{ .a }}", {"a": ""}, KIB, id="text"),
+    pytest.param("{{ .a }}", {"a": "x" * (KIB + 1)}, KIB, id="value"),
+    pytest.param("{{ range 11 }}{{ $.a }}{{ end }}", {"a": "x" * 100}, KIB, id="range"),
+    # printf checks a width or a precision before it builds the string
+    pytest.param('{{ printf "%01000000d" 1 }}', {}, KIB, id="printf-width"),
+    pytest.param('{{ printf "%*s" 1000000 "" }}', {}, KIB, id="printf-star-width"),
+    pytest.param('{{ printf "%.1000000f" 1.5 }}', {}, KIB, id="printf-precision"),
+    pytest.param('{{ printf "%.1000000d" 1 }}', {}, KIB, id="printf-int-precision"),
+    # a string a function returns is bounded, written or not
+    pytest.param(
+        '{{ $x := "ab" }}{{ range 20 }}{{ $x = print $x $x }}{{ end }}', {}, KIB, id="doubling"
+    ),
+    pytest.param('{{ $x := printf "%s%s%s%s" .a .a .a .a }}', {"a": "x" * 300}, KIB, id="printf"),
+    pytest.param("{{ $x := print .a .a .a .a }}", {"a": "x" * 300}, KIB, id="print"),
+    pytest.param("{{ $x := println .a .a .a .a }}", {"a": "x" * 300}, KIB, id="println"),
+    pytest.param("{{ $x := html .a }}", {"a": '"' * 300}, KIB, id="html"),
+    pytest.param("{{ $x := js .a }}", {"a": "<" * 200}, KIB, id="js"),
+    pytest.param("{{ $x := urlquery .a }}", {"a": "é" * 200}, KIB, id="urlquery"),
+    pytest.param("{{ $x := base64 .a }}", {"a": "x" * 800}, KIB, id="base64"),
+    pytest.param('{{ if eq (big) "" }}{{ end }}', {}, KIB, id="custom-function"),
+]
+
+
+@pytest.mark.parametrize(("text", "data", "limit"), OUTPUT_LIMITS)
+def test_output_beyond_the_limit_is_refused(
+    text: str, data: dict[str, Any], limit: int | None
+) -> None:
+    funcs = {**FUNCS, "big": lambda: "x" * (KIB + 1)}
+    limits = {} if limit is None else {"max_output": limit}
+    with pytest.raises(TemplateError) as info:
+        render(text, "t.json", data, funcs=funcs, **limits)
+    size = "16 MiB" if limit is None else "1 KiB"
+    assert str(info.value) == f"t.json: {OVER} {size}"
+
+
+def test_the_default_limit_is_16_mib() -> None:
+    assert DEFAULT_MAX_OUTPUT == 16 * 1024 * 1024
+    # Right at the limit is still fine.
+    assert len(r("{{ .a }}", {"a": "x" * DEFAULT_MAX_OUTPUT})) == DEFAULT_MAX_OUTPUT
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        ("x" * (KIB - 1) + "{{ .a }}", {"a": "y"}),
+        ('{{ printf "%01024d" 1 }}', {}),
+        ("{{ range 8 }}{{ $.a }}{{ end }}", {"a": "x" * 128}),
+        ("{{ base64 .a }}", {"a": "x" * 768}),
+    ],
+)
+def test_output_up_to_the_limit_is_rendered(text: str, data: dict[str, Any]) -> None:
+    assert len(render(text, "t.json", data, funcs=FUNCS, max_output=KIB)) == KIB
+
+
+def test_a_huge_printf_width_fails_before_its_string_is_built() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateError, match=OVER):
+            render('{{ printf "%01000000d" 1 }}', "t.json", {}, funcs=FUNCS, max_output=KIB)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200_000  # the string would take a megabyte
+
+
+@pytest.mark.parametrize(
+    ("text", "node"),
+    [
+        ("{{ range 1000001 }}{{ end }}", '1:9: executing "t.json" at <1000001>'),
+        ("{{ range 1000000000000000 }}{{ end }}", '1:9: executing "t.json" at <1000000000000000>'),
+        # the iterations of all the loops count
+        (
+            "{{ range 600000 }}{{ end }}{{ range 400001 }}{{ end }}",
+            '1:36: executing "t.json" at <400001>',
+        ),
+    ],
+)
+def test_range_iterations_are_bounded(text: str, node: str) -> None:
+    assert str(error_of(text)) == f"t.json:{node}: too many range iterations (more than 1000000)"
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """A read that would never end (a FIFO without a writer, /dev/zero) fails the
+    test, as a TimeoutError from the read, instead of hanging it."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError("the read did not end")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 5)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _fifo(tmp_path: Path) -> str:
+    os.mkfifo(tmp_path / "fifo")
+    return str(tmp_path / "fifo")
+
+
+def _over_limit(tmp_path: Path) -> str:
+    (tmp_path / "big.bin").write_bytes(b"x" * (KIB + 1))
+    return str(tmp_path / "big.bin")
+
+
+def _link_to_dev_zero(tmp_path: Path) -> str:
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    return str(tmp_path / "zero")
+
+
+BASE64_FILE_REFUSED = [
+    pytest.param(lambda tmp: "/dev/zero", "{path}: not a regular file", id="dev-zero"),
+    pytest.param(_link_to_dev_zero, "{path}: not a regular file", id="link-to-dev-zero"),
+    pytest.param(_fifo, "{path}: not a regular file", id="fifo"),
+    pytest.param(_over_limit, "{path}: file is larger than the limit of 1 KiB", id="over-limit"),
+    pytest.param(str, "read {path}: is a directory", id="directory"),  # Go's own refusal
+]
+
+
+@pytest.mark.usefixtures("deadline")
+@pytest.mark.parametrize(("make", "message"), BASE64_FILE_REFUSED)
+def test_base64_file_reads_only_regular_files_within_the_limit(
+    tmp_path: Path, make: Callable[[Path], str], message: str
+) -> None:
+    path = make(tmp_path)
+    with pytest.raises(TemplateError) as info:
+        render("{{ base64File .p }}", "t.json", {"p": path}, max_output=KIB)
+    expected = "error calling base64File: " + message.format(path=path)
+    assert str(info.value) == f't.json:1:3: executing "t.json" at <base64File .p>: {expected}'
+
+
+def test_base64_file_reads_a_file_within_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "ok.bin").write_bytes(bytes(range(256)) * 3)  # 768 bytes: 1 KiB of base64
+    out = render("{{ base64File .p }}", "t", {"p": str(tmp_path / "ok.bin")}, max_output=KIB)
+    assert base64.b64decode(out) == bytes(range(256)) * 3
+
+
+def test_a_replaced_file_reader_is_held_to_the_limit_too() -> None:
+    funcs = default_funcs(read_file=lambda path: b"x" * (KIB + 1), max_file_size=KIB)
+    assert str(error_of('{{ base64File "f" }}', funcs=funcs)).endswith(
+        "error calling base64File: f: file is larger than the limit of 1 KiB"
+    )
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 
-from dataflow_runner.config.gotime import format_go_time, from_epoch, parse_epoch
+from dataflow_runner.config.template.gotime import format_go_time, from_epoch, parse_epoch
 
 MST = dt.timezone(dt.timedelta(hours=-7), "MST")
 # Go's reference time, with microseconds: Mon Jan 2 15:04:05.123456 MST 2006.
@@ -370,3 +371,19 @@ def test_parse_epoch_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=r"^strconv\.ParseInt: parsing ") as info:
         parse_epoch(text)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("element", ["2", "Jan", ".000", "x"])
+def test_a_huge_layout_takes_memory_in_proportion(element: str) -> None:
+    # A template can build a layout of millions of characters; its pieces must not
+    # each cost a list entry or a tuple, let alone stay in a cache.
+    layout = element * (64 * 1024 // len(element)) + "?"
+    t = dt.datetime(2024, 3, 9, 7, 5, 1, tzinfo=dt.UTC)
+    expected = format_go_time(t, element) * (64 * 1024 // len(element)) + "?"
+    tracemalloc.start()
+    try:
+        assert format_go_time(t, layout) == expected
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(layout)

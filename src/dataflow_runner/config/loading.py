@@ -116,10 +116,10 @@ def render(text: str, path: str, variables: Mapping[str, str]) -> str:
     """Run the text through the Go template subset (template name = base name)."""
     if "{{" not in text:
         return text  # most configs: no need to even load the template engine
-    from dataflow_runner.config import gotemplate
+    from dataflow_runner.config import template
 
     try:
-        return gotemplate.render(text, os.path.basename(path), variables)
+        return template.render(text, os.path.basename(path), variables)
     except ConfigError as exc:
         raise exc.with_file(path) from None
 

@@ -6,6 +6,7 @@ with the same precedence rules: ``January`` before ``Jan``, ``Jan``/``Mon``
 followed by a lower-case letter are text, ``2006`` before ``2``, ``_2006`` is a
 literal ``_`` then the year, ``.000``/``,999`` are fractional seconds only when no
 digit follows the run, and so on. Whatever is not a layout element is copied.
+This follows Go's ``time/format.go`` (``nextStdChunk``, ``Time.Format``).
 
 >>> from datetime import datetime, timezone
 >>> format_go_time(datetime(2024, 3, 9, 7, 5, 1, tzinfo=timezone.utc), "2006-01-02T15:04:05Z07:00")
@@ -17,7 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+
+from dataflow_runner.config.template.strconv import quote
 
 _MONTHS = (
     "January",
@@ -99,21 +102,35 @@ def _lower_at(text: str, i: int) -> bool:
     return "a" <= text[i : i + 1] <= "z"
 
 
-@functools.lru_cache(maxsize=64)
-def _chunks(layout: str) -> tuple[tuple[str, str], ...]:
+#: Layouts up to this length are split once and remembered (real ones are a few dozen
+#: characters); a longer one, which a template can build, is split as it is formatted,
+#: so that neither the cache nor a list of its pieces holds a hundred times its size.
+_CACHED_LAYOUT = 256
+
+
+def _chunks(layout: str) -> Iterable[tuple[str, str]]:
     """The layout as (literal text, element) pairs; the last element may be ""."""
-    out: list[tuple[str, str]] = []
+    if len(layout) <= _CACHED_LAYOUT:
+        return _cached_chunks(layout)
+    return _split(layout)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_chunks(layout: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_split(layout))
+
+
+def _split(layout: str) -> Iterator[tuple[str, str]]:
     start = i = 0
     while i < len(layout):
         element = _element_at(layout, i)
         if element is None:
             i += 1
             continue
-        out.append((layout[start:i], element))
+        yield layout[start:i], element
         i += len(element)
         start = i
-    out.append((layout[start:], ""))
-    return tuple(out)
+    yield layout[start:], ""
 
 
 def _quo(a: int, b: int) -> int:
@@ -195,12 +212,17 @@ def format_go_time(t: dt.datetime, layout: str) -> str:
         t = t.astimezone()
     delta = t.utcoffset()
     offset = int(delta.total_seconds()) if delta is not None else 0
+    done: list[str] = []
     out: list[str] = []
     for text, element in _chunks(layout):
         out.append(text)
         if element:
             out.append(_render(t, element, offset))
-    return "".join(out)
+            if len(out) > 1024:  # joined now and then: a list item per piece costs more
+                done.append("".join(out))
+                out.clear()
+    done.append("".join(out))
+    return "".join(done)
 
 
 def _hour12(t: dt.datetime) -> int:
@@ -254,17 +276,11 @@ def parse_epoch(text: str) -> int:
     -42
     """
     if not _DECIMAL.fullmatch(text):
-        raise ValueError(f"strconv.ParseInt: parsing {_quote(text)}: invalid syntax")
+        raise ValueError(f"strconv.ParseInt: parsing {quote(text)}: invalid syntax")
     value = int(text)
     if not -(2**63) <= value < 2**63:
-        raise ValueError(f"strconv.ParseInt: parsing {_quote(text)}: value out of range")
+        raise ValueError(f"strconv.ParseInt: parsing {quote(text)}: value out of range")
     return value
-
-
-def _quote(text: str) -> str:
-    from dataflow_runner.config.gofmt import quote
-
-    return quote(text)
 
 
 def from_epoch(seconds: int) -> dt.datetime:

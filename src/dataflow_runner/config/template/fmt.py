@@ -11,6 +11,12 @@ width, precision, ``*`` and ``[n]`` argument indexes, the verbs
 'a-007|x   |"hi"|1.5'
 >>> sprintf("%d", "abc")
 '%!d(string=abc)'
+
+Follows Go's ``fmt`` package (``print.go``, ``format.go``); quoting is Go's strconv
+(:mod:`.strconv`). One addition: the functions take a ``limit``, the characters a
+rendering may still write, and raise :class:`OutputLimit` as soon as they would
+write more, so that a template cannot make them build a huge string (a width of a
+million, a million operands...) before the rendering's own count sees it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,12 @@ import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+
+from dataflow_runner.config.template.strconv import can_backquote, quote, quote_rune, valid_rune
+
+
+class OutputLimit(Exception):
+    """Formatting would write more than the ``limit`` it was given."""
 
 
 def go_type(value: Any) -> str:
@@ -38,50 +50,6 @@ def go_type(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[]interface {}"
     return type(value).__name__
-
-
-# --- quoting (strconv) -----------------------------------------------------------------
-
-_NAMED_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_NAMED_ESCAPES["\v"] = "\\v"
-
-
-def _escape(c: str, quote_char: str, ascii_only: bool) -> str:
-    if c in (quote_char, "\\"):
-        return "\\" + c
-    o = ord(c)
-    if c.isprintable() and not (ascii_only and o >= 0x80):
-        return c
-    if c in _NAMED_ESCAPES:
-        return _NAMED_ESCAPES[c]
-    if o < 0x20 or o == 0x7F:
-        return f"\\x{o:02x}"
-    if 0xD800 <= o <= 0xDFFF:  # not a valid rune: Go writes the replacement character
-        o = 0xFFFD
-    return f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
-
-
-def quote(text: str, *, ascii_only: bool = False) -> str:
-    """Go's ``strconv.Quote`` (``QuoteToASCII`` with ``ascii_only``).
-
-    >>> quote('a"b\\n')
-    '"a\\\\"b\\\\n"'
-    """
-    if text.isprintable() and text.isascii() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return '"' + "".join(_escape(c, '"', ascii_only) for c in text) + '"'
-
-
-def _valid_rune(n: int) -> int:
-    return n if 0 <= n <= 0x10FFFF and not 0xD800 <= n <= 0xDFFF else 0xFFFD
-
-
-def _quote_rune(n: int, ascii_only: bool) -> str:
-    return "'" + _escape(chr(_valid_rune(n)), "'", ascii_only) + "'"
-
-
-def _can_backquote(text: str) -> bool:
-    return not any(c in "`\ufeff\x7f" or (c < " " and c != "\t") for c in text)
 
 
 # --- flags and padding -------------------------------------------------------------------
@@ -159,7 +127,7 @@ def _fmt_str(f: _Flags, s: str, verb: str) -> str:
     if verb == "s" or (verb == "v" and not f.sharp_v):
         return _pad(f, s)
     if verb in ("q", "v"):
-        if f.sharp and _can_backquote(s):
+        if f.sharp and can_backquote(s):
             return _pad(f, f"`{s}`")
         return _pad(f, quote(s, ascii_only=f.plus))
     if verb in "xX":
@@ -191,13 +159,13 @@ def _fmt_int(f: _Flags, n: int, verb: str) -> str:
     if verb in "xX":
         return _fmt_integer(f, n, 16, verb)
     if verb == "c":
-        return _pad(f, chr(_valid_rune(n)))
+        return _pad(f, chr(valid_rune(n)))
     if verb == "q":
-        return _pad(f, _quote_rune(n, f.plus))
+        return _pad(f, quote_rune(n, ascii_only=f.plus))
     if verb == "U":
         u = n & 0xFFFFFFFFFFFFFFFF
         text = "U+" + f"{u:X}".rjust(max(4, f.prec or 0), "0")
-        if f.sharp and _valid_rune(u) == u and chr(u).isprintable():
+        if f.sharp and valid_rune(u) == u and chr(u).isprintable():
             text += f" '{chr(u)}'"
         return _pad(f, text, zero=False)
     return _bad_verb(f, verb, n)
@@ -334,26 +302,39 @@ def value_string(value: Any) -> str:
     return _print(_PLAIN, value, "v")
 
 
-def sprint(*args: Any) -> str:
+def sprint(*args: Any, limit: int | None = None) -> str:
     """Go's ``fmt.Sprint``: a space between operands when neither is a string.
 
     >>> sprint("a", 1, 2, "b")
     'a1 2b'
     """
     out: list[str] = []
+    size = 0
     prev_string = False
     for i, arg in enumerate(args):
         is_string = isinstance(arg, str)
+        text = value_string(arg)
         if i > 0 and not is_string and not prev_string:
-            out.append(" ")
-        out.append(value_string(arg))
+            text = " " + text
+        out.append(text)
+        size += len(text)
+        if limit is not None and size > limit:
+            raise OutputLimit
         prev_string = is_string
     return "".join(out)
 
 
-def sprintln(*args: Any) -> str:
+def sprintln(*args: Any, limit: int | None = None) -> str:
     """Go's ``fmt.Sprintln``: operands separated by spaces, then a newline."""
-    return " ".join(value_string(a) for a in args) + "\n"
+    out: list[str] = []
+    size = 0
+    for arg in args:
+        text = value_string(arg)
+        out.append(text)
+        size += len(text) + 1
+        if limit is not None and size > limit:
+            raise OutputLimit
+    return " ".join(out) + "\n"
 
 
 # --- Sprintf ---------------------------------------------------------------------------------
@@ -380,12 +361,28 @@ def _int_arg(args: tuple[Any, ...], n: int) -> tuple[int | None, int]:
     return None, n + 1
 
 
+def _least(f: _Flags, arg: Any, verb: str) -> int:
+    """A lower bound of the length of ``_print(f, arg, verb)``: its width, and for
+    numbers whose digits are padded to it, its precision. (A list or a map pads each
+    element, an empty one nothing; a bad verb on nil is not padded.)"""
+    if isinstance(arg, Mapping | list | tuple) or (arg is None and verb not in "Tv"):
+        return 0
+    padded_digits = (isinstance(arg, int) and not isinstance(arg, bool) and verb in "vdboOxXU") or (
+        isinstance(arg, float) and verb in "eEfF" and math.isfinite(arg)
+    )
+    if f.prec is not None and padded_digits:
+        return max(f.wid or 0, f.prec)
+    return f.wid or 0
+
+
 class _Printf:
     """The state of one ``Sprintf`` (Go's ``pp``): output, argument number, flags."""
 
-    def __init__(self, fmt: str, args: tuple[Any, ...]) -> None:
+    def __init__(self, fmt: str, args: tuple[Any, ...], limit: int | None) -> None:
         self.fmt, self.args = fmt, args
         self.out: list[str] = []
+        self.size = 0  # characters in out
+        self.limit = limit
         self.argnum = 0
         self.reordered = False
         self.good_argnum = True
@@ -411,17 +408,23 @@ class _Printf:
         self.good_argnum = False
         return close + 1, True
 
+    def put(self, text: str) -> None:
+        self.out.append(text)
+        self.size += len(text)
+        if self.limit is not None and self.size > self.limit:
+            raise OutputLimit
+
     def run(self) -> str:
-        fmt, args, out = self.fmt, self.args, self.out
+        fmt, args, put = self.fmt, self.args, self.put
         end = len(fmt)
         i = 0
         while i < end:
             self.good_argnum = True
             j = fmt.find("%", i)
             if j < 0:
-                out.append(fmt[i:])
+                put(fmt[i:])
                 break
-            out.append(fmt[i:j])
+            put(fmt[i:j])
             i = j + 1
             f = _Flags()
             while i < end and fmt[i] in "#0+- ":
@@ -442,7 +445,7 @@ class _Printf:
                 i += 1
                 f.wid, self.argnum = _int_arg(args, self.argnum)
                 if f.wid is None:
-                    out.append("%!(BADWIDTH)")
+                    put("%!(BADWIDTH)")
                 elif f.wid < 0:
                     f.wid, f.minus = -f.wid, True
                 after_index = False
@@ -461,7 +464,7 @@ class _Printf:
                     if f.prec is not None and f.prec < 0:
                         f.prec = None
                     if f.prec is None:
-                        out.append("%!(BADPREC)")
+                        put("%!(BADPREC)")
                     after_index = False
                 else:
                     f.prec, i = _parsenum(fmt, i)
@@ -470,37 +473,42 @@ class _Printf:
             if not after_index:
                 i, after_index = self.arg_number(i)
             if i >= end:
-                out.append("%!(NOVERB)")
+                put("%!(NOVERB)")
                 break
             verb = fmt[i]
             i += 1
             if verb == "%":  # a literal percent takes no operand and ignores the flags
-                out.append("%")
+                put("%")
             elif not self.good_argnum:
-                out.append(f"%!{verb}(BADINDEX)")
+                put(f"%!{verb}(BADINDEX)")
             elif self.argnum >= len(args):
-                out.append(f"%!{verb}(MISSING)")
+                put(f"%!{verb}(MISSING)")
             else:
                 if verb == "v":
                     f.sharp_v, f.sharp = f.sharp, False
                     f.plus = False
-                out.append(_print(f, args[self.argnum], verb))
+                arg = args[self.argnum]
+                if self.limit is not None and self.size + _least(f, arg, verb) > self.limit:
+                    raise OutputLimit  # before building a string a million wide
+                put(_print(f, arg, verb))
                 self.argnum += 1
         if not self.reordered and self.argnum < len(args):
             extra = [
                 "<nil>" if a is None else f"{go_type(a)}={value_string(a)}"
                 for a in args[self.argnum :]
             ]
-            out.append("%!(EXTRA " + ", ".join(extra) + ")")
-        return "".join(out)
+            put("%!(EXTRA " + ", ".join(extra) + ")")
+        return "".join(self.out)
 
 
-def sprintf(fmt: str, *args: Any) -> str:
+def sprintf(fmt: str, *args: Any, limit: int | None = None) -> str:
     """Go's ``fmt.Sprintf``.
 
     >>> sprintf("%5.2f|%x|%[1]v", 3.14159, 255)
     ' 3.14|ff|3.14159'
     """
     if "%" not in fmt and not args:
+        if limit is not None and len(fmt) > limit:
+            raise OutputLimit
         return fmt
-    return _Printf(fmt, args).run()
+    return _Printf(fmt, args, limit).run()
