@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dataflow_runner.store.backends import Backend, open_backend
+from dataflow_runner.errors import StoreError
+from dataflow_runner.store.backends import Backend, mask_url, sqlite_path
 from dataflow_runner.store.reader import Page, RunFilter, StoreReader
 from dataflow_runner.store.writer import StoreWriter
 
@@ -90,3 +91,18 @@ class Store:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def open_backend(url: str | None, state_dir: Path) -> Backend:
+    """The backend for ``url``; SQLAlchemy is imported only for non-sqlite3 URLs."""
+    path = sqlite_path(url, state_dir)
+    if path is not None:
+        from dataflow_runner.store.sqlite import SqliteBackend
+
+        return SqliteBackend(path)
+    assert url is not None
+    if url.startswith("sqlite:"):
+        raise StoreError(f"not a SQLite store URL: {mask_url(url)} (use sqlite:///path)")
+    from dataflow_runner.store.sqlalchemy_backend import AlchemyBackend
+
+    return AlchemyBackend(url)

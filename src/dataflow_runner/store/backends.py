@@ -3,13 +3,16 @@
 ``sqlite.py`` (the standard library's sqlite3: the default store, no
 SQLAlchemy import) and ``sqlalchemy_backend.py`` (a SQLAlchemy Core engine:
 PostgreSQL, or any URL) both implement ``Backend`` and run the same SQL text
-from ``queries.py``. This module must stay import-light: it is on the hot path.
+from ``queries.py``; what both need is here (``store/__init__.py`` picks one).
+This module must stay import-light: it is on the hot path.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,16 +96,24 @@ def sqlite_path(url: str | None, state_dir: Path) -> Path | None:
     return None
 
 
-def open_backend(url: str | None, state_dir: Path) -> Backend:
-    """The backend for ``url``; SQLAlchemy is imported only for non-sqlite3 URLs."""
-    path = sqlite_path(url, state_dir)
-    if path is not None:
-        from dataflow_runner.store.sqlite import SqliteBackend
+def enable_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (persistent in the file; a no-op once done).
 
-        return SqliteBackend(path)
-    assert url is not None
-    if url.startswith("sqlite:"):
-        raise StoreError(f"not a SQLite store URL: {mask_url(url)} (use sqlite:///path)")
-    from dataflow_runner.store.sqlalchemy_backend import AlchemyBackend
-
-    return AlchemyBackend(url)
+    The switch needs an exclusive lock, and SQLite reports a busy file at once
+    instead of calling the busy handler (seen with processes creating a store
+    together): retry for as long as the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.001
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    if mode.lower() != "wal":
+        # Readers would block writers, and concurrent runs would fail.
+        raise sqlite3.OperationalError(f"the file system does not support WAL (mode {mode})")

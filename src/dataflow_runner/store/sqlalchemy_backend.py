@@ -15,9 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from dataflow_runner.errors import StoreError
-from dataflow_runner.store.backends import BUSY_TIMEOUT_S, Tx, mask_url, needs_migration
+from dataflow_runner.store.backends import (
+    BUSY_TIMEOUT_S,
+    Tx,
+    enable_wal,
+    mask_url,
+    needs_migration,
+)
 from dataflow_runner.store.queries import SCHEMA_VERSION
-from dataflow_runner.store.sqlite import enable_wal
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Serialises first uses of one PostgreSQL database (any constant shared by all versions).

@@ -25,14 +25,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from dataflow_runner.errors import StoreError
-from dataflow_runner.store.backends import BUSY_TIMEOUT_S, Tx, needs_migration
+from dataflow_runner.store.backends import BUSY_TIMEOUT_S, Tx, enable_wal, needs_migration
 from dataflow_runner.store.queries import SCHEMA_VERSION
 
 
@@ -98,29 +97,6 @@ class _Transaction:
             if isinstance(exc, sqlite3.Error):
                 raise backend._write_error(exc) from None
             raise
-
-
-def enable_wal(conn: sqlite3.Connection) -> None:
-    """Put the file in WAL mode (persistent in the file; a no-op once done).
-
-    The switch needs an exclusive lock, and SQLite reports a busy file at once
-    instead of calling the busy handler (seen with processes creating a store
-    together): retry for as long as the busy timeout.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    delay = 0.001
-    while True:
-        try:
-            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-    if mode.lower() != "wal":
-        # Readers would block writers, and concurrent runs would fail.
-        raise sqlite3.OperationalError(f"the file system does not support WAL (mode {mode})")
 
 
 class SqliteBackend:

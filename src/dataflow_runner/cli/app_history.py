@@ -1,0 +1,178 @@
+"""The history commands: ``runs``, ``status``, ``logs``, ``clusters``, ``locks``
+and ``unlock`` (they read the engine's history; ``history.py`` draws it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from dataflow_runner.cli.options import (
+    consul,
+    fabrics,
+    json_output,
+    lock_backend,
+    log_level_option,
+    options,
+    state_dir,
+    store_option,
+)
+from dataflow_runner.errors import FlagError
+
+
+def _engine(state_dir: str | None, store: str | None) -> Any:
+    from dataflow_runner.cli.commands import Common, engine
+
+    return engine(Common(state_dir=state_dir, store=store))
+
+
+@click.command()
+@options(
+    click.option("--state", metavar="STATE", help="RUNNING, COMPLETED, FAILED, CANCELLED or DEAD."),
+    click.option("--playbook", metavar="NAME", help="Only runs of this playbook."),
+    click.option("--since", metavar="WHEN", help="Started at or after (2026-11-22, 3h)."),
+    click.option("--until", metavar="WHEN", help="Started before."),
+    click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True),
+    json_output,
+    state_dir,
+    store_option,
+    log_level_option,
+)
+def runs(
+    state: str | None,
+    playbook: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+) -> None:
+    """Lists recent runs, newest first"""
+    from dataflow_runner.cli import history
+
+    if state and state.upper() not in ("RUNNING", "COMPLETED", "FAILED", "CANCELLED", "DEAD"):
+        raise FlagError(
+            f"--state must be one of RUNNING, COMPLETED, FAILED, CANCELLED, DEAD; got {state}"
+        )
+    with _engine(state_dir, store) as engine:
+        history.runs(
+            engine,
+            state=state,
+            playbook=playbook,
+            since=since,
+            until=until,
+            limit=limit,
+            output=output,
+        )
+
+
+@click.command()
+@click.argument("run_id", metavar="[RUN]", required=False)
+@options(json_output, state_dir, store_option, log_level_option)
+def status(run_id: str | None, output: str, state_dir: str | None, store: str | None) -> None:
+    """Shows a run's steps with their states, attempts and durations (default: the latest)"""
+    from dataflow_runner.cli import history
+
+    with _engine(state_dir, store) as engine:
+        history.status(engine, run_id, output=output)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("step_id", metavar="STEP")
+@options(
+    click.option(
+        "--attempt", type=click.IntRange(min=1), help="Which attempt (default: the last)."
+    ),
+    click.option(
+        "--stream", type=click.Choice(["all", "stdout", "stderr"]), default="all", show_default=True
+    ),
+    click.option("--follow", "-f", is_flag=True, help="Keep printing until the step ends."),
+    state_dir,
+    store_option,
+    log_level_option,
+)
+def logs(
+    run_id: str,
+    step_id: str,
+    attempt: int | None,
+    stream: str,
+    follow: bool,
+    state_dir: str | None,
+    store: str | None,
+) -> None:
+    """Prints a step's output (stdout and stderr) from a run"""
+    from dataflow_runner.cli import history
+
+    with _engine(state_dir, store) as engine:
+        history.logs(engine, run_id, step_id, attempt=attempt, stream=stream, follow=follow)
+
+
+@click.command()
+@options(
+    click.option("--fabric", type=click.Choice(fabrics())),
+    click.option("--active", is_flag=True, help="Only clusters not terminated."),
+    click.option(
+        "--orphans",
+        is_flag=True,
+        help="EMR clusters tagged by this tool that no live run owns "
+        "(asks EMR, with the default AWS credentials).",
+    ),
+    click.option("--region", metavar="REGION", help="The AWS region for --orphans."),
+    json_output,
+    state_dir,
+    store_option,
+    log_level_option,
+)
+def clusters(
+    fabric: str | None,
+    active: bool,
+    orphans: bool,
+    region: str | None,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+) -> None:
+    """Lists the clusters this tool launched"""
+    from dataflow_runner.cli import history
+
+    with _engine(state_dir, store) as engine:
+        if orphans:
+            history.orphans(engine, region=region, output=output)
+        else:
+            history.clusters(engine, fabric=fabric, active=active, output=output)
+
+
+# --- locks -----------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@options(consul, lock_backend, json_output, state_dir, store_option, log_level_option)
+def locks(
+    names: tuple[str, ...],
+    consul: str | None,
+    lock_backend: str | None,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+) -> None:
+    """Shows who holds the locks of recent runs (or the NAMEs given)"""
+    from dataflow_runner.cli import locks as lock_commands
+
+    with _engine(state_dir, store) as engine:
+        lock_commands.locks(engine, names, consul=consul, backend=lock_backend, output=output)
+
+
+@click.command()
+@click.argument("name", metavar="NAME")
+@options(consul, lock_backend, log_level_option)
+def unlock(name: str, consul: str | None, lock_backend: str | None) -> None:
+    """Releases a lock (a hard lock kept after a failed run), saying who held it"""
+    from dataflow_runner.cli import locks as lock_commands
+
+    lock_commands.unlock(name, consul=consul, backend=lock_backend)
+
+
+COMMANDS = (runs, status, logs, clusters, locks, unlock)
