@@ -11,22 +11,42 @@ from typing import Any
 import pytest
 
 from dataflow_runner.errors import StoreError
-from dataflow_runner.store import open_store
+from dataflow_runner.store import Page, RunFilter, Store, StoreReader, open_store
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
     ClusterState,
+    RunKind,
     RunRecord,
     RunState,
     StepRecord,
     StepState,
 )
 
+#: The readers' clock: a little after the runs below were created, while their
+#: runners still beat (a reader on the real clock would see them DEAD).
+NOW = 1010.0
+
+
+def reader(store: Store) -> StoreReader:
+    return StoreReader(store.backend, clock=lambda: NOW)
+
+
+def all_run_ids(store: Store) -> set[str]:
+    """Every run's id, page after page."""
+    ids: set[str] = set()
+    page = store.reader.runs(limit=1000)
+    while True:
+        ids.update(r.id for r in page.items)
+        if page.next is None:
+            return ids
+        page = store.reader.runs(limit=1000, after=page.next)
+
 
 def run_record(run_id: str = "r-1", **extra: Any) -> RunRecord:
     base: dict[str, Any] = {
         "id": run_id,
-        "command": "run-transient",
+        "kind": RunKind.TRANSIENT,
         "playbook": "p",
         "fabric": "local",
         "state": RunState.RUNNING,
@@ -51,17 +71,18 @@ def step_record(step_id: str, position: int, run_id: str = "r-1") -> StepRecord:
         name=step_id.upper(),
         type="COMMAND",
         state=StepState.PENDING,
+        action_on_failure="CANCEL_AND_WAIT",
         depends_on=("x", "y"),
     )
 
 
 def test_run_round_trip(store: Any) -> None:
     run = run_record()
-    store.create_run(run, [step_record("b", 1), step_record("a", 0)])
-    assert store.get_run("r-1") == run
-    assert [s.step_id for s in store.get_steps("r-1")] == ["a", "b"]
-    assert store.get_steps("r-1")[0].depends_on == ("x", "y")
-    store.update_run(
+    store.writer.create_run(run, [step_record("b", 1), step_record("a", 0)])
+    assert reader(store).run("r-1") == run
+    assert [s.step_id for s in reader(store).steps("r-1")] == ["a", "b"]
+    assert reader(store).steps("r-1")[0].depends_on == ("x", "y")
+    store.writer.update_run(
         "r-1",
         state=RunState.FAILED,
         ended_at=1005.25,
@@ -69,17 +90,19 @@ def test_run_round_trip(store: Any) -> None:
         cluster_id="l-X",
         options={"k": [1, 2]},
     )
-    got = store.get_run("r-1")
+    got = reader(store).run("r-1")
+    assert got is not None
     assert got.state is RunState.FAILED and got.ended_at == 1005.25
     assert got.reason == "1/2 failed" and got.cluster_id == "l-X" and got.options == {"k": [1, 2]}
-    store.heartbeat("r-1", 2000.0)
-    assert store.get_run("r-1").heartbeat_at == 2000.0
-    assert store.get_run("nope") is None
+    store.writer.heartbeat("r-1", 2000.0)
+    got = reader(store).run("r-1")
+    assert got is not None and got.heartbeat_at == 2000.0
+    assert reader(store).run("nope") is None
 
 
 def test_attempts_and_step_transitions(store: Any) -> None:
-    store.create_run(run_record(), [step_record("a", 0)])
-    store.start_attempt(
+    store.writer.create_run(run_record(), [step_record("a", 0)])
+    store.writer.start_attempt(
         AttemptRecord(
             "r-1",
             "a",
@@ -90,14 +113,14 @@ def test_attempts_and_step_transitions(store: Any) -> None:
             log_location="/logs/a/1",
         )
     )
-    step = store.get_steps("r-1")[0]
+    step = reader(store).steps("r-1")[0]
     assert (step.state, step.attempts, step.started_at, step.fabric_ref) == (
         StepState.RUNNING,
         1,
         10.0,
         {"pid": 7},
     )
-    store.finish_attempt(
+    store.writer.finish_attempt(
         "r-1",
         "a",
         1,
@@ -108,10 +131,10 @@ def test_attempts_and_step_transitions(store: Any) -> None:
         cause="ValueError: x",
         final=False,
     )
-    assert store.get_steps("r-1")[0].state is StepState.RUNNING  # not final: retried
-    store.start_attempt(AttemptRecord("r-1", "a", 2, StepState.RUNNING, started_at=12.0))
-    store.finish_attempt("r-1", "a", 2, StepState.COMPLETED, at=13.0, exit_code=0)
-    step = store.get_steps("r-1")[0]
+    assert reader(store).steps("r-1")[0].state is StepState.RUNNING  # not final: retried
+    store.writer.start_attempt(AttemptRecord("r-1", "a", 2, StepState.RUNNING, started_at=12.0))
+    store.writer.finish_attempt("r-1", "a", 2, StepState.COMPLETED, at=13.0, exit_code=0)
+    step = reader(store).steps("r-1")[0]
     assert (step.state, step.attempts, step.started_at, step.ended_at, step.exit_code) == (
         StepState.COMPLETED,
         2,
@@ -119,16 +142,16 @@ def test_attempts_and_step_transitions(store: Any) -> None:
         13.0,
         0,
     )
-    attempts = store.get_attempts("r-1", "a")
+    attempts = reader(store).attempts("r-1", "a")
     assert [(a.attempt, a.state, a.exit_code, a.cause) for a in attempts] == [
         (1, StepState.FAILED, 3, "ValueError: x"),
         (2, StepState.COMPLETED, 0, None),
     ]
     assert attempts[0].log_location == "/logs/a/1"
-    store.update_attempt("r-1", "a", 1, log_location="s3://b/k/")
-    assert store.get_attempts("r-1")[0].log_location == "s3://b/k/"
-    store.update_step("r-1", "a", cause="found later")
-    assert store.get_steps("r-1")[0].cause == "found later"
+    store.writer.update_attempt("r-1", "a", 1, log_location="s3://b/k/")
+    assert reader(store).attempts("r-1")[0].log_location == "s3://b/k/"
+    store.writer.update_step("r-1", "a", cause="found later")
+    assert reader(store).steps("r-1")[0].cause == "found later"
 
 
 def test_listing_and_filters(store: Any) -> None:
@@ -140,20 +163,25 @@ def test_listing_and_filters(store: Any) -> None:
             (RunState.RUNNING, "x"),
         ]
     ):
-        store.create_run(
+        store.writer.create_run(
             run_record(f"r-2026-{i}", state=state, playbook=playbook, created_at=100.0 + i), []
         )
-    assert [r.id for r in store.list_runs()] == ["r-2026-3", "r-2026-2", "r-2026-1", "r-2026-0"]
-    assert [r.id for r in store.list_runs(state="COMPLETED")] == ["r-2026-2", "r-2026-0"]
-    assert [r.id for r in store.list_runs(playbook="y")] == ["r-2026-2", "r-2026-1"]
-    assert [r.id for r in store.list_runs(since=101.0, until=103.0)] == ["r-2026-2", "r-2026-1"]
-    assert [r.id for r in store.list_runs(limit=1)] == ["r-2026-3"]
-    assert store.latest_run().id == "r-2026-3"
-    assert store.find_run("r-2026-2").id == "r-2026-2"
+
+    def ids(where: RunFilter | None = None, limit: int = 20) -> list[str]:
+        return [r.id for r in reader(store).runs(where, limit=limit).items]
+
+    assert ids() == ["r-2026-3", "r-2026-2", "r-2026-1", "r-2026-0"]
+    assert ids(RunFilter(state=RunState.COMPLETED)) == ["r-2026-2", "r-2026-0"]
+    assert ids(RunFilter(playbook="y")) == ["r-2026-2", "r-2026-1"]
+    assert ids(RunFilter(since=101.0, until=103.0)) == ["r-2026-2", "r-2026-1"]
+    assert ids(limit=1) == ["r-2026-3"]
+    latest = reader(store).latest_run()
+    assert latest is not None and latest.id == "r-2026-3"
+    assert reader(store).find_run("r-2026-2").id == "r-2026-2"
     with pytest.raises(StoreError, match="'r-2026' matches 4 runs: r-2026-3, "):
-        store.find_run("r-2026")
+        reader(store).find_run("r-2026")
     with pytest.raises(StoreError, match="no run 'zzz'"):
-        store.find_run("zzz")
+        reader(store).find_run("zzz")
 
 
 def test_clusters(store: Any) -> None:
@@ -166,31 +194,31 @@ def test_clusters(store: Any) -> None:
         config_doc={"k": "v"},
         endpoint="/x",
     )
-    store.upsert_cluster(base)
-    store.upsert_cluster(dataclasses.replace(base, id="j-B", fabric="emr", created_at=2.0))
-    store.update_cluster("l-A", state=ClusterState.TERMINATED, ended_at=5.0, reason="done")
-    assert store.get_cluster("l-A").state is ClusterState.TERMINATED
-    assert store.get_cluster("l-A").config_doc == {"k": "v"}
-    assert [c.id for c in store.list_clusters()] == ["j-B", "l-A"]
-    assert [c.id for c in store.list_clusters(active=True)] == ["j-B"]
-    assert [c.id for c in store.list_clusters(active=False)] == ["l-A"]
-    assert [c.id for c in store.list_clusters(fabric="emr")] == ["j-B"]
-    store.upsert_cluster(dataclasses.replace(base, name="renamed"))
-    assert store.get_cluster("l-A").name == "renamed"
+    store.writer.upsert_cluster(base)
+    store.writer.upsert_cluster(dataclasses.replace(base, id="j-B", fabric="emr", created_at=2.0))
+    store.writer.update_cluster("l-A", state=ClusterState.TERMINATED, ended_at=5.0, reason="done")
+    assert store.reader.cluster("l-A").state is ClusterState.TERMINATED
+    assert store.reader.cluster("l-A").config_doc == {"k": "v"}
+    assert [c.id for c in store.reader.clusters()] == ["j-B", "l-A"]
+    assert [c.id for c in store.reader.clusters(active=True)] == ["j-B"]
+    assert [c.id for c in store.reader.clusters(active=False)] == ["l-A"]
+    assert [c.id for c in store.reader.clusters(fabric="emr")] == ["j-B"]
+    store.writer.upsert_cluster(dataclasses.replace(base, name="renamed"))
+    assert store.reader.cluster("l-A").name == "renamed"
 
 
 def test_programming_errors_and_missing_rows(store: Any) -> None:
-    store.create_run(run_record(), [step_record("a", 0)])
+    store.writer.create_run(run_record(), [step_record("a", 0)])
     with pytest.raises(TypeError, match="no updatable field colour"):
-        store.update_run("r-1", colour="red")
+        store.writer.update_run("r-1", colour="red")
     with pytest.raises(TypeError):
-        store.update_run("r-1", id="other")
+        store.writer.update_run("r-1", id="other")
     with pytest.raises(StoreError, match="no run 'missing'"):
-        store.update_run("missing", state=RunState.FAILED)
+        store.writer.update_run("missing", state=RunState.FAILED)
     with pytest.raises(StoreError, match="no step 'zz' of run 'r-1'"):
-        store.update_step("r-1", "zz", state=StepState.FAILED)
+        store.writer.update_step("r-1", "zz", state=StepState.FAILED)
     with pytest.raises(StoreError, match="no cluster 'l-none'"):
-        store.update_cluster("l-none", state=ClusterState.TERMINATED)
+        store.writer.update_cluster("l-none", state=ClusterState.TERMINATED)
 
 
 def test_unreachable_postgres_is_one_line_without_the_password(tmp_path: Path) -> None:
@@ -206,7 +234,7 @@ def test_opening_an_existing_sqlite_store_does_not_import_sqlalchemy(tmp_path: P
     open_store(state_dir=tmp_path).close()  # creates and migrates
     code = (
         "import sys; from pathlib import Path; from dataflow_runner.store import open_store; "
-        f"s = open_store(state_dir=Path({str(tmp_path)!r})); s.list_runs(); "
+        f"s = open_store(state_dir=Path({str(tmp_path)!r})); s.reader.runs(); "
         "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -216,7 +244,7 @@ def test_opening_an_existing_sqlite_store_does_not_import_sqlalchemy(tmp_path: P
 def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     code = (
         "from pathlib import Path; from dataflow_runner.store import open_store; "
-        f"s = open_store(state_dir=Path({str(tmp_path)!r})); s.list_runs(); print('ok')"
+        f"s = open_store(state_dir=Path({str(tmp_path)!r})); s.reader.runs(); print('ok')"
     )
     procs = [
         subprocess.Popen(
@@ -260,12 +288,13 @@ WRITER = """
 import sys, time
 from pathlib import Path
 from dataflow_runner.store import open_store
-from dataflow_runner.store.records import RunRecord, RunState
+from dataflow_runner.store.records import RunKind, RunRecord, RunState
 store = open_store(state_dir=Path(sys.argv[1]))
 prefix = sys.argv[2]
 for i in range(int(sys.argv[3])):
-    store.create_run(RunRecord(id=f"{prefix}-{i}", command="run", playbook="p", fabric="local",
-                               state=RunState.RUNNING, created_at=time.time()), [])
+    store.writer.create_run(RunRecord(id=f"{prefix}-{i}", kind=RunKind.ATTACHED, playbook="p",
+                                      fabric="local", state=RunState.RUNNING,
+                                      created_at=time.time()), [])
     print(i, flush=True)
 """
 
@@ -284,8 +313,7 @@ def test_two_writers_never_lose_a_transition(tmp_path: Path) -> None:
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     store = open_store(state_dir=tmp_path)
-    ids = {r.id for r in store.list_runs(limit=1000)}
-    assert ids == {f"{n}-{i}" for n in "ab" for i in range(300)}
+    assert all_run_ids(store) == {f"{n}-{i}" for n in "ab" for i in range(300)}
 
 
 def test_sigkill_never_corrupts_or_loses_a_committed_transition(tmp_path: Path) -> None:
@@ -312,7 +340,7 @@ def test_sigkill_never_corrupts_or_loses_a_committed_transition(tmp_path: Path) 
         store = open_store(state_dir=tmp_path)
         rows = store.backend.query("PRAGMA integrity_check", {})
         assert list(rows[0].values()) == ["ok"]
-        ids = {r.id for r in store.list_runs(limit=100_000)}
+        ids = all_run_ids(store)
         # Everything reported as committed is there.
         assert {f"t{trial}-{i}" for i in range(committed + 1)} <= ids
         store.close()
@@ -337,5 +365,5 @@ def test_sigkill_during_the_first_migration_leaves_a_usable_store(tmp_path: Path
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         store = open_store(state_dir=tmp_path)
-        assert store.list_runs() == []
+        assert store.reader.runs() == Page([], None)
         store.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dataflow_runner.errors import StoreError
-from dataflow_runner.store import default_state_dir, open_store
+from dataflow_runner.store import Page, default_state_dir, open_store
 from dataflow_runner.store.backends import HEAD
 from tests.store.conftest import PostgresServer
 
@@ -34,7 +34,7 @@ def test_a_fresh_store_is_migrated_to_head(fresh_store_url: tuple[str | None, Pa
     with open_store(url, state_dir=state_dir) as store:
         rows = store.backend.query("SELECT version_num FROM alembic_version", {})
         assert rows == [{"version_num": HEAD}]
-        assert store.list_runs() == []
+        assert store.reader.runs() == Page([], None)
     with open_store(url, state_dir=state_dir) as store:  # and opens again as it is
         assert store.backend.query("SELECT COUNT(*) AS n FROM alembic_version", {})[0]["n"] == 1
 

@@ -17,33 +17,40 @@ from typing import Any
 import pytest
 
 from dataflow_runner.errors import StoreError
-from dataflow_runner.store import open_store
+from dataflow_runner.store import Page, open_store
 from dataflow_runner.store.backends import HEAD, REVISIONS
-from dataflow_runner.store.records import RunRecord, RunState, StepState
+from dataflow_runner.store.records import RunKind, RunRecord, RunState, StepState
 
 # A child that records transitions and prints a line after each commit.
 WRITER = """
 import sys, time
 from pathlib import Path
 from dataflow_runner.store import open_store
-from dataflow_runner.store.records import AttemptRecord, RunRecord, RunState, StepRecord, StepState
+from dataflow_runner.store.records import (
+    AttemptRecord, RunKind, RunRecord, RunState, StepRecord, StepState,
+)
 
 state_dir, run_id, steps, go = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 store = open_store(state_dir=state_dir)
 while go != "-" and not Path(go).exists():  # start together with the other writers
     time.sleep(0.001)
-store.create_run(
-    RunRecord(run_id, "run", "p", "local", RunState.RUNNING, time.time()),
-    [StepRecord(run_id, f"s{i}", i, f"s{i}", "shell", StepState.PENDING) for i in range(steps)],
+store.writer.create_run(
+    RunRecord(run_id, RunKind.ATTACHED, "p", "local", RunState.RUNNING, time.time()),
+    [
+        StepRecord(run_id, f"s{i}", i, f"s{i}", "shell", StepState.PENDING, "CANCEL_AND_WAIT")
+        for i in range(steps)
+    ],
 )
 print("run", flush=True)
 for i in range(steps):
     attempt = AttemptRecord(run_id, f"s{i}", 1, StepState.RUNNING, started_at=time.time())
-    store.start_attempt(attempt)
+    store.writer.start_attempt(attempt)
     print("start", i, flush=True)
-    store.finish_attempt(run_id, f"s{i}", 1, StepState.COMPLETED, at=time.time(), exit_code=0)
+    store.writer.finish_attempt(
+        run_id, f"s{i}", 1, StepState.COMPLETED, at=time.time(), exit_code=0
+    )
     print("finish", i, flush=True)
-    store.heartbeat(run_id, time.time())
+    store.writer.heartbeat(run_id, time.time())
     print("heartbeat", i, flush=True)
 """
 
@@ -80,10 +87,10 @@ def test_two_writers_never_lose_a_transition(tmp_path: Path) -> None:
         assert "locked" not in err and len(out.splitlines()) == 1 + 3 * 300
     with open_store(state_dir=tmp_path) as store:
         for run_id in ("r-a", "r-b"):
-            steps = store.get_steps(run_id)
+            steps = store.reader.steps(run_id)
             assert len(steps) == 300
             assert all(s.state is StepState.COMPLETED and s.attempts == 1 for s in steps)
-            assert len(store.get_attempts(run_id)) == 300
+            assert len(store.reader.attempts(run_id)) == 300
     assert _integrity(tmp_path / "store.db") == "ok"
 
 
@@ -104,9 +111,9 @@ def test_sigkill_never_corrupts_or_loses_a_committed_transition(tmp_path: Path) 
         assert _integrity(tmp_path / "store.db") == "ok"
         with open_store(state_dir=tmp_path) as store:
             assert lines[0] == "run\n"
-            assert store.get_run(run_id) is not None
-            steps = {s.step_id: s for s in store.get_steps(run_id)}
-            attempts = {a.step_id: a for a in store.get_attempts(run_id)}
+            assert store.reader.run(run_id) is not None
+            steps = {s.step_id: s for s in store.reader.steps(run_id)}
+            attempts = {a.step_id: a for a in store.reader.attempts(run_id)}
             beats = []
             for line in lines[1:]:
                 if not line.endswith("\n"):
@@ -119,7 +126,7 @@ def test_sigkill_never_corrupts_or_loses_a_committed_transition(tmp_path: Path) 
                     assert steps[f"s{i}"].state is StepState.COMPLETED
                 else:
                     beats.append(i)
-            run = store.get_run(run_id)
+            run = store.reader.run(run_id)
             assert run is not None
             assert not beats or run.heartbeat_at is not None
 
@@ -129,7 +136,7 @@ import sys
 from pathlib import Path
 from dataflow_runner.store import open_store
 store = open_store(state_dir=Path(sys.argv[1]))
-store.list_runs()
+store.reader.runs()
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "alembic")))
 """
 
@@ -186,29 +193,37 @@ def test_a_kill_during_the_first_migration_leaves_a_usable_store(tmp_path: Path)
         child.send_signal(signal.SIGKILL)
         child.wait()
         with open_store(state_dir=tmp_path) as store:
-            assert store.list_runs() == []
+            assert store.reader.runs() == Page([], None)
         assert _integrity(tmp_path / "store.db") == "ok"
 
 
 def test_a_newer_schema_is_a_clear_error(tmp_path: Path) -> None:
     open_store(state_dir=tmp_path).close()
+    newer = f"{int(HEAD) + 1:04d}"
     with sqlite3.connect(tmp_path / "store.db") as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0002'")
-    with pytest.raises(StoreError, match=r"newer dataflow-runner \(schema 0002\); upgrade"):
+        conn.execute("UPDATE alembic_version SET version_num = ?", (newer,))
+    with pytest.raises(StoreError, match=rf"newer dataflow-runner \(schema {newer}\); upgrade"):
         open_store(state_dir=tmp_path)
 
 
-def test_revisions_columns_and_records_agree() -> None:
+def test_revisions_and_the_migrated_schema_agree(tmp_path: Path) -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from dataflow_runner.store import queries
     from dataflow_runner.store.schema import metadata
     from dataflow_runner.store.sqlalchemy_backend import MIGRATIONS
 
-    # The queries' columns (the records' fields) are the tables' columns.
-    for table, columns in queries.COLUMNS.items():
-        assert tuple(c.name for c in metadata.tables[table].columns) == columns
+    # What the migrations build (at head) is what the records declare: the same
+    # tables, each with the same columns, nullability and primary key.
+    open_store(state_dir=tmp_path).close()
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        assert {n for (n,) in names} == {*metadata.tables, "alembic_version"}
+        for table in metadata.tables.values():
+            found = conn.execute(f"PRAGMA table_info({table.name})").fetchall()
+            migrated = {(name, not notnull, pk > 0) for _, name, _, notnull, _, pk in found}
+            declared = {(c.name, c.nullable, c.primary_key) for c in table.columns}
+            assert migrated == declared, table.name
     # The revisions known without Alembic are Alembic's, in order.
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -219,6 +234,8 @@ def test_revisions_columns_and_records_agree() -> None:
 
 def test_a_new_state_directory_is_private(tmp_path: Path) -> None:
     with open_store(state_dir=tmp_path / "state") as store:
-        store.create_run(RunRecord("r-1", "run", "p", "local", RunState.RUNNING, 0.0), [])
+        store.writer.create_run(
+            RunRecord("r-1", RunKind.ATTACHED, "p", "local", RunState.RUNNING, 0.0), []
+        )
     assert (tmp_path / "state").stat().st_mode & 0o077 == 0
     assert os.path.exists(tmp_path / "state" / "store.db")

@@ -3,7 +3,8 @@ and the mapping between records and rows.
 
 Both backends run these strings unchanged (sqlite3 and SQLAlchemy's ``text()``
 accept the same ``:name`` style), so only SQL that SQLite (3.24+, for
-``ON CONFLICT``) and PostgreSQL both understand belongs here. Tables and
+``ON CONFLICT``; 3.25+ for the migrations' ``RENAME COLUMN``) and PostgreSQL
+both understand belongs here. Tables and
 columns are worked out from the records (``records.py`` declares them once).
 
 >>> update_sql("runs", ("state", "reason"))
@@ -149,12 +150,13 @@ UPSERT_CLUSTER = f"{_insert('clusters')} ON CONFLICT (id) DO UPDATE SET " + ", "
     f"{c} = excluded.{c}" for c in COLUMNS["clusters"] if c != "id"
 )
 SELECT_CLUSTER = f"{_select('clusters')} WHERE id = :id"
-LIST_CLUSTERS = f"{_select('clusters')}{{where}} ORDER BY created_at DESC, id DESC LIMIT :limit"
+LIST_CLUSTERS = (
+    f"{_select('clusters')}{{where}} ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
+)
 _FINISHED = ", ".join(f"'{s.value}'" for s in ClusterState if s.finished)
 CLUSTER_FILTERS = {
     "fabric": "fabric = :fabric",
     "active": f"state NOT IN ({_FINISHED})",
-    "inactive": f"state IN ({_FINISHED})",
 }
 
 

@@ -172,10 +172,12 @@ class StoreReader:
             for row in rows:
                 run = self._observed(q.decode(RunRecord, row))
                 cursor = _cursor(run)
-                if not dead or run.state is RunState.DEAD:
+                if where.state is None or run.state is where.state:
                     out.append(run)
             if len(rows) < want or len(out) >= limit:
                 break
+            if where.state is not RunState.RUNNING and not dead:
+                break  # every row read was kept: the page is complete
         return Page(out, cursor if len(out) >= limit else None)
 
     def latest_run(self) -> RunRecord | None:
@@ -210,19 +212,30 @@ class StoreReader:
     def clusters(
         self, *, fabric: str | None = None, active: bool | None = None, limit: int = 50
     ) -> list[ClusterRecord]:
-        """Clusters, newest first; ``active``: True = not terminated, False = terminated.
+        """Clusters, newest first; ``active``: True = not terminated, False = terminated
+        (a cluster whose host process died counts as terminated, whatever is stored).
 
-        >>> reader.clusters(fabric="emr", active=True)  # doctest: +SKIP
+        >>> reader.clusters(active=True)  # doctest: +SKIP
         """
+        limit = max(1, min(limit, MAX_PAGE))
         conditions = []
-        params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE))}
+        params: dict[str, Any] = {}
         if fabric is not None:
             conditions.append(q.CLUSTER_FILTERS["fabric"])
             params["fabric"] = fabric
-        if active is not None:
-            conditions.append(q.CLUSTER_FILTERS["active" if active else "inactive"])
-        rows = self._backend.query(q.LIST_CLUSTERS.format(where=q.where(conditions)), params)
-        found = [self._observed_cluster(q.decode(ClusterRecord, r)) for r in rows]
-        if active is not None:  # a dead host's cluster is not active, whatever is stored
-            found = [c for c in found if c.state.finished is not active]
-        return found
+        if active is True:
+            conditions.append(q.CLUSTER_FILTERS["active"])
+        # (Not active: stored as ended, or stored as up by a host that is gone.)
+        sql = q.LIST_CLUSTERS.format(where=q.where(conditions))
+        found: list[ClusterRecord] = []
+        offset = 0
+        while len(found) < limit:
+            rows = self._backend.query(sql, {**params, "limit": limit, "offset": offset})
+            for row in rows:
+                cluster = self._observed_cluster(q.decode(ClusterRecord, row))
+                if active is None or cluster.state.finished is not active:
+                    found.append(cluster)
+            if len(rows) < limit:
+                break
+            offset += len(rows)
+        return found[:limit]

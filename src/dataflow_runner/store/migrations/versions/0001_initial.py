@@ -1,7 +1,8 @@
 """The first schema: runs, steps, attempts, clusters.
 
-A frozen copy of ``schema.py`` as of this revision (a test compares them at
-head): a later schema change is a new numbered revision, never an edit here.
+The schema as it was first released, frozen: a later schema change is a new
+numbered revision, never an edit here (a test compares the migrated head with
+the tables ``schema.py`` derives from the records).
 
 Revision ID: 0001
 Revises:
