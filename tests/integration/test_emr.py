@@ -247,9 +247,12 @@ def test_interrupt_terminates_the_transient_cluster(
     assert proc.returncode == 1, err
     [cluster] = clusters()
     assert cluster.state == "TERMINATED"
-    assert emr.faults.calls["CancelSteps"] >= 1
+    # Terminating the cluster stops its steps: no CancelSteps first, whatever it costs.
+    assert emr.faults.calls["TerminateJobFlows"] >= 1
+    assert emr.faults.calls.get("CancelSteps", 0) == 0
     run = json.loads(emr_cli("status", "--output", "json").out)
     assert run["state"] == "CANCELLED"
+    assert {s["state"] for s in run["steps"]} == {"CANCELLED"}
 
 
 def test_log_failed_steps_prints_logs_and_the_probable_cause(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 
 
 class CancelToken:
@@ -28,6 +29,8 @@ class CancelToken:
         #: The signal that asked for it (``SIGINT``...), None when a caller did.
         self.signal: str | None = None
         self.forced = False
+        #: When the first cancel came (``time.monotonic()``), None before.
+        self.requested_at: float | None = None
         self._event = threading.Event()
         self._forced = threading.Event()
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -45,12 +48,14 @@ class CancelToken:
         """Ask the run to stop (the first reason is kept)."""
         if self.reason is None:
             self.reason, self.signal = reason, signal
+            self.requested_at = time.monotonic()
         self._notify()
 
     def force(self) -> None:
         """Stop the steps now and end the run without waiting for them."""
         if self.reason is None:
             self.reason = "forced to stop"
+            self.requested_at = time.monotonic()
         self.forced = True
         self._forced.set()
         self._notify()
@@ -59,6 +64,10 @@ class CancelToken:
         self._event.set()
         with contextlib.suppress(OSError):
             os.write(self._w, b"!")
+
+    def past(self, seconds: float) -> bool:
+        """Whether ``seconds`` have gone by since the first cancel."""
+        return self.requested_at is not None and time.monotonic() - self.requested_at >= seconds
 
     def drain(self) -> None:
         """Read what :meth:`cancel` wrote, so the descriptor is quiet until the next call."""

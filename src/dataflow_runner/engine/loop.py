@@ -32,14 +32,20 @@ def drive(
     token: CancelToken | None = None,
     poll_interval: Callable[[float], float] = lambda _elapsed: 1.0,
     on_wake: Callable[[float], None] | None = None,
+    on_cancel: Callable[[], bool] | None = None,
+    cleanup_timeout: float | None = None,
     clock: Callable[[], float] = time.time,
-) -> None:
-    """Run ``scheduler`` until every task is finished (or the token forces a stop).
+) -> bool:
+    """Run ``scheduler`` until every task is finished; False when it stopped before
+    (a forced stop, or steps still not stopped ``cleanup_timeout`` seconds after a
+    cancel: the caller records what was left).
 
     ``poll_interval(elapsed)`` is how long to wait between polls when nothing
     wakes the loop earlier (EMR: seconds; local: pidfds wake it at once). Every
     transition the scheduler emits is recorded by its listener as it happens:
-    one transaction each, before the loop goes on.
+    one transaction each, before the loop goes on. ``on_cancel`` is called once
+    when a cancel comes; when it returns True (it terminated the cluster, which
+    stops the steps), the fabric is not asked to stop them one by one.
     """
     waiter = _Waiter()
     started = last_poll = clock()
@@ -49,18 +55,26 @@ def drive(
     while True:
         now = clock()
         if token is not None and token.requested:
-            if token.forced:
+            late = cleanup_timeout is not None and token.past(cleanup_timeout)
+            if token.forced or late:
+                if late:
+                    log.error(
+                        "the run's steps did not stop within %gs of the cancel: giving up on them",
+                        cleanup_timeout,
+                    )
                 _kill_active(scheduler, fabric)
-                return
+                return False
             if not scheduler.cancelling:
                 if token.signal:
                     log.warning(
                         "%s received: cancelling the run's steps (again to force exit)",
                         token.signal,
                     )
+                stopped = on_cancel() if on_cancel is not None else False
                 scheduler.cancel(
                     f"run interrupted ({token.signal})" if token.signal else str(token.reason),
                     now,
+                    stop=not stopped,
                 )
                 must_poll = True
         if now >= retry_at:
@@ -77,7 +91,7 @@ def drive(
                 retry_at = now + backoff
                 log.warning("%s; trying again in %.0fs", exc, backoff)
         if scheduler.done:
-            return
+            return True
         if on_wake is not None:
             on_wake(now)
         timers = [t for t in (scheduler.next_timer(), fabric.next_timer()) if t is not None]
@@ -86,6 +100,7 @@ def drive(
                 last_poll + poll_interval(now - started),
                 *timers,
                 *([retry_at] if retry_at > now else []),
+                *([now + 1.0] if token is not None and token.requested else []),
             ]
         )
         handles = set(fabric.wait_handles())

@@ -46,6 +46,10 @@ log = logging.getLogger("dataflow_runner")
 HEARTBEAT_SECONDS = 10.0
 #: How long ``--log-failed-steps`` waits for a fabric to make a step's logs available.
 LOG_WAIT_SECONDS = 600.0
+#: How long the cleanup after a cancel or a failure may take (``--cleanup-timeout``).
+CLEANUP_TIMEOUT = 60.0
+#: How long a finished transient run waits for its cluster to end (EMR: minutes).
+TERMINATION_TIMEOUT = 1800.0
 
 #: Rebuilds a resumed run's tasks in a new scheduler (see ``engine/resume.py``).
 Restore = Callable[[Scheduler, Recorder, ClusterRef, float], None]
@@ -98,20 +102,26 @@ class RunJob:
     log_failed_steps: bool = False
     lock: LockHold | None = None
     ordered: bool = False
+    cleanup_timeout: float = CLEANUP_TIMEOUT
+    _terminated: bool = field(default=False, repr=False)
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _recorder: Recorder | None = field(default=None, repr=False)
 
     # --- the lifecycle -------------------------------------------------------------
 
     def __call__(self) -> RunOutcome:
-        cluster: ClusterRef | None = None
-        outcome: RunOutcome | None = None
         try:
             cluster, refs = lifecycle.with_backoff(self._start, self.token)
+        except BaseException:
+            self._clean_up(None, None)
+            raise
+        try:
             outcome = self._follow(cluster, refs)
-            return outcome
-        finally:
-            self._clean_up(cluster, outcome)
+        except BaseException:
+            self._clean_up(cluster, None)
+            raise
+        self._clean_up(cluster, outcome)
+        return outcome
 
     def _start(self) -> tuple[ClusterRef, list[StepRef]]:
         book, fabric = self.playbook, self.fabric
@@ -187,10 +197,16 @@ class RunJob:
             if watch is not None:
                 watch(now)
 
-        drive(
-            scheduler, fabric, token=self.token, poll_interval=self.poll_interval, on_wake=on_wake
+        finished = drive(
+            scheduler,
+            fabric,
+            token=self.token,
+            poll_interval=self.poll_interval,
+            on_wake=on_wake,
+            on_cancel=lambda: self._terminate_first(cluster),
+            cleanup_timeout=self.cleanup_timeout,
         )
-        if not scheduler.done:  # a forced stop: what was left is cancelled, now
+        if not finished:  # a forced stop: what was left is cancelled, now
             self._abandon(scheduler.run_tasks(self.run_id))
         state, reason = self._verdict(scheduler.run_tasks(self.run_id))
         writer.update_run(self.run_id, state=state, ended_at=time.time(), reason=reason)
@@ -266,14 +282,20 @@ class RunJob:
     # --- cleaning up -----------------------------------------------------------------
 
     def _clean_up(self, cluster: ClusterRef | None, outcome: RunOutcome | None) -> None:
-        """Whatever happened, leave nothing running that this run started."""
+        """Whatever happened, leave nothing running that this run started. Left by an
+        error (``outcome`` None), a cleanup problem is logged, not raised over it."""
         if outcome is None:
             self._record_stop()
             if cluster is not None and self.kind is not RunKind.TRANSIENT:
                 self._cancel_active(cluster)
         try:
             if cluster is not None and self.kind is RunKind.TRANSIENT:
-                self._terminate(cluster)
+                try:
+                    self._terminate(cluster)
+                except FabricError as exc:
+                    if outcome is not None:
+                        raise
+                    log.error("%s", exc)
             if self.log_failed_steps and cluster is not None and outcome is not None:
                 self._show_failed_logs(cluster)
         finally:
@@ -283,13 +305,17 @@ class RunJob:
                 self.lock.release(success=outcome is not None and outcome.failure() is None)
 
     def _record_stop(self) -> None:
-        # Left by an exception (a fabric error, a store error): record it first.
+        # Left by an exception (a cancel while the cluster starts, a fabric error, a
+        # store error): record it first.
+        cancelled = self.token.requested
         try:
             self.writer.update_run(
                 self.run_id,
-                state=RunState.FAILED,
+                state=RunState.CANCELLED if cancelled else RunState.FAILED,
                 ended_at=time.time(),
-                reason="the runner stopped before the run ended",
+                reason=self.token.reason
+                if cancelled
+                else "the runner stopped before the run ended",
             )
         except Exception:
             log.debug("could not record the run's end", exc_info=True)
@@ -303,16 +329,50 @@ class RunJob:
             except Exception as exc:
                 log.error("could not cancel the run's steps on %s: %s", cluster.id, exc)
 
-    def _terminate(self, cluster: ClusterRef) -> None:
-        """A transient cluster ends with its run: until it is done (only a forced stop
-        ends the waiting), since a cluster left running costs money."""
-        fabric = self.fabric
+    def _terminate_first(self, cluster: ClusterRef) -> bool:
+        """On a cancel: a transient cluster that costs money while it waits is
+        terminated at once (that stops its steps); True when it was."""
+        if self.kind is not RunKind.TRANSIENT or not self.fabric.terminate_first:
+            return False
+        log.warning("terminating cluster %s (it stops the run's steps)", cluster.id)
         try:
-            lifecycle.with_backoff(lambda: fabric.terminate(cluster), None)
-            status = fabric.cluster_status(cluster)
+            self._send_terminate(cluster)
         except FabricError as exc:
             log.error("could not terminate cluster %s: %s", cluster.id, exc)
-            return
+            return False
+        return True
+
+    def _deadline(self) -> float:
+        """When the cleanup must be over (``time.monotonic()``)."""
+        if self.token.requested_at is not None:
+            return self.token.requested_at + self.cleanup_timeout
+        if self._scheduler is not None and self._scheduler.done:
+            return time.monotonic() + TERMINATION_TIMEOUT
+        return time.monotonic() + self.cleanup_timeout  # left by an error
+
+    def _send_terminate(self, cluster: ClusterRef) -> None:
+        if not self._terminated:
+            lifecycle.with_backoff(
+                lambda: self.fabric.terminate(cluster),
+                None,
+                deadline=self._deadline(),
+                what=f"could not terminate cluster {cluster.id}",
+            )
+            self._terminated = True
+
+    def _terminate(self, cluster: ClusterRef) -> None:
+        """A transient cluster ends with its run, within a deadline: it costs money.
+        What could not be done is said, with the command that finishes it."""
+        fabric = self.fabric
+        hint = (
+            f"terminate it with: dataflow-runner down --emr-config CONFIG --emr-cluster "
+            f"{cluster.id}"
+        )
+        try:
+            self._send_terminate(cluster)
+            status = fabric.cluster_status(cluster)
+        except FabricError as exc:
+            raise FabricError(f"{exc}; {hint}") from None
         if status.state in lifecycle.ENDED:
             self._cluster_state(cluster, status)
             return
@@ -330,26 +390,20 @@ class RunJob:
                 poll_interval=self.poll_interval,
                 token=self.token,
                 until_forced=True,
+                deadline=self._deadline(),
                 on_state=self._cluster_state,
             )
         except FabricError as exc:
-            log.error("could not follow the termination of cluster %s: %s", cluster.id, exc)
-            return
-        if status.state in lifecycle.ENDED:
-            log.info(
-                "%s cluster with ID [%s] is terminated (%s)",
-                fabric.label,
-                cluster.id,
-                status.state.value,
-            )
-        else:
-            log.error(
-                "cluster %s is still %s: terminate it with: dataflow-runner down "
-                "--emr-config CONFIG --emr-cluster %s",
-                cluster.id,
-                status.state.value,
-                cluster.id,
-            )
+            message = f"could not follow the end of cluster {cluster.id}: {exc}; {hint}"
+            raise FabricError(message) from None
+        if status.state not in lifecycle.ENDED:
+            raise FabricError(f"cluster {cluster.id} is still {status.state.value}; {hint}")
+        log.info(
+            "%s cluster with ID [%s] is terminated (%s)",
+            fabric.label,
+            cluster.id,
+            status.state.value,
+        )
 
     def _show_failed_logs(self, cluster: ClusterRef) -> None:
         """Print each FAILED step's logs once the fabric has them (a bounded wait),

@@ -303,17 +303,23 @@ class Scheduler:
 
     # --- cancelling --------------------------------------------------------------
 
-    def cancel(self, reason: str, now: float, *, run_id: str | None = None) -> None:
-        """Stop submitting; stop what runs; everything not started is CANCELLED."""
+    def cancel(
+        self, reason: str, now: float, *, run_id: str | None = None, stop: bool = True
+    ) -> None:
+        """Stop submitting; stop what runs; everything not started is CANCELLED.
+        ``stop=False``: the fabric is not asked to stop the running steps (their
+        cluster is being terminated, which stops them); they end CANCELLED."""
         if run_id is None:
             self.cancelling = reason
         for task in self.tasks:
             if task.state.finished or (run_id is not None and task.run_id != run_id):
                 continue
-            if task.submitted:
+            if not task.submitted:
+                self._finish(task, StepState.CANCELLED, now, reason=reason)
+            elif stop:
                 self._stop(task, reason)
             else:
-                self._finish(task, StepState.CANCELLED, now, reason=reason)
+                task.stop_reason = reason
 
     # --- internals ---------------------------------------------------------------
 

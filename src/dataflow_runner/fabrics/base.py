@@ -153,6 +153,10 @@ class Fabric(Protocol):
     #: True when a submitted step runs at once (a local process); False when it
     #: may wait in the fabric's own queue first (EMR's PENDING).
     submits_running: bool
+    #: True when a cancelled transient run terminates its cluster at once rather
+    #: than stopping its steps first: the cluster costs money while it waits, and
+    #: terminating it stops the steps (EMR).
+    terminate_first: bool
 
     def validate(self, cluster: ClusterConfig | None, playbook: Playbook) -> None:
         """Reject (ConfigError) what this fabric cannot run, before anything starts."""

@@ -57,6 +57,7 @@ class EmrFabric:
     label = "EMR"
     orders_steps = True
     submits_running = False
+    terminate_first = True
 
     def __init__(
         self,

@@ -122,6 +122,7 @@ class LocalFabric:
     name = "local"
     label = "local"
     orders_steps = False
+    terminate_first = False  # steps get their grace period; the cluster costs nothing
 
     def __init__(
         self,
