@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dataflow_runner.config.spec import Step, StepType
+from dataflow_runner.config.model import Step, StepType
 from dataflow_runner.engine.loop import GROUP_COMMIT_SECONDS, _GroupCommit, drive
 from dataflow_runner.engine.recorder import Recorder, step_records
 from dataflow_runner.engine.scheduler import Scheduler, TaskEvent

@@ -118,6 +118,14 @@ poll_interval = click.option(
     show_envvar=True,
     help="Seconds between status polls of a remote fabric (default 15, faster at first).",
 )
+max_config_size = click.option(
+    "--max-config-size",
+    type=click.IntRange(min=1),
+    metavar="BYTES",
+    envvar="DATAFLOW_RUNNER_MAX_CONFIG_SIZE",
+    show_envvar=True,
+    help="The largest config file read, and template output rendered (default 16 MiB).",
+)
 dry_run = click.option(
     "--dry-run",
     is_flag=True,
@@ -180,6 +188,7 @@ def _common(**kwargs: Any) -> Any:
     state_dir,
     store_option,
     poll_interval,
+    max_config_size,
     log_level_option,
 )
 def up(
@@ -191,6 +200,7 @@ def up(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    max_config_size: int | None,
 ) -> None:
     """Launches a new cluster (EMR, or local) and prints its id"""
     from dataflow_runner.cli import commands
@@ -206,6 +216,7 @@ def up(
             state_dir=state_dir,
             store=store,
             poll_interval=poll_interval,
+            max_config_size=max_config_size,
         ),
     )
 
@@ -227,6 +238,7 @@ def up(
     state_dir,
     store_option,
     poll_interval,
+    max_config_size,
     log_level_option,
 )
 def run(
@@ -245,6 +257,7 @@ def run(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    max_config_size: int | None,
 ) -> None:
     """Adds steps to a running cluster and follows them (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
@@ -268,6 +281,7 @@ def run(
             store=store,
             poll_interval=poll_interval,
             lock_backend=lock_backend,
+            max_config_size=max_config_size,
         ),
     )
 
@@ -282,6 +296,7 @@ def run(
     state_dir,
     store_option,
     poll_interval,
+    max_config_size,
     log_level_option,
 )
 def down(
@@ -293,6 +308,7 @@ def down(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    max_config_size: int | None,
 ) -> None:
     """Terminates a running cluster (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
@@ -304,7 +320,11 @@ def down(
         vars,
         dry_run=dry_run,
         common=_common(
-            sentry=sentry, state_dir=state_dir, store=store, poll_interval=poll_interval
+            sentry=sentry,
+            state_dir=state_dir,
+            store=store,
+            poll_interval=poll_interval,
+            max_config_size=max_config_size,
         ),
     )
 
@@ -326,6 +346,7 @@ def down(
     state_dir,
     store_option,
     poll_interval,
+    max_config_size,
     log_level_option,
 )
 def run_transient(
@@ -344,6 +365,7 @@ def run_transient(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    max_config_size: int | None,
 ) -> None:
     """Launches a cluster, runs the playbook and then terminates the cluster"""
     from dataflow_runner.cli import commands
@@ -367,21 +389,27 @@ def run_transient(
             store=store,
             poll_interval=poll_interval,
             lock_backend=lock_backend,
+            max_config_size=max_config_size,
         ),
     )
 
 
 @cli.command()
-@_options(emr_config, emr_playbook, vars_option, state_dir, log_level_option)
+@_options(emr_config, emr_playbook, vars_option, max_config_size, log_level_option)
 def validate(
-    emr_config: str | None, emr_playbook: str | None, vars: str | None, state_dir: str | None
+    emr_config: str | None,
+    emr_playbook: str | None,
+    vars: str | None,
+    max_config_size: int | None,
 ) -> None:
     """Checks a cluster config and/or a playbook; prints every problem, one per line"""
     from dataflow_runner.cli import commands
 
     if not emr_config and not emr_playbook:
         raise FlagError("--emr-config or --emr-playbook needs to be specified")
-    commands.validate(emr_config, emr_playbook, vars, common=commands.Common(state_dir=state_dir))
+    commands.validate(
+        emr_config, emr_playbook, vars, common=_common(max_config_size=max_config_size)
+    )
 
 
 def long_flag_names() -> frozenset[str]:
@@ -575,7 +603,14 @@ def unlock(name: str, consul: str | None, lock_backend: str | None) -> None:
 @cli.command()
 @click.argument("run_id", metavar="RUN")
 @_options(
-    vars_option, output, state_dir, store_option, poll_interval, lock_backend, log_level_option
+    vars_option,
+    output,
+    state_dir,
+    store_option,
+    poll_interval,
+    lock_backend,
+    max_config_size,
+    log_level_option,
 )
 def resume(
     run_id: str,
@@ -585,6 +620,7 @@ def resume(
     store: str | None,
     poll_interval: float | None,
     lock_backend: str | None,
+    max_config_size: int | None,
 ) -> None:
     """Continues a run whose runner died: nothing done is done again, nothing submitted twice"""
     from dataflow_runner.cli import commands
@@ -598,5 +634,6 @@ def resume(
             store=store,
             poll_interval=poll_interval,
             lock_backend=lock_backend,
+            max_config_size=max_config_size,
         ),
     )

@@ -14,17 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dataflow_runner.cli.output import echo, print_json
-from dataflow_runner.config.loading import load_cluster, load_playbook, parse_vars
+from dataflow_runner.config.loading import DEFAULT_MAX_SIZE, load_cluster, load_playbook, parse_vars
+from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.config.redact import SECRETS
-from dataflow_runner.config.spec import ClusterConfig, Playbook
 from dataflow_runner.errors import ConfigError, ConfigErrors, RunFailed
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.cache import ConfigCache
-    from dataflow_runner.config.emr_models import EmrCluster
+    from dataflow_runner.fabrics.emr.config import EmrSection
 
 log = logging.getLogger("dataflow_runner")
 
@@ -40,15 +39,17 @@ class Common:
     poll_interval: float | None = None
     sentry: str | None = None
     lock_backend: str | None = None
+    max_config_size: int = DEFAULT_MAX_SIZE
 
 
 # --- helpers -------------------------------------------------------------------------
 
 
-def _emr_section(config: ClusterConfig, path: str) -> EmrCluster:
-    if config.emr is None:
+def _emr_section(config: ClusterConfig, path: str) -> EmrSection:
+    section = config.section("emr")
+    if section is None:
         raise ConfigError('this cluster config has no "emr" section', file=path, path="$.data.emr")
-    return config.emr
+    return cast("EmrSection", section)
 
 
 def _sentry(dsn: str | None) -> None:
@@ -81,14 +82,6 @@ def state_dir(common: Common) -> Path:
     return Path(common.state_dir) if common.state_dir else default_state_dir()
 
 
-def config_cache(common: Common) -> ConfigCache:
-    """Validated configs: reused by the commands that run something; ``validate``
-    only adds to it."""
-    from dataflow_runner.config.cache import ConfigCache
-
-    return ConfigCache(state_dir(common) / "cache" / "configs")
-
-
 def open_store(common: Common) -> Any:
     from dataflow_runner.store import open_store as _open
 
@@ -101,19 +94,19 @@ def _local_fabric(config: ClusterConfig, config_path: str, common: Common) -> An
     from dataflow_runner.fabrics.local.commands import LocalSettings
     from dataflow_runner.fabrics.local.fabric import LocalFabric
 
-    # This project's configs resolve relative paths from their own directory;
-    # a Snowplow config has no local section: the working directory it is.
-    base = Path(config_path).parent if "dev.dataflowrunner" in config.schema_uri else Path.cwd()
-    return LocalFabric(LocalSettings.from_config(config, base.resolve()), state_dir(common))
+    settings = LocalSettings.from_config(config, config_file=config_path)
+    return LocalFabric(settings, state_dir(common))
 
 
 def _validate_for(fabric: Any, config: ClusterConfig, book: Playbook, playbook_path: str) -> None:
     try:
         fabric.validate(config, book)
     except ConfigErrors as exc:
-        raise ConfigErrors([e.with_file(playbook_path) for e in exc.errors]) from None
+        # A fabric's error about the cluster config names that file already.
+        errors = [e if e.file else e.with_file(playbook_path) for e in exc.errors]
+        raise ConfigErrors(errors) from None
     except ConfigError as exc:
-        raise exc.with_file(playbook_path) from None
+        raise (exc if exc.file else exc.with_file(playbook_path)) from None
 
 
 def reporter(common: Common) -> Any:
@@ -235,16 +228,17 @@ def _new_run_id() -> str:
 def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    config = load_cluster(config_path, variables, cache=config_cache(common))
+    config = load_cluster(config_path, variables, max_size=common.max_config_size)
     if (common.fabric or config.fabric) == "local":
         from dataflow_runner.fabrics.local import cluster as local_cluster
+        from dataflow_runner.fabrics.local.commands import LocalSettings
 
         if dry_run:
             print_json(
                 {
                     "fabric": "local",
                     "cluster": config.name,
-                    "concurrency": config.local.concurrency or os.cpu_count(),
+                    "concurrency": LocalSettings.from_config(config).concurrency,
                 }
             )
             return
@@ -279,7 +273,7 @@ def run(
 ) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    book = load_playbook(playbook_path, variables, cache=config_cache(common))
+    book = load_playbook(playbook_path, variables, max_size=common.max_config_size)
     if cluster_id.startswith("l-"):
         from dataflow_runner.fabrics.local import cluster as local_cluster
 
@@ -358,7 +352,7 @@ def down(
 ) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    config = load_cluster(config_path, variables, cache=config_cache(common))
+    config = load_cluster(config_path, variables, max_size=common.max_config_size)
     if cluster_id.startswith("l-"):
         from dataflow_runner.fabrics.local import cluster as local_cluster
 
@@ -393,10 +387,9 @@ def run_transient(
 ) -> None:
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    cache = config_cache(common)
     config, book = collect(
-        lambda: load_cluster(config_path, variables, cache=cache),
-        lambda: load_playbook(playbook_path, variables, cache=cache),
+        lambda: load_cluster(config_path, variables, max_size=common.max_config_size),
+        lambda: load_playbook(playbook_path, variables, max_size=common.max_config_size),
     )
     run_id = _new_run_id()
 
@@ -471,15 +464,17 @@ def run_transient(
 def validate(
     config_path: str | None, playbook_path: str | None, vars_text: str | None, *, common: Common
 ) -> None:
-    """Validate every file given, whatever the cache holds; what passes goes into the
-    cache, so the dry run or the run that usually follows does not validate again."""
+    """Validate every file given, reporting every problem found."""
     variables = parse_vars(vars_text)
-    cache = config_cache(common)
     loaders: list[Callable[[], Any]] = []
     if config_path:
-        loaders.append(lambda: load_cluster(config_path, variables, cache=cache, reuse=False))
+        loaders.append(
+            lambda: load_cluster(config_path, variables, max_size=common.max_config_size)
+        )
     if playbook_path:
-        loaders.append(lambda: load_playbook(playbook_path, variables, cache=cache, reuse=False))
+        loaders.append(
+            lambda: load_playbook(playbook_path, variables, max_size=common.max_config_size)
+        )
     summary = []
     for item in collect(*loaders):
         if isinstance(item, ClusterConfig):
@@ -510,12 +505,15 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
             )
         if not run.playbook_path:
             raise DataflowRunnerError(f"run {run.id} has no playbook file to resume from")
-        cache = config_cache(common)
         loaders: list[Callable[[], Any]] = [
-            lambda: load_playbook(run.playbook_path, variables, cache=cache)
+            lambda: load_playbook(run.playbook_path, variables, max_size=common.max_config_size)
         ]
         if run.cluster_config_path:
-            loaders.append(lambda: load_cluster(run.cluster_config_path, variables, cache=cache))
+            loaders.append(
+                lambda: load_cluster(
+                    run.cluster_config_path, variables, max_size=common.max_config_size
+                )
+            )
         loaded = collect(*loaders)
         book = loaded[0]
         config = (
@@ -535,7 +533,7 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
         else:
             from dataflow_runner.cli import emr
 
-            section = config.emr
+            section = cast("EmrSection | None", config.section("emr"))
             level = emr.concurrency(section, book) if section else 1
             creds = section.credentials if section else book.credentials
             region = book.region or (section.region if section else "")

@@ -10,11 +10,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import print_json
-from dataflow_runner.config.emr_models import EmrCluster
-from dataflow_runner.config.spec import ClusterConfig, KeyPair, Playbook
+from dataflow_runner.config.model import ClusterConfig, KeyPair, Playbook
 from dataflow_runner.errors import FabricError, FlagError
 from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus
 from dataflow_runner.fabrics.emr import requests
+from dataflow_runner.fabrics.emr.config import EmrSection
 from dataflow_runner.store.records import ClusterRecord, ClusterState
 
 if TYPE_CHECKING:  # the engine is imported only when something really runs
@@ -29,7 +29,7 @@ DEFAULT_DAG_CONCURRENCY = 4
 LOG_WAIT_SECONDS = 600.0
 
 
-def concurrency(emr: EmrCluster, book: Playbook | None) -> int:
+def concurrency(emr: EmrSection, book: Playbook | None) -> int:
     """1 for a serial playbook (EMR's queue, the Go tool's exact request); else the
     playbook's or the cluster's limit."""
     if book is None or book.is_serial:
@@ -37,7 +37,7 @@ def concurrency(emr: EmrCluster, book: Playbook | None) -> int:
     return book.concurrency or emr.step_concurrency_level or DEFAULT_DAG_CONCURRENCY
 
 
-def fabric(emr: EmrCluster | None, credentials: KeyPair, region: str, level: int = 1) -> Any:
+def fabric(emr: EmrSection | None, credentials: KeyPair, region: str, level: int = 1) -> Any:
     from dataflow_runner.fabrics.emr.fabric import EmrFabric
 
     return EmrFabric(emr, credentials=credentials, region=region, concurrency=level)
@@ -74,7 +74,7 @@ def _state_recorder(store: Any, cluster_id: str) -> Any:
 
 
 def up(
-    config: ClusterConfig, emr: EmrCluster, *, dry_run: bool, store_factory: Any, poll: float | None
+    config: ClusterConfig, emr: EmrSection, *, dry_run: bool, store_factory: Any, poll: float | None
 ) -> None:
     if dry_run:
         log.info("Dry run: the RunJobFlow request for cluster '%s'", emr.name)
@@ -103,7 +103,7 @@ def up(
 
 
 def down(
-    emr: EmrCluster, cluster_id: str, *, dry_run: bool, store_factory: Any, poll: float | None
+    emr: EmrSection, cluster_id: str, *, dry_run: bool, store_factory: Any, poll: float | None
 ) -> None:
     if dry_run:
         log.info("Dry run: the TerminateJobFlows request")
@@ -134,7 +134,7 @@ def down(
 
 def run_transient(
     config: ClusterConfig,
-    emr: EmrCluster,
+    emr: EmrSection,
     book: Playbook,
     *,
     dry_run: bool,

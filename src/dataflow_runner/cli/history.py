@@ -312,7 +312,7 @@ def _follow(store: Any, run_id: str, step_id: str, attempt: int, paths: list[Pat
 def orphans(store: Any, *, region: str | None, output: str) -> None:
     """EMR clusters this tool created for a transient run that no live run owns
     any more (its runner was killed, its host rebooted): they cost money."""
-    from dataflow_runner.config.spec import Credentials
+    from dataflow_runner.config.model import Credentials
     from dataflow_runner.fabrics.emr.client import call, clients, session
     from dataflow_runner.fabrics.emr.requests import MODE_TAG, RUN_TAG, TOOL_TAG
 

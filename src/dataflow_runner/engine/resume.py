@@ -28,7 +28,7 @@ from dataflow_runner.fabrics.base import ClusterRef, StepRef
 from dataflow_runner.store.records import AttemptRecord, RunRecord, StepState
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.spec import Playbook
+    from dataflow_runner.config.model import Playbook
     from dataflow_runner.store import Store
 
 log = logging.getLogger("dataflow_runner")

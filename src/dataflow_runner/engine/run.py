@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dataflow_runner.config.model import ClusterConfig, Playbook, to_doc
 from dataflow_runner.config.redact import redact_tree
-from dataflow_runner.config.spec import ClusterConfig, Playbook, to_doc
 from dataflow_runner.engine.events import Reporter, RunInfo, RunSummary
 from dataflow_runner.engine.lifecycle import with_backoff
 from dataflow_runner.engine.loop import Interrupts, drive

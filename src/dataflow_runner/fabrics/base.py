@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dataflow_runner.config.spec import ClusterConfig, Playbook, Step
+from dataflow_runner.config.model import ClusterConfig, Playbook, Step
 from dataflow_runner.store.records import ClusterState, StepState
 
 

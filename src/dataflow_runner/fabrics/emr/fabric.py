@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from dataflow_runner.config.emr_models import EmrCluster
-from dataflow_runner.config.spec import ClusterConfig, Playbook
+from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.errors import ConfigError, FabricError
 from dataflow_runner.fabrics.base import (
     ClusterRef,
@@ -27,6 +26,7 @@ from dataflow_runner.fabrics.base import (
 )
 from dataflow_runner.fabrics.emr import requests
 from dataflow_runner.fabrics.emr.client import Ambiguous, call, clients, session
+from dataflow_runner.fabrics.emr.config import NAME, EmrSection
 from dataflow_runner.store.records import ClusterState, StepState
 
 log = logging.getLogger("dataflow_runner.emr")
@@ -58,7 +58,7 @@ class EmrFabric:
     groups_commits = False
 
     def __init__(
-        self, emr: EmrCluster | None, *, credentials: Any, region: str, concurrency: int = 1
+        self, emr: EmrSection | None, *, credentials: Any, region: str, concurrency: int = 1
     ) -> None:
         self.emr = emr
         self.region = region or (emr.region if emr else "")
@@ -87,7 +87,7 @@ class EmrFabric:
     # --- planning --------------------------------------------------------------------
 
     def validate(self, cluster: ClusterConfig, playbook: Playbook) -> None:
-        if cluster.emr is None:
+        if cluster.section(NAME) is None:
             raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
 
     def launch_request(
@@ -99,8 +99,8 @@ class EmrFabric:
         steps: Sequence[Any] = (),
         transient: bool = True,
     ) -> dict[str, Any]:
-        emr = cluster.emr
-        if emr is None:
+        emr = cluster.section(NAME)
+        if not isinstance(emr, EmrSection):
             raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
         return requests.launch(
             emr,

@@ -89,7 +89,7 @@ def show(files: Mapping[str, str], step_id: str, location: str) -> None:
 def print_step_logs(run: Any, attempt: Any) -> None:
     """``logs RUN STEP`` for an EMR step: fetch and print its files."""
     from dataflow_runner.cli.output import echo
-    from dataflow_runner.config.spec import Credentials
+    from dataflow_runner.config.model import Credentials
     from dataflow_runner.fabrics.emr.client import clients, session
 
     location = str(attempt.log_location)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.spec import ClusterConfig, Step, from_doc
+from dataflow_runner.config.model import ClusterConfig, Step, from_doc
 from dataflow_runner.engine.loop import Interrupts, drive
 from dataflow_runner.engine.recorder import Recorder
 from dataflow_runner.engine.scheduler import EventKind, Scheduler, TaskEvent

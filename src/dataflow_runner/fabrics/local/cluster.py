@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.spec import ClusterConfig, Playbook, to_doc
+from dataflow_runner.config.model import ClusterConfig, Playbook, to_doc
 from dataflow_runner.engine.events import Reporter, RunInfo, RunSummary
 from dataflow_runner.engine.loop import Interrupts
 from dataflow_runner.engine.recorder import step_records
@@ -80,12 +80,13 @@ def start(
     config: ClusterConfig, config_path: str, *, state_dir: Path, store_url: str | None
 ) -> str:
     """Start a detached agent for ``config``; return its id once it is WAITING."""
+    base = Path(config.base_dir)
+    problems = LocalSettings.from_config(config, config_file=config_path).problems()
+    if problems:
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     cluster_id = new_cluster_id()
     here = cluster_dir(state_dir, cluster_id)
     here.mkdir(parents=True)
-    base = (
-        Path(config_path).parent if "dev.dataflowrunner" in config.schema_uri else Path.cwd()
-    ).resolve()
     spec = {
         "id": cluster_id,
         "state_dir": str(state_dir),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.spec import ClusterConfig, Playbook
+from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.diagnosis import diagnose_files
 from dataflow_runner.errors import ConfigError, ConfigErrors
 from dataflow_runner.fabrics.base import (
@@ -160,7 +160,7 @@ class LocalFabric:
     # --- planning ----------------------------------------------------------------
 
     def validate(self, cluster: ClusterConfig, playbook: Playbook) -> None:
-        errors = []
+        errors = self.settings.problems()
         for i, step in enumerate(playbook.steps):
             for problem in commands.check(step, self.settings):
                 errors.append(
@@ -199,7 +199,6 @@ class LocalFabric:
         keep_alive: bool,
         submissions: Sequence[Submission] = (),
     ) -> tuple[ClusterRef, list[StepRef]]:
-        self.settings.work_dir.mkdir(parents=True, exist_ok=True)
         prefer_prompt_wakeups()  # this thread starts and reaps the steps
         ref = ClusterRef(self.cluster_id, "local")
         return ref, self.submit(ref, submissions) if submissions else []
