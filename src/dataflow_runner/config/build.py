@@ -117,7 +117,11 @@ def _default_section(fabric: str, path: str) -> msgspec.Struct:
 
 
 def slug(name: str) -> str:
-    """A step id derived from its name: ``"Combine Months"`` → ``combine-months``."""
+    """A step id derived from its name.
+
+    >>> slug("Combine Months")
+    'combine-months'
+    """
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 

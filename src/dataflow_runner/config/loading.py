@@ -89,9 +89,13 @@ def _fabric_format(target: str) -> Reader:
     return read
 
 
-def schemas() -> dict[tuple[str, str, str, str], SchemaKind]:
+def formats() -> dict[tuple[str, str, str, str], SchemaKind]:
     """Every format read, by (vendor, name, format, model): this project's own,
-    Snowplow's playbook, and the cluster-config formats the fabrics register."""
+    Snowplow's playbook, and the cluster-config formats the fabrics register.
+
+    >>> formats()[("dev.dataflowrunner", "Playbook", "jsonschema", "1")].kind
+    'playbook'
+    """
     from dataflow_runner.fabrics import registry
 
     found = {
@@ -318,7 +322,7 @@ def _schema_kind(doc: Any, path: str, want: Kind, notes: list[str]) -> tuple[str
             file=path,
             path="$.schema",
         )
-    known = schemas()
+    known = formats()
     m = _IGLU.match(uri.strip())
     found = m and known.get((m["vendor"], m["name"], m["format"], m["model"]))
     if not m or not found:

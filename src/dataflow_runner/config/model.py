@@ -364,6 +364,9 @@ def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
 
     The form is trusted (written by :func:`to_doc` from validated values): files are
     validated by ``loading.py``, never read with this.
+
+    >>> from_doc(RetryPolicy, {"count": 2}).delay(2)
+    5.0
     """
     if cls is ClusterConfig:
         return cast(T, _cluster_from_doc(doc))
@@ -408,16 +411,20 @@ def _json(value: Any) -> dict[str, Any]:
 def _every_field(value: Any) -> Any:
     """``value`` with every field of every Struct in it, defaults included (the
     Structs omit their defaults when encoded)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
     if isinstance(value, Struct):
-        return {
-            encoded: _every_field(getattr(value, name))
-            for name, encoded in _field_names(type(value))
-        }
-    if isinstance(value, tuple | list):
+        names = _field_names(type(value))
+        return {encoded: _every_field(getattr(value, name)) for name, encoded in names}
+    if kind is tuple or kind is list:
         return [_every_field(v) for v in value]
-    if isinstance(value, dict):
+    if kind is dict:
         return {k: _every_field(v) for k, v in value.items()}
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @cache

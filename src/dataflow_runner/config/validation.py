@@ -54,7 +54,7 @@ def describe(value: Any, *, secret: bool = False) -> str:
     """A short rendering of a bad value, its kind when it is secret or not JSON.
 
     >>> describe("x"), describe([1]), describe(float("inf")), describe(dt.date(2026, 1, 1))
-    ('"x"', 'an array', 'Infinity', 'a date (quote it)')
+    ('"x"', 'an array', 'Infinity', 'a date')
     """
     if secret:
         return "a hidden value"
@@ -63,9 +63,9 @@ def describe(value: Any, *, secret: bool = False) -> str:
     if isinstance(value, list | tuple):
         return "an array"
     if isinstance(value, dt.datetime):
-        return "a date and time (quote it)"
+        return "a date and time"
     if isinstance(value, dt.date):
-        return "a date (quote it)"
+        return "a date"
     if isinstance(value, bytes | bytearray):
         return "binary data"
     if isinstance(value, set | frozenset):
@@ -96,13 +96,20 @@ def closest(key: str, choices: Iterable[str]) -> str | None:
 
 
 def quoted_choices(values: Iterable[Any]) -> str:
-    """``'a', 'b' or 'c'``: how a closed set of values is listed in messages."""
+    """How a closed set of values is listed in messages.
+
+    >>> quoted_choices(["CANCEL_AND_WAIT", "CONTINUE"])
+    "'CANCEL_AND_WAIT' or 'CONTINUE'"
+    """
     items = [f"'{v}'" for v in values]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def raise_all(errors: Iterable[ConfigError]) -> None:
-    """Raise the problems found, if any: one ConfigError, or ConfigErrors for several."""
+    """Raise the problems found, if any: one ConfigError, or ConfigErrors for several.
+
+    >>> raise_all([])  # nothing found: nothing raised
+    """
     found = list(errors)
     if len(found) == 1:
         raise found[0]
@@ -116,7 +123,14 @@ def validate(
     """``data`` as a ``cls``, or None and every problem found, addressed from ``root``.
 
     ``closed``: unknown fields are errors (this project's formats); otherwise they
-    are ignored and ``null`` means the default (Snowplow's, as the Go tool reads them).
+    are ignored (Snowplow's, as the Go tool reads them). ``null`` is the default.
+
+    >>> from dataflow_runner.config.model import RetryPolicy
+    >>> _, errors = validate(RetryPolicy, {"count": -1, "delaysecond": 2}, file="p.json",
+    ...                      root="$.data.retries", closed=True)
+    >>> for e in errors: print(e)
+    p.json: $.data.retries.count: expected a number >= 0, got -1
+    p.json: $.data.retries.delaysecond: unknown field (did you mean 'delaySeconds'?)
     """
     try:
         return msgspec.convert(data, cls, strict=True), []
@@ -193,6 +207,11 @@ def _bound(value: float, t: mi.IntType | mi.FloatType, extra: Mapping[str, Any])
             noun = extra.get("noun", "a number")
             return f"expected {noun} {op} {shown}{note}, got {describe(value)}"
     return ""
+
+
+def _quote_it(value: Any) -> str:
+    # YAML reads an unquoted 2026-01-01 as a date: where a string was meant, say how.
+    return " (quote it)" if isinstance(value, dt.date) else ""
 
 
 class _Walk:
@@ -283,7 +302,9 @@ class _Walk:
         for key, item in value.items():
             here = join_path(path, str(key))
             if not isinstance(key, str):
-                self.problem(here, f"expected a name (a string), got {describe(key)}")
+                self.problem(
+                    here, f"expected a name (a string), got {describe(key)}{_quote_it(key)}"
+                )
             else:
                 message = self.scalar(key, key_type, extra, False)
                 if message:
@@ -297,7 +318,7 @@ class _Walk:
         shown = describe(value, secret=secret)
         if isinstance(t, mi.StrType):
             if not isinstance(value, str):
-                return f"expected a string, got {shown}"
+                return f"expected a string, got {shown}{_quote_it(value)}"
             if "\x00" in value:
                 return "contains a NUL byte"
             if t.pattern is not None and not re.search(t.pattern, value):

@@ -234,7 +234,7 @@ def run(
             ),
             step_records(run_id, book.steps),
         )
-        steps = [to_doc(s) for s in book.steps]
+        steps = [to_doc(s, exclude_defaults=True) for s in book.steps]
         reply = request(state_dir, cluster_id, {"op": "submit", "run_id": run_id, "steps": steps})
         if not reply.get("ok"):
             store.update_run(
