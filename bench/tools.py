@@ -89,15 +89,6 @@ class DataflowRunner(Tool):
         return {"DATAFLOW_RUNNER_HOME": str(d / "home")}
 
 
-class DataflowRunnerCold(DataflowRunner):
-    """The same, validating its configs on every run: the first run of a playbook,
-    or one rendered with other ``--vars`` (the cache of validated configs is
-    emptied before each run)."""
-
-    def reset(self, d: Path) -> None:
-        shutil.rmtree(d / "home" / "cache", ignore_errors=True)
-
-
 class Make(Tool):
     def install(self) -> None:
         if shutil.which("make") is None:
@@ -239,7 +230,6 @@ class Prefect(Tool):
 
 TOOLS: list[Tool] = [
     DataflowRunner("dataflow-runner"),
-    DataflowRunnerCold("dataflow-runner-cold"),
     Make("make"),
     Luigi("luigi", ["luigi"]),
     Dagster("dagster", ["dagster"]),

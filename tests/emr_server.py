@@ -32,6 +32,10 @@ REGION = "us-east-1"
 # --- extending moto ----------------------------------------------------------------
 
 
+#: Bootstrap failures still to give to the next clusters created (set by EmrDriver).
+BOOTSTRAP_FAILURES = [0]
+
+
 def _extend_moto() -> None:
     from moto.core.responses import ActionResult
     from moto.emr import models, responses
@@ -89,6 +93,22 @@ def _extend_moto() -> None:
         return status
 
     models.Cluster.status = property(cluster_status)
+    original_bootstrap = models.Cluster.run_bootstrap_actions
+
+    def run_bootstrap_actions(self: Any) -> None:
+        # A bootstrap failure the test asked for happens as the cluster is created,
+        # before any client can see it WAITING.
+        if BOOTSTRAP_FAILURES[0] > 0:
+            BOOTSTRAP_FAILURES[0] -= 1
+            self.state = "TERMINATED_WITH_ERRORS"
+            self.state_change_code = "BOOTSTRAP_FAILURE"
+            self.last_state_change_reason = "bootstrap action 1 returned a non-zero code"
+            for step in self.steps:
+                step.state = "CANCELLED"
+            return
+        original_bootstrap(self)
+
+    models.Cluster.run_bootstrap_actions = run_bootstrap_actions
     responses.ElasticMapReduceResponse._dfr_extended = True
 
 
@@ -288,7 +308,7 @@ class EmrDriver:
         self.outcomes = outcomes or {}
         self.hold = hold  # while it returns True, running steps keep running
         self.default = default or Outcome()
-        self.bootstrap_failures = bootstrap_failures
+        BOOTSTRAP_FAILURES[0] = bootstrap_failures
         self.tick = tick
         self.started: dict[str, float] = {}
         self.submitted: Counter[str] = Counter()  # step name -> times seen on any cluster
@@ -304,6 +324,7 @@ class EmrDriver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        BOOTSTRAP_FAILURES[0] = 0
         self._stop.set()
         self._thread.join(timeout=5)
         if self.errors:
@@ -324,13 +345,7 @@ class EmrDriver:
 
         if cluster.id not in self._seen_clusters:
             self._seen_clusters.add(cluster.id)
-            if self.bootstrap_failures > 0:
-                self.bootstrap_failures -= 1
-                cluster.state = "TERMINATED_WITH_ERRORS"
-                cluster.state_change_code = "BOOTSTRAP_FAILURE"
-                cluster.last_state_change_reason = "bootstrap action 1 returned a non-zero code"
-                for step in cluster.steps:
-                    step.state = "CANCELLED"
+            if cluster.state == "TERMINATED_WITH_ERRORS":
                 return
             # moto starts a cluster WAITING at once; a real one takes a while.
             for step in cluster.steps:

@@ -49,10 +49,10 @@ _EXPORTS = {
     "Page": "dataflow_runner.store.reader",
     "load_cluster": "dataflow_runner.config.loading",
     "load_playbook": "dataflow_runner.config.loading",
-    "ClusterConfig": "dataflow_runner.config.spec",
-    "Playbook": "dataflow_runner.config.spec",
-    "Step": "dataflow_runner.config.spec",
-    "StepType": "dataflow_runner.config.spec",
+    "ClusterConfig": "dataflow_runner.config.model",
+    "Playbook": "dataflow_runner.config.model",
+    "Step": "dataflow_runner.config.model",
+    "StepType": "dataflow_runner.config.model",
     "DataflowRunnerError": "dataflow_runner.errors",
     "ConfigError": "dataflow_runner.errors",
     "FabricError": "dataflow_runner.errors",
@@ -115,7 +115,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from dataflow_runner.config.loading import load_cluster, load_playbook
-    from dataflow_runner.config.spec import ClusterConfig, Playbook, Step, StepType
+    from dataflow_runner.config.model import ClusterConfig, Playbook, Step, StepType
     from dataflow_runner.engine.api import ClusterInfo, Engine
     from dataflow_runner.engine.cancel import CancelToken
     from dataflow_runner.engine.events import (

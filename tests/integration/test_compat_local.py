@@ -63,6 +63,7 @@ def build_jar(d: Path, qualified: str, jar: Path) -> None:
 def local_cluster(d: Path, mappings: dict[str, str]) -> Path:
     (d / "work").mkdir(exist_ok=True)
     path = d / "local.json"
+    (d / "work").mkdir(exist_ok=True)  # a work directory must exist
     path.write_text(
         json.dumps(
             {

@@ -8,6 +8,7 @@ Each case is (id, files, argv, exit code, a regex the single error line must mat
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,23 @@ VAL_C = ["validate", "--emr-config", "{d}/c.json"]
 
 def j(value: Any) -> str:
     return json.dumps(value)
+
+
+def local_cluster(**local: Any) -> str:
+    """This project's cluster config for the local fabric, its work dir the case's own."""
+    return j({"schema": NATIVE_CLUSTER, "data": {"name": "l", "local": {"workDir": ".", **local}}})
+
+
+#: A file's text that makes the case create a FIFO (a named pipe) instead.
+FIFO = "<a FIFO>"
+LONG_ID = "a" * 5000
+DIGITS = "1" * 5000
+ID_RULE = (
+    r"expected an id of letters, digits, '\.', '_' or '-' that does not start with '\.' or "
+    r"'-' \(at most 128 characters\)"
+)
+ENV_RULE = r"expected an environment variable name \(not empty, without '='\)"
+LOCAL_RT = [*RT[:-1], "--fabric", "local", "--dry-run"]
 
 
 CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
@@ -788,6 +806,243 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         1,
         r"p\.yaml: \$\.data\.steps\[0\]\.command: expected an array, got true$",
     ),
+    # --- validate first, everything (nothing reaches a process, a file name or the store)
+    (
+        "nul-in-command",
+        {"p.json": j(native(cmd("a", command=["tr\u0000ue"])))},
+        VAL_P,
+        1,
+        r"p\.json: \$\.data\.steps\[0\]\.command\[0\]: contains a NUL byte$",
+    ),
+    (
+        "nul-in-snowplow-argument",
+        {
+            "p.json": j(
+                playbook(
+                    {
+                        "type": "CUSTOM_JAR",
+                        "name": "s",
+                        "actionOnFailure": "CONTINUE",
+                        "jar": "x.jar",
+                        "arguments": ["a\u0000b"],
+                    }
+                )
+            )
+        },
+        RUN,
+        1,
+        r"\$\.data\.steps\[0\]\.arguments\[0\]: contains a NUL byte$",
+    ),
+    (
+        "nul-in-script",
+        {"p.json": j(native({"id": "a", "type": "SCRIPT", "script": "x\u0000.sh"}))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.script: contains a NUL byte$",
+    ),
+    (
+        "nul-in-env-value",
+        {"p.json": j(native(cmd("a", env={"A": "x\u0000"})))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.env\.A: contains a NUL byte$",
+    ),
+    (
+        "nul-in-env-name",
+        {"p.json": j(native(cmd("a", env={"A\u0000": "x"})))},
+        VAL_P,
+        1,
+        r'\$\.data\.steps\[0\]\.env\["A\\u0000"\]: contains a NUL byte$',
+    ),
+    (
+        "nul-in-step-id",
+        {"p.json": j(native(cmd("a\u0000b")))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.id: contains a NUL byte$",
+    ),
+    (
+        "nul-in-local-env",
+        {"c.json": local_cluster(env={"A": "\u0000"})},
+        VAL_C,
+        1,
+        r"\$\.data\.local\.env\.A: contains a NUL byte$",
+    ),
+    (
+        "env-name-with-equals",
+        {"p.json": j(native(cmd("a", env={"A=B": "x"})))},
+        VAL_P,
+        1,
+        rf'\$\.data\.steps\[0\]\.env\["A=B"\]: {ENV_RULE}, got "A=B"$',
+    ),
+    (
+        "local-env-name-empty",
+        {"c.json": local_cluster(env={"": "x"})},
+        VAL_C,
+        1,
+        rf'\$\.data\.local\.env\[""\]: {ENV_RULE}, got ""$',
+    ),
+    (
+        "step-id-traversal",
+        {"p.json": j(native(cmd("../../../x")))},
+        VAL_P,
+        1,
+        rf'\$\.data\.steps\[0\]\.id: {ID_RULE}, got "\.\./\.\./\.\./x"$',
+    ),
+    (
+        "step-id-slash",
+        {"p.json": j(native(cmd("a/b")))},
+        VAL_P,
+        1,
+        rf'\$\.data\.steps\[0\]\.id: {ID_RULE}, got "a/b"$',
+    ),
+    (
+        "step-id-long",
+        {"p.json": j(native(cmd(LONG_ID)))},
+        VAL_P,
+        1,
+        rf'\$\.data\.steps\[0\]\.id: {ID_RULE}, got "a+\.\.\."$',
+    ),
+    (
+        "timeout-infinity",
+        {"p.json": j(native(cmd("a", timeoutSeconds=float("inf"))))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.timeoutSeconds: expected a finite number, got Infinity$",
+    ),
+    (
+        "timeout-nan",
+        {"p.json": j(native(cmd("a", timeoutSeconds=float("nan"))))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.timeoutSeconds: expected a finite number, got NaN$",
+    ),
+    (
+        "yaml-delay-inf",
+        {
+            "p.yaml": f"schema: {NATIVE_PLAYBOOK}\ndata:\n  steps:\n    - id: a\n"
+            "      type: COMMAND\n      command: [x]\n"
+            "      retries: {count: 1, delaySeconds: .inf}\n"
+        },
+        ["validate", "--emr-playbook", "{d}/p.yaml"],
+        1,
+        r"p\.yaml: \$\.data\.steps\[0\]\.retries\.delaySeconds: expected a finite number, "
+        r"got Infinity$",
+    ),
+    (
+        "timeout-over-30-days",
+        {"p.json": j(native(cmd("a", timeoutSeconds=10**9)))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.timeoutSeconds: expected a number <= 2592000 \(30 days\), "
+        r"got 1000000000$",
+    ),
+    (
+        "delay-over-a-day",
+        {"p.json": j(native(cmd("a", retries={"count": 1, "maxDelaySeconds": 90000})))},
+        VAL_P,
+        1,
+        r"\$\.data\.steps\[0\]\.retries\.maxDelaySeconds: expected a number <= 86400 "
+        r"\(a day\), got 90000$",
+    ),
+    (
+        "concurrency-too-high",
+        {"p.json": j(native(cmd("a"), concurrency=100_000))},
+        VAL_P,
+        1,
+        r"\$\.data\.concurrency: expected a number <= 1024, got 100000$",
+    ),
+    (
+        "local-concurrency-too-high",
+        {"c.json": local_cluster(concurrency=5000)},
+        VAL_C,
+        1,
+        r"\$\.data\.local\.concurrency: expected a number <= 1024, got 5000$",
+    ),
+    (
+        "yaml-date-as-name",
+        {"p.yaml": f"schema: {NATIVE_PLAYBOOK}\ndata:\n  name: 2026-01-01\n  steps: []\n"},
+        ["validate", "--emr-playbook", "{d}/p.yaml"],
+        1,
+        r"p\.yaml: \$\.data\.name: expected a string, got a date \(quote it\)$",
+    ),
+    (
+        "json-huge-integer",
+        {
+            "p.json": f'{{"schema": "{NATIVE_PLAYBOOK}",\n "data": {{"concurrency": {DIGITS}}}}}',
+        },
+        VAL_P,
+        1,
+        r"p\.json:2: invalid JSON: a number with more than \d+ digits$",
+    ),
+    (
+        "yaml-huge-integer",
+        {"p.yaml": f"schema: {NATIVE_PLAYBOOK}\ndata:\n  concurrency: {DIGITS}\n"},
+        ["validate", "--emr-playbook", "{d}/p.yaml"],
+        1,
+        r"p\.yaml: invalid YAML: a number with more than \d+ digits$",
+    ),
+    (
+        "lone-surrogate",
+        {"p.json": j(native(cmd("a"), name="\ud800"))},
+        VAL_P,
+        1,
+        r"p\.json: \$\.data\.name: invalid string: a lone UTF-16 surrogate",
+    ),
+    (
+        "unknown-top-level-key",
+        {"p.json": j({**native(cmd("a")), "other": 1})},
+        VAL_P,
+        1,
+        r"p\.json: \$\.other: unknown field$",
+    ),
+    (
+        "fifo",
+        {"c.json": FIFO},
+        VAL_C,
+        1,
+        r"c\.json: cannot read the file: it is a FIFO, not a regular file$",
+    ),
+    (
+        "dev-zero",
+        {},
+        ["validate", "--emr-config", "/dev/zero"],
+        1,
+        r"^/dev/zero: cannot read the file: it is a character device, not a regular file$",
+    ),
+    (
+        "too-big",
+        {"c.json": OK_C},
+        [*UP, "--max-config-size", "100"],
+        1,
+        r"c\.json: the file is larger than the limit of 100 bytes \(raise it with "
+        r"--max-config-size BYTES or DATAFLOW_RUNNER_MAX_CONFIG_SIZE\)$",
+    ),
+    (
+        "local-script-missing",
+        {
+            "c.json": local_cluster(),
+            "p.json": j(native({"id": "a", "type": "SCRIPT", "script": "missing.sh"})),
+        },
+        LOCAL_RT,
+        1,
+        r"p\.json: \$\.data\.steps\[0\]: cannot run on the local fabric: script \S+/missing\.sh "
+        r"does not exist$",
+    ),
+    (
+        "local-work-dir-missing",
+        {"c.json": local_cluster(workDir="nope"), "p.json": j(native(cmd("a")))},
+        LOCAL_RT,
+        1,
+        r"c\.json: \$\.data\.local\.workDir: the work directory \S+/nope does not exist$",
+    ),
+    (
+        "local-work-dir-a-file",
+        {"c.json": local_cluster(workDir="p.json"), "p.json": j(native(cmd("a")))},
+        LOCAL_RT,
+        1,
+        r"c\.json: \$\.data\.local\.workDir: the work directory \S+/p\.json is not a directory$",
+    ),
 ]
 
 
@@ -798,7 +1053,10 @@ def test_bad_input_gives_one_clear_line(
     cli: Any, tmp_path: Path, files: dict[str, str], argv: list[str], code: int, pattern: str
 ) -> None:
     for name, text in files.items():
-        (tmp_path / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+        if text == FIFO:
+            os.mkfifo(tmp_path / name)
+        else:
+            (tmp_path / name).write_bytes(text.encode("utf-8", "surrogateescape"))
     result = cli(*[a.replace("{d}", str(tmp_path)) for a in argv])
     assert result.code == code, result.err
     lines = result.err_lines

@@ -24,8 +24,8 @@ def test_help_and_version_import_nothing_heavy(args: list[str]) -> None:
     code = (
         "import sys; from dataflow_runner.cli.main import main\n"
         f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('click', 'pydantic', 'boto3', 'botocore', 'sqlalchemy', 'rich',"
-        " 'yaml', 'logging') if m in sys.modules]\nprint(heavy, file=sys.stderr)"
+        "heavy = [m for m in ('click', 'pydantic', 'msgspec', 'boto3', 'botocore', 'sqlalchemy',"
+        " 'rich', 'yaml', 'logging') if m in sys.modules]\nprint(heavy, file=sys.stderr)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == TOP_HELP

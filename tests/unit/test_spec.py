@@ -1,83 +1,185 @@
-"""The plain dataclasses the tool runs on (``config/spec.py``) mirror the pydantic
-models that validate the files (``config/models.py``), and their JSON form is the
-one the models would write."""
+"""The one config model (``config/model.py``): its JSON form reads back to equal,
+immutable objects, and keeps the names that are stored and sent to local agents."""
 
 from __future__ import annotations
 
-import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
-from pydantic import BaseModel
 
-from dataflow_runner.config import models, spec
-from dataflow_runner.config.loading import load_document, load_playbook
+from dataflow_runner.config.loading import load_cluster, load_playbook
+from dataflow_runner.config.model import (
+    ClusterConfig,
+    Credentials,
+    Playbook,
+    RetryPolicy,
+    Step,
+    StepType,
+    Tag,
+    from_doc,
+    to_doc,
+)
+from dataflow_runner.fabrics.local.config import LocalSection, LocalSpark
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "daily-events"
 
-PAIRS: list[tuple[type[BaseModel], type, dict[str, Any]]] = [
-    (models.Step, spec.Step, {}),
-    (models.RetryPolicy, spec.RetryPolicy, {}),
-    (models.Credentials, spec.Credentials, {}),
-    (models.Tag, spec.Tag, {"key": "team"}),
-    (models.LocalSpark, spec.LocalSpark, {}),
-    (models.LocalCluster, spec.LocalCluster, {}),
-]
-
-
-@pytest.mark.parametrize(("model", "dataclass", "required"), PAIRS)
-def test_the_dataclasses_mirror_the_models(
-    model: type[BaseModel], dataclass: type, required: dict[str, Any]
-) -> None:
-    fields = [f.name for f in dataclasses.fields(dataclass)]
-    assert fields == list(model.model_fields)
-    # Same names in files, same defaults.
-    assert spec.to_doc(dataclass(**required)) == model.model_validate(required).model_dump(
-        mode="json", by_alias=True
-    )
-
-
-def test_the_playbook_mirrors_the_native_format() -> None:
-    ours = {f.name for f in dataclasses.fields(spec.Playbook)} - {"schema_uri"}
-    assert ours == set(models.NativePlaybook.model_fields) - {"description"}
-
-
-def _example_steps() -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = load_document(str(EXAMPLE / "playbook.yaml"), {"spark": "on"})[
-        "data"
-    ]["steps"]
-    return steps
+EVERY_STEP_TYPE = Playbook(
+    name="all",
+    description="one step of each type",
+    region="eu-west-1",
+    credentials=Credentials("env", "env"),
+    concurrency=3,
+    tags=(Tag("team", "data"),),
+    schema_uri="iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-0",
+    steps=(
+        Step(
+            id="fetch",
+            name="Fetch",
+            type=StepType.COMMAND,
+            command=("curl", "-o", "x"),
+            env={"REGION": "eu"},
+            retries=RetryPolicy(count=2, delay_seconds=0.5, backoff=3, max_delay_seconds=9),
+            timeout_seconds=30,
+        ),
+        Step(
+            id="agg",
+            name="Aggregate",
+            type=StepType.SCRIPT,
+            script="jobs/agg.sh",
+            args=("--day", "1"),
+            depends_on=("fetch",),
+            action_on_failure="CONTINUE",
+        ),
+        Step(
+            id="spark",
+            name="Totals",
+            type=StepType.SPARK,
+            application="jobs/totals.py",
+            main_class="org.example.Totals",
+            conf={"spark.executor.memory": "1g"},
+            py_files=("lib.zip",),
+            packages=("org.example:lib:1.0",),
+            after=("fetch",),
+        ),
+        Step(id="jar", name="Jar", jar="s3://b/x.jar", arguments=("a", "b"), after=("spark",)),
+    ),
+)
 
 
 @pytest.mark.parametrize("exclude_defaults", [False, True])
-def test_the_json_form_is_the_models_own(exclude_defaults: bool) -> None:
-    extra = {"env": {"A": "1"}, "class": "org.Main", "timeoutSeconds": 2.5, "retries": 3}
-    for raw in [*_example_steps(), {**_example_steps()[0], **extra}]:
-        validated = models.Step.model_validate(raw)
-        ours = spec.from_doc(spec.Step, validated.model_dump(mode="json", by_alias=True))
-        expected = validated.model_dump(
-            mode="json", by_alias=True, exclude_defaults=exclude_defaults
-        )
-        assert spec.to_doc(ours, exclude_defaults=exclude_defaults) == expected
-
-
-def test_a_playbook_reads_back_from_its_json_form() -> None:
-    book = load_playbook(str(EXAMPLE / "playbook.yaml"), {"spark": "on"})
-    again = spec.from_doc(spec.Playbook, spec.to_doc(book))
-    assert again == book
+def test_a_playbook_with_every_step_type_reads_back(exclude_defaults: bool) -> None:
+    doc = to_doc(EVERY_STEP_TYPE, exclude_defaults=exclude_defaults)
+    again = from_doc(Playbook, json.loads(json.dumps(doc)))  # as stored, or sent
+    assert again == EVERY_STEP_TYPE
     assert isinstance(again.steps, tuple)
-    assert isinstance(again.steps[0].type, spec.StepType)
-    assert isinstance(again.steps[0].retries, spec.RetryPolicy)
-    assert spec.from_doc(spec.Playbook, spec.to_doc(book, exclude_defaults=True)) == book
+    assert {s.type for s in again.steps} == set(StepType)
+    assert isinstance(again.steps[0].type, StepType)
+    assert isinstance(again.steps[0].retries, RetryPolicy)
 
 
-def test_a_cluster_config_reads_back_from_its_json_form() -> None:
-    from dataflow_runner.config.loading import load_cluster
+def test_the_json_form_keeps_the_files_names() -> None:
+    assert to_doc(Step()) == {
+        "id": "",
+        "name": "",
+        "type": "CUSTOM_JAR",
+        "actionOnFailure": "CANCEL_AND_WAIT",
+        "dependsOn": [],
+        "after": [],
+        "retries": {"count": 0, "delaySeconds": 5.0, "backoff": 2.0, "maxDelaySeconds": 300.0},
+        "timeoutSeconds": None,
+        "env": {},
+        "jar": "",
+        "arguments": [],
+        "command": [],
+        "script": "",
+        "args": [],
+        "application": "",
+        "class": "",
+        "conf": {},
+        "pyFiles": [],
+        "packages": [],
+    }
+    step = EVERY_STEP_TYPE.steps[2]
+    assert to_doc(step, exclude_defaults=True) == {
+        "id": "spark",
+        "name": "Totals",
+        "type": "SPARK",
+        "after": ["fetch"],
+        "application": "jobs/totals.py",
+        "class": "org.example.Totals",
+        "conf": {"spark.executor.memory": "1g"},
+        "pyFiles": ["lib.zip"],
+        "packages": ["org.example:lib:1.0"],
+    }
 
+
+def test_a_cluster_config_reads_back_with_its_sections() -> None:
     config = load_cluster(str(EXAMPLE / "cluster.yaml"), {})
-    assert spec.ClusterConfig.from_doc(config.to_doc()) == config
+    assert isinstance(config.section("local"), LocalSection)
+    assert config.section("emr") is None
+    assert config.base_dir == str(EXAMPLE.resolve())
+    doc = to_doc(config)
+    assert doc["local"]["spark"]["master"] == "local[2]"
+    assert from_doc(ClusterConfig, json.loads(json.dumps(doc))) == config
+    assert from_doc(ClusterConfig, to_doc(config, exclude_defaults=True)) == config
+
+
+def test_an_emr_section_reads_back(compat: Path) -> None:
+    config = load_cluster(str(compat / "samples" / "cluster.json"), {})
+    assert config.fabric == "emr"
+    emr: Any = config.section("emr")
+    assert emr is not None and emr.ec2.instances.master.type
+    assert from_doc(ClusterConfig, json.loads(json.dumps(to_doc(config)))) == config
+
+
+def test_a_stored_form_of_before_reads() -> None:
+    # What the store and local agents' spec files held before the one model.
+    old = {
+        "name": "x",
+        "fabric": "local",
+        "schemaUri": "iglu:dev.dataflowrunner/ClusterConfig/jsonschema/1-0-0",
+        "local": {
+            "concurrency": 2,
+            "workDir": ".",
+            "env": {},
+            "pathMappings": {},
+            "spark": {"master": "local[*]", "conf": {}},
+        },
+    }
+    config = from_doc(ClusterConfig, old)
+    assert config.section("local") == LocalSection(concurrency=2, spark=LocalSpark())
+    assert config.schema_uri == old["schemaUri"]
+
+
+def test_equality_and_immutability() -> None:
+    book = load_playbook(str(EXAMPLE / "playbook.yaml"), {"spark": "on"})
+    assert book == load_playbook(str(EXAMPLE / "playbook.yaml"), {"spark": "on"})
+    assert book != load_playbook(str(EXAMPLE / "playbook.yaml"), {"spark": "off"})
+    with pytest.raises(AttributeError):
+        book.name = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        book.steps[0].retries.count = 5  # type: ignore[misc]
+    changed = msgspec.structs.replace(book.steps[0], name="renamed")
+    assert changed != book.steps[0] and book.steps[0].name != "renamed"
+
+
+def test_retries_count_is_short_for_a_policy() -> None:
+    assert Step(id="a", retries=2) == Step(id="a", retries=RetryPolicy(count=2))
+    assert from_doc(Step, {"id": "a", "retries": 2}).retries == RetryPolicy(count=2)
+    assert RetryPolicy(count=3, delay_seconds=2, backoff=2, max_delay_seconds=5).delay(4) == 5
+
+
+def test_the_playbook_reads_its_shape() -> None:
+    assert EVERY_STEP_TYPE.is_serial is False
+    assert EVERY_STEP_TYPE.step("spark").upstream == ("fetch",)
+    with pytest.raises(KeyError):
+        EVERY_STEP_TYPE.step("nope")
+    serial = Playbook(steps=(Step(id="a"), Step(id="b", after=("a",))))
+    assert serial.is_serial
 
 
 @pytest.mark.parametrize(
@@ -90,8 +192,8 @@ def test_a_cluster_config_reads_back_from_its_json_form() -> None:
         (("AKIA", "s3cr3t"), "static"),
     ],
 )
-def test_credential_modes_agree(pair: tuple[str, str], mode: str) -> None:
+def test_credential_modes(pair: tuple[str, str], mode: str) -> None:
     a, s = pair
-    assert spec.Credentials(a, s).mode == mode
-    assert models.Credentials(access_key_id=a, secret_access_key=s).mode == mode
-    assert "s3cr3t" not in repr(spec.Credentials(a, s))
+    assert Credentials(a, s).mode == mode
+    assert "s3cr3t" not in repr(Credentials(a, s))
+    assert "s3cr3t" not in repr(Playbook(credentials=Credentials(a, s)))

@@ -23,6 +23,7 @@ from dataflow_runner.cli.options import (
     lock_backend,
     log_failed_steps,
     log_level_option,
+    max_config_size,
     options,
     output,
     poll_interval,
@@ -72,6 +73,7 @@ def _common(**kwargs: Any) -> Any:
     state_dir,
     store_option,
     poll_interval,
+    max_config_size,
     log_level_option,
 )
 def up(
@@ -83,6 +85,7 @@ def up(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    max_config_size: int | None,
 ) -> None:
     """Launches a new cluster (EMR, or local) and prints its id"""
     from dataflow_runner.cli import commands
@@ -98,6 +101,7 @@ def up(
             state_dir=state_dir,
             store=store,
             poll_interval=poll_interval,
+            max_config_size=max_config_size,
         ),
     )
 
@@ -119,6 +123,7 @@ def up(
     state_dir,
     store_option,
     poll_interval,
+    max_config_size,
     log_level_option,
 )
 def run(
@@ -137,6 +142,7 @@ def run(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    max_config_size: int | None,
 ) -> None:
     """Adds steps to a running cluster and follows them (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
@@ -160,6 +166,7 @@ def run(
             store=store,
             poll_interval=poll_interval,
             lock_backend=lock_backend,
+            max_config_size=max_config_size,
         ),
     )
 
@@ -174,6 +181,7 @@ def run(
     state_dir,
     store_option,
     poll_interval,
+    max_config_size,
     log_level_option,
 )
 def down(
@@ -185,6 +193,7 @@ def down(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    max_config_size: int | None,
 ) -> None:
     """Terminates a running cluster (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
@@ -196,7 +205,11 @@ def down(
         vars,
         dry_run=dry_run,
         common=_common(
-            sentry=sentry, state_dir=state_dir, store=store, poll_interval=poll_interval
+            sentry=sentry,
+            state_dir=state_dir,
+            store=store,
+            poll_interval=poll_interval,
+            max_config_size=max_config_size,
         ),
     )
 
@@ -218,6 +231,7 @@ def down(
     state_dir,
     store_option,
     poll_interval,
+    max_config_size,
     log_level_option,
 )
 def run_transient(
@@ -236,6 +250,7 @@ def run_transient(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    max_config_size: int | None,
 ) -> None:
     """Launches a cluster, runs the playbook and then terminates the cluster"""
     from dataflow_runner.cli import commands
@@ -259,27 +274,40 @@ def run_transient(
             store=store,
             poll_interval=poll_interval,
             lock_backend=lock_backend,
+            max_config_size=max_config_size,
         ),
     )
 
 
 @cli.command()
-@options(emr_config, emr_playbook, vars_option, state_dir, log_level_option)
+@options(emr_config, emr_playbook, vars_option, max_config_size, log_level_option)
 def validate(
-    emr_config: str | None, emr_playbook: str | None, vars: str | None, state_dir: str | None
+    emr_config: str | None,
+    emr_playbook: str | None,
+    vars: str | None,
+    max_config_size: int | None,
 ) -> None:
     """Checks a cluster config and/or a playbook; prints every problem, one per line"""
     from dataflow_runner.cli import commands
 
     if not emr_config and not emr_playbook:
         raise FlagError("--emr-config or --emr-playbook needs to be specified")
-    commands.validate(emr_config, emr_playbook, vars, common=commands.Common(state_dir=state_dir))
+    commands.validate(
+        emr_config, emr_playbook, vars, common=_common(max_config_size=max_config_size)
+    )
 
 
 @cli.command()
 @click.argument("run_id", metavar="RUN")
 @options(
-    vars_option, output, state_dir, store_option, poll_interval, lock_backend, log_level_option
+    vars_option,
+    output,
+    state_dir,
+    store_option,
+    poll_interval,
+    lock_backend,
+    max_config_size,
+    log_level_option,
 )
 def resume(
     run_id: str,
@@ -289,6 +317,7 @@ def resume(
     store: str | None,
     poll_interval: float | None,
     lock_backend: str | None,
+    max_config_size: int | None,
 ) -> None:
     """Continues a run whose runner died: nothing done is done again, nothing submitted twice"""
     from dataflow_runner.cli import commands
@@ -302,6 +331,7 @@ def resume(
             store=store,
             poll_interval=poll_interval,
             lock_backend=lock_backend,
+            max_config_size=max_config_size,
         ),
     )
 

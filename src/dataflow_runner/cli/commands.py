@@ -21,14 +21,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import echo, print_json
+from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
 from dataflow_runner.config.loading import load_cluster, load_playbook, parse_vars
+from dataflow_runner.config.model import ClusterConfig
 from dataflow_runner.config.redact import SECRETS
-from dataflow_runner.config.spec import ClusterConfig
 from dataflow_runner.errors import ConfigError, ConfigErrors
 
 if TYPE_CHECKING:
     from dataflow_runner.cli.reporters import Reporter
-    from dataflow_runner.config.cache import ConfigCache
     from dataflow_runner.engine.api import Engine
     from dataflow_runner.engine.cancel import CancelToken
     from dataflow_runner.engine.events import RunOutcome
@@ -53,6 +53,7 @@ class Common:
     poll_interval: float | None = None
     sentry: str | None = None
     lock_backend: str | None = None
+    max_config_size: int = DEFAULT_MAX_SIZE
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -86,14 +87,6 @@ def state_dir(common: Common) -> Path:
     from dataflow_runner.store import default_state_dir
 
     return Path(common.state_dir) if common.state_dir else default_state_dir()
-
-
-def config_cache(common: Common) -> ConfigCache:
-    """Validated configs: reused by the commands that run something; ``validate``
-    only adds to it."""
-    from dataflow_runner.config.cache import ConfigCache
-
-    return ConfigCache(state_dir(common) / "cache" / "configs")
 
 
 def engine(common: Common) -> Engine:
@@ -192,7 +185,7 @@ def _label(name: str) -> str:
 
 def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common) -> None:
     _sentry(common.sentry)
-    config = load_cluster(config_path, parse_vars(vars_text), cache=config_cache(common))
+    config = load_cluster(config_path, parse_vars(vars_text), max_size=common.max_config_size)
     with engine(common) as eng:
         if dry_run:
             show_plan(eng.plan_launch(config, common.fabric))
@@ -224,7 +217,7 @@ def run(
 
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    book = load_playbook(playbook_path, variables, cache=config_cache(common))
+    book = load_playbook(playbook_path, variables, max_size=common.max_config_size)
     request = RunRequest(
         playbook=book,
         cluster_id=cluster_id,
@@ -248,7 +241,7 @@ def down(
     config_path: str, cluster_id: str, vars_text: str | None, *, dry_run: bool, common: Common
 ) -> None:
     _sentry(common.sentry)
-    config = load_cluster(config_path, parse_vars(vars_text), cache=config_cache(common))
+    config = load_cluster(config_path, parse_vars(vars_text), max_size=common.max_config_size)
     with engine(common) as eng:
         if dry_run:
             show_plan(eng.plan_terminate(config, cluster_id))
@@ -280,10 +273,9 @@ def run_transient(
 
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    cache = config_cache(common)
     config, book = collect(
-        lambda: load_cluster(config_path, variables, cache=cache),
-        lambda: load_playbook(playbook_path, variables, cache=cache),
+        lambda: load_cluster(config_path, variables, max_size=common.max_config_size),
+        lambda: load_playbook(playbook_path, variables, max_size=common.max_config_size),
     )
     request = RunRequest(
         playbook=book,
@@ -308,15 +300,14 @@ def run_transient(
 def validate(
     config_path: str | None, playbook_path: str | None, vars_text: str | None, *, common: Common
 ) -> None:
-    """Validate every file given, whatever the cache holds; what passes goes into the
-    cache, so the dry run or the run that usually follows does not validate again."""
+    """Validate every file given, reporting every problem found."""
     variables = parse_vars(vars_text)
-    cache = config_cache(common)
+    size = common.max_config_size
     loaders: list[Callable[[], Any]] = []
     if config_path:
-        loaders.append(lambda: load_cluster(config_path, variables, cache=cache, reuse=False))
+        loaders.append(lambda: load_cluster(config_path, variables, max_size=size))
     if playbook_path:
-        loaders.append(lambda: load_playbook(playbook_path, variables, cache=cache, reuse=False))
+        loaders.append(lambda: load_playbook(playbook_path, variables, max_size=size))
     summary = []
     for item in collect(*loaders):
         if isinstance(item, ClusterConfig):
@@ -336,6 +327,7 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
             variables=parse_vars(vars_text),
             lock_backend=common.lock_backend,
             poll_interval=common.poll_interval,
+            max_config_size=common.max_config_size,
             on_event=drawn,
         )
         outcome = follow(handle, drawn)

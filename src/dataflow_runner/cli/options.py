@@ -125,6 +125,14 @@ poll_interval = click.option(
     show_envvar=True,
     help="Seconds between status polls of a remote fabric (default 15, faster at first).",
 )
+max_config_size = click.option(
+    "--max-config-size",
+    type=click.IntRange(min=1),
+    metavar="BYTES",
+    envvar="DATAFLOW_RUNNER_MAX_CONFIG_SIZE",
+    show_envvar=True,
+    help="The largest config file read, and template output rendered (default 16 MiB).",
+)
 dry_run = click.option(
     "--dry-run",
     is_flag=True,

@@ -1,9 +1,8 @@
-"""From a parsed document to validated, immutable :mod:`~dataflow_runner.config.spec`
-objects: pydantic validation (``models.py``), then the checks a model cannot
-express (``checks.py``).
+"""From a parsed document to the model: validation (``validation.py``), then the
+checks a type cannot express (``checks.py``, and each fabric's section's own).
 
-This is the only place pydantic runs on the way to a run; ``loading.py`` imports it
-when a document is not in the cache of validated configs.
+A cluster config's fabric sections are found through the fabric registry: each is
+validated with its fabric's section type, imported only when the data has it.
 """
 
 from __future__ import annotations
@@ -11,95 +10,118 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+import msgspec
 
 from dataflow_runner.config import checks
-from dataflow_runner.config.models import NativeCluster, NativePlaybook, SnowplowPlaybook
-from dataflow_runner.config.spec import (
+from dataflow_runner.config.model import (
     ClusterConfig,
-    Credentials,
-    LocalCluster,
+    ClusterData,
     Playbook,
+    PlaybookData,
+    SnowplowPlaybook,
     Step,
     StepType,
-    Tag,
-    from_doc,
 )
-from dataflow_runner.config.validation import from_validation_error, unknown_fields
-from dataflow_runner.errors import ConfigError, ConfigErrors
+from dataflow_runner.config.validation import (
+    describe,
+    join_path,
+    quoted_choices,
+    raise_all,
+    validate,
+)
+from dataflow_runner.errors import ConfigError
+from dataflow_runner.fabrics import registry
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _validate(
-    model: type[M], data: Any, path: str, *, strict_fields: bool, root: tuple[str, ...] = ("data",)
-) -> tuple[M | None, list[ConfigError]]:
-    errors: list[ConfigError] = []
-    if strict_fields:
-        errors.extend(unknown_fields(model, data, file=path, path="$." + ".".join(root)))
-    try:
-        return model.model_validate(data), errors
-    except ValidationError as exc:
-        errors.extend(from_validation_error(exc, data, file=path, root=root))
-        return None, errors
-
-
-def _raise(errors: Iterable[ConfigError]) -> None:
-    found = list(errors)
-    if len(found) == 1:
-        raise found[0]
-    if found:
-        raise ConfigErrors(found)
+# A step id derived from a name is cut to this length, leaving room for the
+# suffix that makes it unique (ids are file names: at most 128 characters).
+_SLUG_MAX = 120
 
 
 # --- cluster configs ---------------------------------------------------------------
 
 
-def snowplow_cluster(data: Any, path: str, uri: str) -> ClusterConfig:
-    from dataflow_runner.config.emr_models import EmrCluster
-
-    emr, errors = _validate(EmrCluster, data, path, strict_fields=False)
-    if emr is not None:
-        errors.extend(checks.emr_cluster(emr, file=path, path="$.data"))
-    _raise(errors)
-    assert emr is not None
-    return ClusterConfig(name=emr.name, fabric="emr", emr=emr, schema_uri=uri)
-
-
-def native_cluster(data: Any, path: str, uri: str) -> ClusterConfig:
-    native, errors = _validate(NativeCluster, data, path, strict_fields=True)
-    emr = None
-    if native is not None and native.emr is not None:
-        from dataflow_runner.config.emr_models import EmrCluster
-
-        emr, emr_errors = _validate(
-            EmrCluster, native.emr, path, strict_fields=True, root=("data", "emr")
+def native_cluster(data: Any, path: str, uri: str, notes: list[str]) -> ClusterConfig:
+    """``iglu:dev.dataflowrunner/ClusterConfig/jsonschema/1-0-0`` data: the fields of
+    :class:`ClusterData`, and each fabric's section under the fabric's name."""
+    names = registry.names()
+    head, errors = validate(
+        ClusterData,
+        {k: v for k, v in data.items() if k not in names},
+        file=path,
+        root="$.data",
+        closed=True,
+    )
+    fabric = data.get("fabric", registry.DEFAULT)
+    if isinstance(fabric, str) and fabric not in names:
+        errors.append(
+            ConfigError(
+                f"expected one of {quoted_choices(names)}, got {describe(fabric)}",
+                file=path,
+                path="$.data.fabric",
+            )
         )
-        errors.extend(emr_errors)
-        if emr is not None and not emr.name:
-            emr = emr.model_copy(update={"name": native.name})
-    config = None
-    if native is not None and not errors:
-        config = ClusterConfig(
-            name=native.name,
-            fabric=native.fabric,
-            local=from_doc(LocalCluster, native.local.model_dump(mode="json", by_alias=True)),
-            emr=emr,
-            schema_uri=uri,
+    sections: dict[str, msgspec.Struct] = {}
+    for name in names:
+        if data.get(name) is None:  # absent, or null
+            continue
+        here = join_path("$.data", name)
+        section, found = validate(
+            registry.section_type(name), data[name], file=path, root=here, closed=True
         )
-        errors.extend(checks.cluster(config, file=path, emr_path="$.data.emr"))
-    _raise(errors)
-    assert config is not None
-    return config
+        errors.extend(found)
+        if section is not None:
+            sections[name] = section
+    if errors or head is None:
+        raise_all(errors)
+        raise AssertionError("unreachable")
+    if head.fabric not in sections:
+        sections[head.fabric] = _default_section(head.fabric, path)
+    # A section's name (the EMR cluster's) is the config's unless it gives its own.
+    sections = {
+        name: msgspec.structs.replace(s, name=head.name) if getattr(s, "name", None) == "" else s
+        for name, s in sections.items()
+    }
+    for name, section in sections.items():
+        check = getattr(section, "check", None)
+        if check is not None:
+            errors.extend(check(file=path, path=join_path("$.data", name)))
+    raise_all(errors)
+    return ClusterConfig(
+        **msgspec.structs.asdict(head),
+        sections=sections,
+        schema_uri=uri,
+        base_dir=str(Path(path).resolve().parent),
+    )
+
+
+def _default_section(fabric: str, path: str) -> msgspec.Struct:
+    """The section of a fabric that the config leaves out: its defaults, when they
+    make a valid section (the local fabric's); else the section is required."""
+    kind = registry.section_type(fabric)
+    section, _ = validate(kind, {}, file=path, root="$.data", closed=True)
+    check = getattr(section, "check", None)
+    if section is None or (check is not None and any(True for _ in check(file=path, path="$"))):
+        raise ConfigError(
+            f'an "{fabric}" section is required when the fabric is {fabric}',
+            file=path,
+            path=join_path("$.data", fabric),
+        )
+    default: msgspec.Struct = section
+    return default
 
 
 # --- playbooks ---------------------------------------------------------------------
 
 
 def slug(name: str) -> str:
-    """A step id derived from its name: ``"Combine Months"`` → ``combine-months``."""
+    """A step id derived from its name.
+
+    >>> slug("Combine Months")
+    'combine-months'
+    """
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
@@ -113,7 +135,7 @@ def _assign_ids(names: Iterable[tuple[str, str]]) -> list[str]:
         if given:
             ids.append(given)
             continue
-        base = slug(name) or f"step-{i + 1}"
+        base = slug(name)[:_SLUG_MAX].strip("-") or f"step-{i + 1}"
         candidate, n = base, 2
         while candidate in taken:
             candidate, n = f"{base}-{n}", n + 1
@@ -122,11 +144,17 @@ def _assign_ids(names: Iterable[tuple[str, str]]) -> list[str]:
     return ids
 
 
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0].split(".")[0]
+
+
 def snowplow_playbook(data: Any, path: str, uri: str, notes: list[str]) -> Playbook:
-    sp, errors = _validate(SnowplowPlaybook, data, path, strict_fields=False)
+    """``iglu:com.snowplowanalytics.dataflowrunner/PlaybookConfig/avro/1-0-*`` data:
+    a serial playbook (EMR's queue), read as the Go tool reads it."""
+    sp, errors = validate(SnowplowPlaybook, data, file=path, root="$.data", closed=False)
     if sp is None:
-        _raise(errors)
-    assert sp is not None
+        raise_all(errors)
+        raise AssertionError("unreachable")
     for i, s in enumerate(sp.steps):
         errors.extend(
             checks.action_on_failure(s.action_on_failure, file=path, path=f"$.data.steps[{i}]")
@@ -137,53 +165,51 @@ def snowplow_playbook(data: Any, path: str, uri: str, notes: list[str]) -> Playb
                 " as the Go tool does"
             )
     ids = _assign_ids(("", s.name) for s in sp.steps)
-    steps = []
-    for i, s in enumerate(sp.steps):
-        steps.append(
-            Step(
-                id=ids[i],
-                name=s.name,
-                type=StepType.CUSTOM_JAR,
-                action_on_failure="CONTINUE"
-                if s.action_on_failure == "CONTINUE"
-                else "CANCEL_AND_WAIT",
-                # EMR runs a playbook's steps one after the other, whatever the outcome.
-                after=(ids[i - 1],) if i else (),
-                jar=s.jar,
-                arguments=s.arguments,
-            )
+    steps = tuple(
+        Step(
+            id=ids[i],
+            name=s.name,
+            type=StepType.CUSTOM_JAR,
+            action_on_failure="CONTINUE"
+            if s.action_on_failure == "CONTINUE"
+            else "CANCEL_AND_WAIT",
+            # EMR runs a playbook's steps one after the other, whatever the outcome.
+            after=(ids[i - 1],) if i else (),
+            jar=s.jar,
+            arguments=s.arguments,
         )
+        for i, s in enumerate(sp.steps)
+    )
     book = Playbook(
-        region=sp.region,
-        credentials=Credentials(sp.credentials.access_key_id, sp.credentials.secret_access_key),
-        steps=tuple(steps),
-        tags=tuple(Tag(t.key, t.value) for t in sp.tags),
-        schema_uri=uri,
         name=os.path.splitext(os.path.basename(path))[0],
+        region=sp.region,
+        credentials=sp.credentials,
+        steps=steps,
+        tags=sp.tags,
+        schema_uri=uri,
     )
     errors.extend(checks.playbook(book, file=path))
-    _raise(errors)
+    raise_all(errors)
     return book
 
 
-def native_playbook(data: Any, path: str, uri: str) -> tuple[Playbook, dict[str, Any]]:
-    """The playbook, and the JSON form it was read from (what the cache of validated
-    configs stores: :func:`~dataflow_runner.config.spec.from_doc` reads it back to an
-    equal playbook)."""
-    native, errors = _validate(NativePlaybook, data, path, strict_fields=True)
+def native_playbook(data: Any, path: str, uri: str, notes: list[str]) -> Playbook:
+    """``iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-0`` data: steps without an
+    id get one from their name, and steps without a name their id as name."""
+    native, errors = validate(PlaybookData, data, file=path, root="$.data", closed=True)
     if native is None:
-        _raise(errors)
-    assert native is not None
+        raise_all(errors)
+        raise AssertionError("unreachable")
     ids = _assign_ids((s.id, s.name) for s in native.steps)
-    # Defaults left out: fewer values to read back (from_doc fills them in).
-    doc = native.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    for i, step in enumerate(doc.get("steps", ())):
-        step["id"] = ids[i]
-        step["name"] = step.get("name") or ids[i]
-    doc.pop("description", None)
-    doc["name"] = native.name or os.path.splitext(os.path.basename(path))[0].split(".")[0]
-    doc["schemaUri"] = uri
-    book = from_doc(Playbook, doc)
+    steps = tuple(
+        s
+        if s.id == ids[i] and s.name
+        else msgspec.structs.replace(s, id=ids[i], name=s.name or ids[i])
+        for i, s in enumerate(native.steps)
+    )
+    fields = msgspec.structs.asdict(native)
+    fields.update(name=native.name or _stem(path), steps=steps)
+    book = Playbook(**fields, schema_uri=uri)
     errors.extend(checks.playbook(book, file=path))
-    _raise(errors)
-    return book, doc
+    raise_all(errors)
+    return book

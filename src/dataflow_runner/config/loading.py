@@ -1,12 +1,6 @@
 """Loading config files: read → render (Go template) → parse → choose the
-model by the ``schema`` URI → validate → check (``build.py``) → typed, immutable
-objects (``spec.py``).
-
-A file that renders to a text already validated by this code can be read back
-from the cache of validated configs (``cache.py``) instead: the commands that run
-something pass one, so a rerun does not pay for importing and building the
-validators. ``validate`` always validates, and leaves what it validated in the cache
-for the commands that follow it (the dry run and the run of the same text).
+format by the ``schema`` URI → validate and check (``build.py``, or the reader a
+fabric registers for its own format) → the model (``model.py``).
 
 >>> from dataflow_runner.config.loading import load_playbook  # doctest: +SKIP
 >>> load_playbook("playbook.json", {"bucket": "my-bucket"}).steps[0].name  # doctest: +SKIP
@@ -14,66 +8,110 @@ for the commands that follow it (the dry run and the run of the same text).
 
 Every problem is a :class:`~dataflow_runner.errors.ConfigError` naming the
 file and the line or JSON path; when several are found in one pass they are
-raised together as :class:`~dataflow_runner.errors.ConfigErrors`.
+raised together as :class:`~dataflow_runner.errors.ConfigErrors`. Nothing read is
+trusted: a file must be a regular file under :data:`DEFAULT_MAX_SIZE` (or the
+limit given), and whatever the parsers accept that no config can hold (NaN, a lone
+surrogate, a YAML date where a string belongs...) is one line too, never a traceback.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import gc
 import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+import stat
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from dataflow_runner.config.redact import SECRETS
-from dataflow_runner.config.spec import ClusterConfig, Playbook, from_doc, has_secret, to_doc
+from dataflow_runner.config.limits import DEFAULT_MAX_SIZE, RAISE_IT, size_text
+from dataflow_runner.config.redact import SECRETS, is_secret_key
+from dataflow_runner.config.validation import describe, join_path
 from dataflow_runner.errors import ConfigError, FlagError
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.cache import ConfigCache
+    from dataflow_runner.config.model import ClusterConfig, Playbook
 
 T = TypeVar("T")
 
 log = logging.getLogger("dataflow_runner.config")
 
 Kind = Literal["cluster", "playbook"]
-Family = Literal["snowplow", "native"]
 
 SNOWPLOW_VENDOR = "com.snowplowanalytics.dataflowrunner"
 NATIVE_VENDOR = "dev.dataflowrunner"
 CLUSTER_SCHEMA = f"iglu:{NATIVE_VENDOR}/ClusterConfig/jsonschema/1-0-0"
 PLAYBOOK_SCHEMA = f"iglu:{NATIVE_VENDOR}/Playbook/jsonschema/1-0-0"
 
+#: The largest config file read (and template output rendered), in bytes.
+
 _IGLU = re.compile(
     r"^iglu:(?P<vendor>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_-]+)/"
     r"(?P<format>[a-z]+)/(?P<model>[1-9][0-9]*)-(?P<rev>[0-9]+)-(?P<add>[0-9]+)$"
 )
+# A JSON or YAML escape of a UTF-16 surrogate: the parsers accept a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\(?:u[dD][89a-fA-F]|U0000[dD][89a-fA-F])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+Reader = Callable[[Any, str, str, list[str]], Any]
 
 
 @dataclass(frozen=True)
 class SchemaKind:
+    """A config format: what it holds, the versions this tool was written against,
+    its reader ``(data, path, uri, notes)``, and whether unknown fields are errors
+    (this project's formats) or ignored (Snowplow's, as the Go tool does)."""
+
     kind: Kind
-    family: Family
-    known: tuple[str, ...]  # the versions this tool was written against
+    known: tuple[str, ...]
+    read: Reader
+    closed: bool
 
 
-SCHEMAS: dict[tuple[str, str, str, str], SchemaKind] = {
-    (SNOWPLOW_VENDOR, "ClusterConfig", "avro", "1"): SchemaKind(
-        "cluster", "snowplow", ("1-0-0", "1-1-0")
-    ),
-    (SNOWPLOW_VENDOR, "PlaybookConfig", "avro", "1"): SchemaKind(
-        "playbook", "snowplow", ("1-0-0", "1-0-1")
-    ),
-    (NATIVE_VENDOR, "ClusterConfig", "jsonschema", "1"): SchemaKind(
-        "cluster", "native", ("1-0-0",)
-    ),
-    (NATIVE_VENDOR, "Playbook", "jsonschema", "1"): SchemaKind("playbook", "native", ("1-0-0",)),
-}
+def _build(name: str) -> Reader:
+    def read(data: Any, path: str, uri: str, notes: list[str]) -> Any:
+        from dataflow_runner.config import build
+
+        return getattr(build, name)(data, path, uri, notes)
+
+    return read
+
+
+def _fabric_format(target: str) -> Reader:
+    def read(data: Any, path: str, uri: str, notes: list[str]) -> Any:
+        from dataflow_runner.fabrics import registry
+
+        return registry.load(target)(data, path, uri)
+
+    return read
+
+
+def formats() -> dict[tuple[str, str, str, str], SchemaKind]:
+    """Every format read, by (vendor, name, format, model): this project's own,
+    Snowplow's playbook, and the cluster-config formats the fabrics register.
+
+    >>> formats()[("dev.dataflowrunner", "Playbook", "jsonschema", "1")].kind
+    'playbook'
+    """
+    from dataflow_runner.fabrics import registry
+
+    found = {
+        (SNOWPLOW_VENDOR, "PlaybookConfig", "avro", "1"): SchemaKind(
+            "playbook", ("1-0-0", "1-0-1"), _build("snowplow_playbook"), closed=False
+        ),
+        (NATIVE_VENDOR, "ClusterConfig", "jsonschema", "1"): SchemaKind(
+            "cluster", ("1-0-0",), _build("native_cluster"), closed=True
+        ),
+        (NATIVE_VENDOR, "Playbook", "jsonschema", "1"): SchemaKind(
+            "playbook", ("1-0-0",), _build("native_playbook"), closed=True
+        ),
+    }
+    for _, fmt in registry.formats():
+        key = (fmt.vendor, fmt.name, fmt.format, fmt.model)
+        found[key] = SchemaKind("cluster", fmt.known, _fabric_format(fmt.reader), closed=False)
+    return found
 
 
 # --- --vars ------------------------------------------------------------------------
@@ -96,15 +134,54 @@ def parse_vars(text: str | None) -> dict[str, str]:
 # --- read, render, parse -----------------------------------------------------------
 
 
-def read_text(path: str) -> str:
+def _too_big(limit: int) -> str:
+    return f"the file is larger than the limit of {size_text(limit)} ({RAISE_IT})"
+
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "it is a directory"),
+    (stat.S_ISFIFO, "it is a FIFO, not a regular file"),
+    (stat.S_ISCHR, "it is a character device, not a regular file"),
+    (stat.S_ISBLK, "it is a block device, not a regular file"),
+    (stat.S_ISSOCK, "it is a socket, not a regular file"),
+)
+
+
+def read_text(path: str, max_size: int = DEFAULT_MAX_SIZE) -> str:
+    """The text of a config file: a regular file of at most ``max_size`` bytes.
+
+    Opened without blocking (a FIFO with no writer would block the open) and read
+    to at most ``max_size + 1`` bytes, whatever its size said (it may grow).
+    """
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except IsADirectoryError:
-        raise ConfigError("cannot read the file: it is a directory", file=path) from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(f"cannot read the file: {reason}", file=path) from None
+    try:
+        st = os.fstat(fd)
+        for test, why in _NOT_REGULAR:
+            if test(st.st_mode):
+                raise ConfigError(f"cannot read the file: {why}", file=path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError("cannot read the file: it is not a regular file", file=path)
+        if st.st_size > max_size:
+            raise ConfigError(_too_big(max_size), file=path)
+        chunks, left = [], max_size + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        raw = b"".join(chunks)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot read the file: {reason}", file=path) from None
+    finally:
+        os.close(fd)
+    if len(raw) > max_size:
+        raise ConfigError(_too_big(max_size), file=path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -112,16 +189,30 @@ def read_text(path: str) -> str:
         raise ConfigError("the file is not UTF-8 text", file=path, line=line) from None
 
 
-def render(text: str, path: str, variables: Mapping[str, str]) -> str:
-    """Run the text through the Go template subset (template name = base name)."""
+def render(
+    text: str, path: str, variables: Mapping[str, str], *, max_output: int = DEFAULT_MAX_SIZE
+) -> str:
+    """Run the text through the Go template subset (template name = base name).
+
+    ``max_output`` is the limit on the rendered text, the file's own limit: the
+    template package applies it while it renders, so a template that loops cannot
+    fill the memory before anything is checked.
+    """
     if "{{" not in text:
         return text  # most configs: no need to even load the template engine
     from dataflow_runner.config import template
 
     try:
-        return template.render(text, os.path.basename(path), variables)
+        out = template.render(text, os.path.basename(path), variables, max_output=max_output)
     except ConfigError as exc:
         raise exc.with_file(path) from None
+    # Values passed with --vars keep the bytes of the command line that are not
+    # UTF-8 as lone surrogates: no config may hold them.
+    found = _SURROGATE.search(out)
+    if found:
+        line = out.count("\n", 0, found.start()) + 1
+        raise ConfigError("the rendered text is not UTF-8 text", file=path, line=line)
+    return out
 
 
 def _is_yaml(path: str) -> bool:
@@ -129,23 +220,19 @@ def _is_yaml(path: str) -> bool:
     return any(f".{ext}" in name for ext in ("yaml", "yml"))
 
 
+def _digits_limit() -> str:
+    return f"more than {sys.get_int_max_str_digits()} digits"
+
+
 def parse(text: str, path: str) -> Any:
     """JSON, or YAML for ``.yaml``/``.yml`` files (this project's own formats)."""
-    if _is_yaml(path):
-        import yaml
+    doc = _parse_yaml(text, path) if _is_yaml(path) else _parse_json(text, path)
+    if _SURROGATE_ESCAPE.search(text):
+        _no_lone_surrogates(doc, "$", path)
+    return doc
 
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        try:
-            return yaml.load(text, Loader=loader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise ConfigError(
-                f"invalid YAML: {problem}",
-                file=path,
-                line=mark.line + 1 if mark else None,
-                column=mark.column + 1 if mark else None,
-            ) from None
+
+def _parse_json(text: str, path: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -155,6 +242,55 @@ def parse(text: str, path: str) -> Any:
         ) from None
     except RecursionError:
         raise ConfigError("invalid JSON: nested too deeply", file=path) from None
+    except ValueError:  # Python's limit on the digits of an integer (a DoS guard)
+        long = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", text)
+        line = text.count("\n", 0, long.start()) + 1 if long else None
+        raise ConfigError(
+            f"invalid JSON: a number with {_digits_limit()}", file=path, line=line
+        ) from None
+
+
+def _parse_yaml(text: str, path: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"invalid YAML: {problem}",
+            file=path,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=path) from None
+    except ValueError as exc:  # a scalar its constructor refuses: a huge integer, a bad date
+        reason = f"a number with {_digits_limit()}" if "digits" in str(exc) else str(exc)
+        raise ConfigError(f"invalid YAML: {reason}", file=path) from None
+
+
+def _no_lone_surrogates(value: Any, where: str, path: str) -> None:
+    """A lone UTF-16 surrogate (``"\\ud800"``) is no character: it could be neither
+    printed nor stored."""
+    items: Any = ()
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise ConfigError(
+                "invalid string: a lone UTF-16 surrogate (\\ud800-\\udfff) is not a character",
+                file=path,
+                path=where,
+            )
+    elif isinstance(value, dict):
+        items = ((str(k), k, v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((i, None, v) for i, v in enumerate(value))
+    for part, key, item in items:
+        if isinstance(key, str):
+            _no_lone_surrogates(key, where, path)
+        _no_lone_surrogates(item, join_path(where, part), path)
 
 
 # --- self-describing records -------------------------------------------------------
@@ -162,9 +298,11 @@ def parse(text: str, path: str) -> Any:
 
 def _schema_kind(doc: Any, path: str, want: Kind, notes: list[str]) -> tuple[str, SchemaKind]:
     if not isinstance(doc, dict):
-        got = "an array" if isinstance(doc, list) else json.dumps(doc)[:40]
         raise ConfigError(
-            f'expected an object with "schema" and "data", got {got}', file=path, path="$"
+            'expected an object with "schema" and "data", got '
+            + ("an array" if isinstance(doc, list) else _shown(doc)),
+            file=path,
+            path="$",
         )
     uri = doc.get("schema")
     if not isinstance(uri, str):
@@ -175,16 +313,15 @@ def _schema_kind(doc: Any, path: str, want: Kind, notes: list[str]) -> tuple[str
             file=path,
             path="$.schema",
         )
+    known = formats()
     m = _IGLU.match(uri.strip())
-    found = m and SCHEMAS.get((m["vendor"], m["name"], m["format"], m["model"]))
+    found = m and known.get((m["vendor"], m["name"], m["format"], m["model"]))
     if not m or not found:
-        known = ", ".join(
-            f"iglu:{v}/{n}/{f}/{k.known[-1]}"
-            for (v, n, f, _), k in SCHEMAS.items()
-            if k.kind == want
+        listed = ", ".join(
+            f"iglu:{v}/{n}/{f}/{k.known[-1]}" for (v, n, f, _), k in known.items() if k.kind == want
         )
         raise ConfigError(
-            f'unknown schema "{uri}"; expected one of {known}', file=path, path="$.schema"
+            f'unknown schema "{uri}"; expected one of {listed}', file=path, path="$.schema"
         )
     if found.kind != want:
         raise ConfigError(
@@ -193,6 +330,10 @@ def _schema_kind(doc: Any, path: str, want: Kind, notes: list[str]) -> tuple[str
             file=path,
             path="$.schema",
         )
+    if found.closed:
+        for key in doc:
+            if key not in ("schema", "data"):
+                raise ConfigError("unknown field", file=path, path=join_path("$", str(key)))
     version = f"{m['model']}-{m['rev']}-{m['add']}"
     if version not in found.known:
         notes.append(
@@ -203,176 +344,75 @@ def _schema_kind(doc: Any, path: str, want: Kind, notes: list[str]) -> tuple[str
         raise ConfigError("a value is required: the config itself", file=path, path="$.data")
     if not isinstance(doc["data"], dict):
         raise ConfigError(
-            f"expected an object, got {json.dumps(doc['data'])[:40]}", file=path, path="$.data"
+            f"expected an object, got {_shown(doc['data'])}", file=path, path="$.data"
         )
     return uri, found
 
 
-def load_document(path: str, variables: Mapping[str, str]) -> Any:
-    """Read, render and parse a config file (no validation)."""
-    return parse(render(read_text(path), path, variables), path)
-
-
-def _load(
-    kind: Kind,
-    path: str,
-    variables: Mapping[str, str],
-    cache: ConfigCache | None,
-    build: Callable[[Any, str, str, SchemaKind, list[str]], tuple[T, dict[str, Any] | None]],
-    read: Callable[[dict[str, Any]], T],
-    write: Callable[[T, dict[str, Any] | None], dict[str, Any] | None],
-    reuse: bool = True,
-) -> T:
-    """Read and render the file, then either reuse its validated form from ``cache``
-    (same rendered text, same code: no pydantic at all) or parse and ``build`` it.
-    The warnings of validation are kept with the cached form and shown again.
-
-    ``build`` gives the value and, when it has one at hand, its JSON form; ``write``
-    gives the form to cache (None: not cacheable, e.g. it holds a secret), ``read``
-    reads it back; ``reuse=False`` validates whatever the cache holds, and
-    still stores the result.
-    """
-    text = render(read_text(path), path, variables)
-    with _gc_paused():
-        if cache is not None and reuse:
-            hit = cache.get(kind, path, text)
-            if hit is not None:
-                try:
-                    cached = read(hit.doc)
-                except (KeyError, TypeError, ValueError) as exc:  # not what put wrote
-                    log.debug("ignoring a cached %s of %s: %s", kind, path, exc)
-                else:
-                    for note in hit.notes:
-                        log.warning("%s", note)
-                    return cached
-        notes: list[str] = []
-        try:
-            doc = parse(text, path)
-            uri, found = _schema_kind(doc, path, kind, notes)
-            value, form = build(doc["data"], path, uri, found, notes)
-        finally:
-            for note in notes:
-                log.warning("%s", note)
-        if cache is not None:
-            stored = write(value, form)
-            if stored is not None:
-                cache.put(kind, path, text, stored, notes)
-        return value
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a document is turned into objects: it
-    makes no cycles, and the collector's passes over the growing number of live
-    objects cost more than the work itself for large playbooks (a third of it at
-    10,000 steps). Memory is still freed by reference counting."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+def _shown(value: Any) -> str:
     try:
-        yield
+        return json.dumps(value, ensure_ascii=False)[:40]
+    except (TypeError, ValueError):  # not JSON: a YAML date...
+        return describe(value)
+
+
+def load_document(
+    path: str, variables: Mapping[str, str], *, max_size: int = DEFAULT_MAX_SIZE
+) -> Any:
+    """Read, render and parse a config file (no validation)."""
+    text = render(read_text(path, max_size), path, variables, max_output=max_size)
+    return parse(text, path)
+
+
+def _load(kind: Kind, path: str, variables: Mapping[str, str], max_size: int) -> Any:
+    doc = load_document(path, variables, max_size=max_size)
+    notes: list[str] = []
+    try:
+        uri, found = _schema_kind(doc, path, kind, notes)
+        return found.read(doc["data"], path, uri, notes)
+    except RecursionError:
+        raise ConfigError("nested too deeply", file=path, path="$.data") from None
     finally:
-        if was_enabled:
-            gc.enable()
-
-
-# --- cluster configs ---------------------------------------------------------------
-
-
-def _cluster_doc(config: ClusterConfig, _form: dict[str, Any] | None) -> dict[str, Any] | None:
-    # Never anything secret on disk; nor an EMR section (reading it back needs its
-    # pydantic model anyway).
-    if config.emr is not None or has_secret(config.local):
-        return None
-    return config.to_doc()
-
-
-def _build_cluster(
-    data: Any, path: str, uri: str, found: SchemaKind, notes: list[str]
-) -> tuple[ClusterConfig, None]:
-    from dataflow_runner.config import build
-
-    if found.family == "snowplow":
-        return build.snowplow_cluster(data, path, uri), None
-    return build.native_cluster(data, path, uri), None
+        for note in notes:
+            log.warning("%s", note)
 
 
 def load_cluster(
-    path: str,
-    variables: Mapping[str, str],
-    *,
-    cache: ConfigCache | None = None,
-    reuse: bool = True,
+    path: str, variables: Mapping[str, str], *, max_size: int = DEFAULT_MAX_SIZE
 ) -> ClusterConfig:
-    """Load and validate a cluster config (Snowplow's or this project's format).
+    """Load and validate a cluster config (this project's format, or one a fabric
+    reads, such as Snowplow's ClusterConfig)."""
+    import msgspec
 
-    ``cache``: reuse the validated form of a file rendered to the same text before
-    (``reuse=False``: only store it there).
-    """
-    config = _load(
-        "cluster",
-        path,
-        variables,
-        cache,
-        _build_cluster,
-        ClusterConfig.from_doc,
-        _cluster_doc,
-        reuse,
-    )
-    # This project's configs resolve relative paths from their own directory; a
-    # Snowplow config, from the working directory.
-    base = os.path.dirname(path) if NATIVE_VENDOR in config.schema_uri else "."
-    config = dataclasses.replace(config, base_dir=os.path.abspath(base))
-    _register_secrets(
-        config.emr.credentials.secret_access_key if config.emr else "",
-        config.emr.credentials.access_key_id if config.emr else "",
-    )
+    from dataflow_runner.config.model import ClusterConfig, to_doc
+
+    config = _load("cluster", path, variables, max_size)
+    if not isinstance(config, ClusterConfig):
+        raise TypeError(f"the reader of {path} gave a {type(config).__name__}")
+    config = msgspec.structs.replace(config, file=path)
+    for name, section in config.sections.items():
+        _register_secrets(to_doc(section), name)
     return config
 
 
-# --- playbooks ---------------------------------------------------------------------
-
-
-def _read_playbook(doc: dict[str, Any]) -> Playbook:
-    return from_doc(Playbook, doc)
-
-
-def _book_doc(book: Playbook, form: dict[str, Any] | None) -> dict[str, Any] | None:
-    # Never anything secret on disk; defaults left out (from_doc fills them in). The
-    # form validation built the playbook from, when there is one, is that already.
-    if has_secret(book):
-        return None
-    return form if form is not None else to_doc(book, exclude_defaults=True)
-
-
-def _build_playbook(
-    data: Any, path: str, uri: str, found: SchemaKind, notes: list[str]
-) -> tuple[Playbook, dict[str, Any] | None]:
-    from dataflow_runner.config import build
-
-    if found.family == "snowplow":
-        return build.snowplow_playbook(data, path, uri, notes), None
-    return build.native_playbook(data, path, uri)
-
-
 def load_playbook(
-    path: str,
-    variables: Mapping[str, str],
-    *,
-    cache: ConfigCache | None = None,
-    reuse: bool = True,
+    path: str, variables: Mapping[str, str], *, max_size: int = DEFAULT_MAX_SIZE
 ) -> Playbook:
-    """Load and validate a playbook (Snowplow's or this project's format).
-
-    ``cache``: reuse the validated form of a file rendered to the same text before
-    (``reuse=False``: only store it there).
-    """
-    book = _load(
-        "playbook", path, variables, cache, _build_playbook, _read_playbook, _book_doc, reuse
-    )
-    _register_secrets(book.credentials.secret_access_key, book.credentials.access_key_id)
+    """Load and validate a playbook (Snowplow's format or this project's)."""
+    book: Playbook = _load("playbook", path, variables, max_size)
+    SECRETS.add(book.credentials.secret_access_key)
+    SECRETS.add(book.credentials.access_key_id)
     return book
 
 
-def _register_secrets(*values: str) -> None:
-    for v in values:
-        SECRETS.add(v)
+def _register_secrets(value: Any, key: str) -> None:
+    """Every value under a secret-looking key (a section's credentials, a secret
+    environment variable...) is scrubbed from whatever the tool prints."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _register_secrets(v, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            _register_secrets(v, key)
+    elif isinstance(value, str) and is_secret_key(key):
+        SECRETS.add(value)

@@ -62,7 +62,7 @@ from dataflow_runner.store.records import (
 )
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.spec import ClusterConfig, Playbook
+    from dataflow_runner.config.model import ClusterConfig, Playbook
     from dataflow_runner.locks import LockHold
     from dataflow_runner.store import Page, RunFilter, Store
 
@@ -243,6 +243,7 @@ class Engine:
         variables: Mapping[str, str] | None = None,
         lock_backend: str | None = None,
         poll_interval: float | None = None,
+        max_config_size: int | None = None,
         on_event: Listener | None = None,
     ) -> RunHandle:
         """Continue a run whose runner died (``engine/resume.py``): nothing done is
@@ -250,7 +251,7 @@ class Engine:
         from dataflow_runner.engine.resume import prepare
 
         run = self.store.reader.find_run(ref)
-        ready = prepare(self, run, variables or {}, poll_interval)
+        ready = prepare(self, run, variables or {}, poll_interval, max_config_size)
         lock = run.options.get("lock")
         hold = None
         if lock:

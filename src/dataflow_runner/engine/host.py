@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from dataflow_runner import hostwire
-from dataflow_runner.config.spec import ClusterConfig, Playbook, from_doc
+from dataflow_runner.config.model import ClusterConfig, Playbook, from_doc
 from dataflow_runner.engine.api import Engine
 from dataflow_runner.engine.events import Event, LogLine, RunFinished, event_to_json
 from dataflow_runner.engine.handle import RunHandle

@@ -21,7 +21,7 @@ from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus, Fabric
 from dataflow_runner.store.records import ClusterState
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.spec import ClusterConfig
+    from dataflow_runner.config.model import ClusterConfig
 
 log = logging.getLogger("dataflow_runner")
 T = TypeVar("T")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dataflow_runner.config.spec import Step
+from dataflow_runner.config.model import Step
 from dataflow_runner.engine.events import StepChanged
 from dataflow_runner.engine.scheduler import EventKind, Task, TaskEvent
 from dataflow_runner.store.records import AttemptRecord, StepRecord, StepState

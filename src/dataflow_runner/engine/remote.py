@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner import hostwire
-from dataflow_runner.config.spec import to_doc
+from dataflow_runner.config.model import to_doc
 from dataflow_runner.engine.events import (
     Listener,
     LogLine,
@@ -42,7 +42,7 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 def request_doc(request: RunRequest) -> dict[str, Any]:
     """What the host needs of a request: the playbook as rendered and validated here."""
     return {
-        "playbook": to_doc(request.playbook),
+        "playbook": to_doc(request.playbook, exclude_defaults=True),
         "cluster_id": request.cluster_id,
         "variables": dict(request.variables),
         "playbook_path": request.playbook_path,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dataflow_runner.config.spec import ClusterConfig, Playbook
+from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.errors import FlagError
 from dataflow_runner.store.records import RunKind
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
 from dataflow_runner.config.loading import load_cluster, load_playbook
 from dataflow_runner.engine.recorder import Recorder
 from dataflow_runner.engine.run import Restore
@@ -36,7 +37,7 @@ from dataflow_runner.store.records import (
 )
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.spec import ClusterConfig, Playbook
+    from dataflow_runner.config.model import ClusterConfig, Playbook
     from dataflow_runner.engine.api import Engine
     from dataflow_runner.store.reader import StoreReader
     from dataflow_runner.store.writer import StoreWriter
@@ -58,7 +59,11 @@ class Prepared:
 
 
 def prepare(
-    engine: Engine, run: RunRecord, variables: Mapping[str, str], poll_interval: float | None
+    engine: Engine,
+    run: RunRecord,
+    variables: Mapping[str, str],
+    poll_interval: float | None,
+    max_size: int | None = None,
 ) -> Prepared:
     """Check that ``run`` can be resumed and load what it ran."""
     if run.state.finished:
@@ -78,7 +83,7 @@ def prepare(
         )
     if not run.playbook_path:
         raise DataflowRunnerError(f"run {run.id} has no playbook file to resume from")
-    book, config = _load(run, given)
+    book, config = _load(run, given, max_size or DEFAULT_MAX_SIZE)
     recorded = [s.step_id for s in engine.store.reader.steps(run.id)]
     if recorded != [s.id for s in book.steps]:
         raise DataflowRunnerError(
@@ -113,21 +118,23 @@ def prepare(
     return Prepared(book, config, fabric, driver.concurrency(config, book), find_cluster, restore)
 
 
-def _load(run: RunRecord, variables: Mapping[str, str]) -> tuple[Playbook, ClusterConfig | None]:
+def _load(
+    run: RunRecord, variables: Mapping[str, str], max_size: int
+) -> tuple[Playbook, ClusterConfig | None]:
     """The run's playbook and cluster config, from the files it ran, every problem
     reported at once."""
     errors: list[ConfigError] = []
     book: Playbook | None = None
     config: ClusterConfig | None = None
     try:
-        book = load_playbook(run.playbook_path, variables)
+        book = load_playbook(run.playbook_path, variables, max_size=max_size)
     except ConfigErrors as exc:
         errors.extend(exc.errors)
     except ConfigError as exc:
         errors.append(exc)
     if run.cluster_config_path:
         try:
-            config = load_cluster(run.cluster_config_path, variables)
+            config = load_cluster(run.cluster_config_path, variables, max_size=max_size)
         except ConfigErrors as exc:
             errors.extend(exc.errors)
         except ConfigError as exc:

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dataflow_runner.config.model import ClusterConfig, Playbook, to_doc
 from dataflow_runner.config.redact import redact_tree
-from dataflow_runner.config.spec import ClusterConfig, Playbook, to_doc
 from dataflow_runner.engine import lifecycle
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Listener, RunFinished, RunOutcome, RunStarted
@@ -65,10 +65,7 @@ def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
     """A config as stored: JSON-able, with anything secret masked."""
     if model is None:
         return {}
-    data = (
-        model.to_doc() if isinstance(model, ClusterConfig) else to_doc(model, exclude_defaults=True)
-    )
-    redacted: dict[str, Any] = redact_tree(data)
+    redacted: dict[str, Any] = redact_tree(to_doc(model, exclude_defaults=True))
     return redacted
 
 

@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dataflow_runner.config.spec import Step
+from dataflow_runner.config.model import Step
 from dataflow_runner.errors import FabricError, FabricUnavailable
 from dataflow_runner.fabrics.base import (
     ClusterRef,

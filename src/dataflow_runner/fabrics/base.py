@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dataflow_runner.store.records import ClusterState, StepState
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.spec import ClusterConfig, Playbook, Step
+    from dataflow_runner.config.model import ClusterConfig, Playbook, Step
     from dataflow_runner.store.records import AttemptRecord, RunRecord
 
 

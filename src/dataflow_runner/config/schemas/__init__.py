@@ -1,9 +1,10 @@
-"""JSON Schemas of this project's own formats, generated from the models.
+"""JSON Schemas of this project's own formats, generated from the model's Structs.
 
 The files ``cluster-config-1-0-0.json`` and ``playbook-1-0-0.json`` ship in the
 package and in ``docs/schemas/`` (editors validate configs with them). They are
 generated, never edited: ``python -m dataflow_runner.config.schemas DIR``
-writes them, and a test fails when they are out of date.
+writes them, and a test fails when they are out of date. A cluster config's schema
+holds each registered fabric's section under the fabric's name.
 """
 
 from __future__ import annotations
@@ -15,63 +16,67 @@ from typing import Any
 from dataflow_runner.config.loading import CLUSTER_SCHEMA, PLAYBOOK_SCHEMA
 
 FILES = {"cluster-config-1-0-0.json": CLUSTER_SCHEMA, "playbook-1-0-0.json": PLAYBOOK_SCHEMA}
+_REF = "#/$defs/{name}"
 
 
-def _closed(schema: Any) -> Any:
-    """Unknown fields are errors in this project's formats: say so in the schema."""
+def _tidy(schema: Any) -> Any:
+    """Descriptions without the docstrings' examples (``>>>`` lines)."""
     if isinstance(schema, dict):
-        out = {k: _closed(v) for k, v in schema.items()}
-        if out.get("type") == "object" and "properties" in out:
-            out.setdefault("additionalProperties", False)
+        out = {k: _tidy(v) for k, v in schema.items()}
+        text = out.get("description")
+        if isinstance(text, str) and ">>>" in text:
+            out["description"] = text.split(">>>", 1)[0].strip()
         return out
     if isinstance(schema, list):
-        return [_closed(v) for v in schema]
+        return [_tidy(v) for v in schema]
     return schema
 
 
-def _wrap(uri: str, title: str, data: dict[str, Any]) -> dict[str, Any]:
+def _wrap(uri: str, title: str, data: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     vendor, name, fmt, version = uri.removeprefix("iglu:").split("/")
-    defs = data.pop("$defs", {})
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://dataflowrunner.dev/schemas/{vendor}/{name}/{fmt}/{version}",
-        "title": title,
-        "description": f"A self-describing {title.lower()} of Dataflow Runner ({uri}).",
-        "type": "object",
-        "required": ["schema", "data"],
-        "properties": {"schema": {"const": uri}, "data": data},
-        "additionalProperties": False,
-        "$defs": defs,
-    }
+    document: dict[str, Any] = _tidy(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"https://dataflowrunner.dev/schemas/{vendor}/{name}/{fmt}/{version}",
+            "title": title,
+            "description": f"A self-describing {title.lower()} of Dataflow Runner ({uri}).",
+            "type": "object",
+            "required": ["schema", "data"],
+            "properties": {"schema": {"const": uri}, "data": data},
+            "additionalProperties": False,
+            "$defs": defs,
+        }
+    )
+    return document
+
+
+def _components(*types: Any) -> dict[str, Any]:
+    import msgspec
+
+    _, defs = msgspec.json.schema_components(types, ref_template=_REF)
+    return dict(sorted(defs.items()))
 
 
 def build() -> dict[str, dict[str, Any]]:
     """The schema documents, by file name."""
-    from dataflow_runner.config.emr_models import EmrCluster
-    from dataflow_runner.config.models import NativeCluster, NativePlaybook
+    from dataflow_runner.config.model import ClusterData, PlaybookData
+    from dataflow_runner.fabrics import registry
 
-    ref = "#/$defs/{model}"
-    cluster = NativeCluster.model_json_schema(by_alias=True, ref_template=ref)
-    emr = EmrCluster.model_json_schema(by_alias=True, ref_template=ref)
-    cluster.setdefault("$defs", {}).update(emr.pop("$defs", {}))
-    cluster["$defs"]["EmrCluster"] = emr
-    cluster["properties"]["emr"] = {
-        "$ref": "#/$defs/EmrCluster",
-        "description": "The EMR machines (for the emr fabric).",
-    }
-    playbook = NativePlaybook.model_json_schema(by_alias=True, ref_template=ref)
-    # ``"retries": 2`` is short for ``{"count": 2}`` (see models.Step).
-    step = playbook["$defs"]["Step"]["properties"]
-    step["retries"] = {
-        "anyOf": [
-            {"type": "integer", "minimum": 0, "maximum": 100},
-            {"$ref": "#/$defs/RetryPolicy"},
-        ],
-        "description": "Attempts after a failure: a count, or a policy.",
-    }
+    names = registry.names()
+    sections = {name: registry.section_type(name) for name in names}
+    defs = _components(ClusterData, *sections.values())
+    cluster = defs.pop(ClusterData.__name__)
+    cluster["properties"]["fabric"]["enum"] = list(names)
+    for name, kind in sections.items():
+        cluster["properties"][name] = {
+            "$ref": _REF.format(name=kind.__name__),
+            "description": f"The {name} fabric's settings (read when it runs on {name}).",
+        }
+    book_defs = _components(PlaybookData)
+    playbook = book_defs.pop(PlaybookData.__name__)
     return {
-        "cluster-config-1-0-0.json": _closed(_wrap(CLUSTER_SCHEMA, "Cluster config", cluster)),
-        "playbook-1-0-0.json": _closed(_wrap(PLAYBOOK_SCHEMA, "Playbook", playbook)),
+        "cluster-config-1-0-0.json": _wrap(CLUSTER_SCHEMA, "Cluster config", cluster, defs),
+        "playbook-1-0-0.json": _wrap(PLAYBOOK_SCHEMA, "Playbook", playbook, book_defs),
     }
 
 

@@ -54,6 +54,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from dataflow_runner.config.limits import RAISE_IT, size_text
 from dataflow_runner.config.template.exec import BreakLoop, ContinueLoop, Exec, ExecFail
 from dataflow_runner.config.template.fmt import OutputLimit
 from dataflow_runner.config.template.funcs import (
@@ -61,7 +62,6 @@ from dataflow_runner.config.template.funcs import (
     Budget,
     default_funcs,
     function_table,
-    size_text,
 )
 from dataflow_runner.config.template.node import node_str
 from dataflow_runner.config.template.parse import ParseFail, line_of
@@ -102,7 +102,7 @@ def render(
         run.walk(data, tree)
         return "".join(run.out)
     except OutputLimit:
-        message = f"template output exceeds the limit of {size_text(max_output)}"
+        message = f"template output exceeds the limit of {size_text(max_output)} ({RAISE_IT})"
         raise TemplateError(message, file=name) from None
     except ParseFail as exc:
         raise TemplateError(exc.message, file=name, line=exc.line) from None

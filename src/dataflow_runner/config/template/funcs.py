@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dataflow_runner.config.limits import DEFAULT_MAX_SIZE, size_text
 from dataflow_runner.config.template.fmt import (
     OutputLimit,
     go_type,
@@ -42,7 +43,7 @@ from dataflow_runner.config.template.gotime import format_go_time, from_epoch, p
 
 #: The characters a rendering may write, and the bytes base64File may read, unless
 #: told otherwise: far beyond any config, far below what hurts a machine.
-DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
+DEFAULT_MAX_OUTPUT = DEFAULT_MAX_SIZE
 
 STRING_T = "string"  # a Go string parameter
 ANY_T = "interface {}"  # an interface{} parameter
@@ -79,14 +80,6 @@ class Budget:
         self.left -= size
         if self.left < 0:
             raise OutputLimit
-
-
-def size_text(size: int) -> str:
-    """A limit for messages: ``16 MiB``, ``64 KiB`` or ``1000 bytes``."""
-    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= scale and size % scale == 0:
-            return f"{size // scale} {unit}"
-    return f"{size} bytes"
 
 
 def truth(value: Any) -> bool:

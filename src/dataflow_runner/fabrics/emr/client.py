@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from dataflow_runner import __version__
+from dataflow_runner.config.model import KeyPair
 from dataflow_runner.config.redact import SECRETS
-from dataflow_runner.config.spec import KeyPair
 from dataflow_runner.errors import FabricError, FabricUnavailable
 
 T = TypeVar("T")

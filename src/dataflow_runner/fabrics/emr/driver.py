@@ -11,24 +11,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.config.spec import ClusterConfig, Credentials, Playbook
+from dataflow_runner.config.model import ClusterConfig, Credentials, Playbook
 from dataflow_runner.errors import ConfigError, FabricError
 from dataflow_runner.fabrics.base import Fabric, Options, Plan, TaggedCluster
 from dataflow_runner.fabrics.emr import requests
 
 if TYPE_CHECKING:
-    from dataflow_runner.config.emr_models import EmrCluster
+    from dataflow_runner.fabrics.emr.config import EmrSection
     from dataflow_runner.store.records import AttemptRecord, RunRecord
 
 #: Step concurrency on EMR for a DAG playbook that sets none.
 DEFAULT_DAG_CONCURRENCY = 4
 
 
-def _section(cluster: ClusterConfig | None) -> EmrCluster | None:
-    return cluster.section("emr") if cluster is not None else None
+def _section(cluster: ClusterConfig | None) -> EmrSection | None:
+    from dataflow_runner.fabrics.emr.config import NAME, EmrSection
+
+    found = cluster.section(NAME) if cluster is not None else None
+    return found if isinstance(found, EmrSection) else None
 
 
-def _required(cluster: ClusterConfig) -> EmrCluster:
+def _required(cluster: ClusterConfig) -> EmrSection:
     emr = _section(cluster)
     if emr is None:
         raise ConfigError('this cluster config has no "emr" section', path="$.data.emr")
@@ -134,7 +137,7 @@ class EmrDriver:
         step_id = str(attempt.fabric_ref.get("fabric_id", ""))
         log_uri = location.split(f"{cluster_id}/steps/", maxsplit=1)[0] if cluster_id else location
         region = str(run.playbook_doc.get("region", "") or "")
-        emr_doc = run.cluster_doc.get("emr") if isinstance(run.cluster_doc, dict) else None
+        emr_doc = run.cluster_doc.get(self.name) if isinstance(run.cluster_doc, dict) else None
         if not region and isinstance(emr_doc, dict):
             region = str(emr_doc.get("region", "") or "")
         s3 = clients(session(Credentials("default", "default"), region), "s3")[0]

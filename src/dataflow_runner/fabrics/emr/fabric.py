@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from dataflow_runner.config.emr_models import EmrCluster
-from dataflow_runner.config.spec import ClusterConfig, Playbook
+from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.errors import ConfigError, FabricError
 from dataflow_runner.fabrics.base import (
     ClusterRef,
@@ -28,6 +27,7 @@ from dataflow_runner.fabrics.base import (
 )
 from dataflow_runner.fabrics.emr import logs, requests
 from dataflow_runner.fabrics.emr.client import Ambiguous, call, clients, session
+from dataflow_runner.fabrics.emr.config import NAME, EmrSection
 from dataflow_runner.store.records import ClusterState, StepState
 
 log = logging.getLogger("dataflow_runner.emr")
@@ -61,7 +61,7 @@ class EmrFabric:
 
     def __init__(
         self,
-        emr: EmrCluster | None,
+        emr: EmrSection | None,
         *,
         credentials: Any,
         region: str,
@@ -97,7 +97,7 @@ class EmrFabric:
     # --- planning --------------------------------------------------------------------
 
     def validate(self, cluster: ClusterConfig | None, playbook: Playbook) -> None:
-        if cluster is not None and cluster.section("emr") is None:
+        if cluster is not None and cluster.section(NAME) is None:
             raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
 
     def poll_interval(self, elapsed: float) -> float:
@@ -115,8 +115,8 @@ class EmrFabric:
         steps: Sequence[Any] = (),
         transient: bool = True,
     ) -> dict[str, Any]:
-        emr = cluster.section("emr")
-        if emr is None:
+        emr = cluster.section(NAME)
+        if not isinstance(emr, EmrSection):
             raise ConfigError('an "emr" section is needed to run on EMR', path="$.data.emr")
         return requests.launch(
             emr,

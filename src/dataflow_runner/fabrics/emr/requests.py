@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from dataflow_runner.config.emr_models import Configuration, EbsConfiguration, EmrCluster
-from dataflow_runner.config.spec import KeyValue, Step, StepType
+from dataflow_runner.config.model import KeyValue, Step, StepType
+from dataflow_runner.fabrics.emr.config import Configuration, EbsConfiguration, EmrSection
 
 COMMAND_RUNNER = "command-runner.jar"
 DEFAULT_REGION = "us-east-1"
@@ -54,7 +54,7 @@ def _ebs(config: EbsConfiguration) -> Request:
     return out
 
 
-def instance_groups(emr: EmrCluster) -> list[Request]:
+def instance_groups(emr: EmrSection) -> list[Request]:
     """MASTER (1), CORE (count), TASK (count, SPOT when a bid is set); empty groups left out."""
     groups = emr.ec2.instances
     master: Request = {
@@ -89,7 +89,7 @@ def instance_groups(emr: EmrCluster) -> list[Request]:
     return out
 
 
-def instance_fleets(emr: EmrCluster) -> list[Request]:
+def instance_fleets(emr: EmrSection) -> list[Request]:
     """Instance fleets (this project's extension) with their spot/on-demand targets."""
     out = []
     for fleet in emr.ec2.instance_fleets:
@@ -152,7 +152,7 @@ def tags(own: Iterable[KeyValue], extra: Mapping[str, str] | None = None) -> lis
 
 
 def run_job_flow(
-    emr: EmrCluster,
+    emr: EmrSection,
     *,
     keep_alive: bool,
     steps: Sequence[Step] = (),
@@ -299,7 +299,7 @@ def tool_tags(run_id: str, *, transient: bool) -> dict[str, str]:
 
 
 def launch(
-    emr: EmrCluster,
+    emr: EmrSection,
     *,
     run_id: str,
     transient: bool,

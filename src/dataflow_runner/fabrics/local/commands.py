@@ -18,7 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataflow_runner.config.spec import ClusterConfig, LocalCluster, Step, StepType
+from dataflow_runner.config.model import ClusterConfig, Step, StepType
+from dataflow_runner.errors import ConfigError
+from dataflow_runner.fabrics.local.config import NAME, LocalSection
 
 _S3_ALIASES = re.compile(r"^s3[an]://")
 _HDFS_ROOT = "hdfs:///"
@@ -35,12 +37,19 @@ class LocalSettings:
     path_mappings: tuple[tuple[str, str], ...] = ()
     spark_master: str = "local[*]"
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    # The cluster config these settings come from, as the user gave it (for errors).
+    config_file: str | None = None
 
     @classmethod
-    def from_config(cls, cluster: ClusterConfig) -> LocalSettings:
-        """The cluster config's local section (relative paths start at its ``base_dir``)."""
-        local: LocalCluster = cluster.section("local") or LocalCluster()
-        base_dir = Path(cluster.base_dir or ".")
+    def from_config(
+        cls, cluster: ClusterConfig, base_dir: Path | None = None, *, config_file: str | None = None
+    ) -> LocalSettings:
+        """``base_dir``: where relative paths start (default: the config's own
+        ``base_dir``); a config without a local section runs with its defaults."""
+        section = cluster.section(NAME)
+        local = section if isinstance(section, LocalSection) else LocalSection()
+        base_dir = Path(cluster.base_dir) if base_dir is None else base_dir
+        config_file = config_file or cluster.file or None
         work_dir = (base_dir / local.work_dir).resolve()
         mappings = {_canonical(k): _local_path(v, base_dir) for k, v in local.path_mappings.items()}
         # The cluster's HDFS is a directory of the work dir unless mapped.
@@ -53,12 +62,24 @@ class LocalSettings:
             path_mappings=ordered,
             spark_master=local.spark.master,
             spark_conf=dict(local.spark.conf),
+            config_file=config_file,
         )
 
     @classmethod
     def empty(cls) -> LocalSettings:
         """Settings for a fabric that only reaches existing clusters."""
         return cls(concurrency=1, work_dir=Path.cwd())
+
+    def problems(self) -> list[ConfigError]:
+        """What in the settings keeps any step from running here."""
+        where = "$.data.local.workDir"
+        if not self.work_dir.exists():
+            why = f"the work directory {self.work_dir} does not exist"
+        elif not self.work_dir.is_dir():
+            why = f"the work directory {self.work_dir} is not a directory"
+        else:
+            return []
+        return [ConfigError(why, file=self.config_file, path=where)]
 
     def map(self, text: str) -> str:
         """Replace every mapped URI prefix in ``text`` (s3n:// and s3a:// count as s3://)."""
@@ -211,8 +232,16 @@ def check(step: Step, settings: LocalSettings) -> list[str]:
                         f"{flag} {value} has no local path: add a pathMappings "
                         "entry for it to the cluster config's local section"
                     )
-    if step.type is StepType.SCRIPT and settings.unmapped(step.script):
-        problems.append(f"script {step.script} has no local path: add a pathMappings entry")
+    if step.type is StepType.SCRIPT:
+        if settings.unmapped(step.script):
+            problems.append(f"script {step.script} has no local path: add a pathMappings entry")
+        else:
+            # Steps run in the work directory: a relative script starts there.
+            script = settings.work_dir / settings.map(step.script)
+            if not script.exists():
+                problems.append(f"script {script} does not exist")
+            elif script.is_dir():
+                problems.append(f"script {script} is a directory")
     if (
         step.type is StepType.CUSTOM_JAR
         and command

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.spec import ClusterConfig, Playbook
+from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.errors import DataflowRunnerError, FabricError
 from dataflow_runner.fabrics.base import Fabric, Options, Plan, TaggedCluster
 from dataflow_runner.fabrics.local import cluster as local_cluster

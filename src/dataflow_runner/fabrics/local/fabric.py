@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataflow_runner import logfiles
-from dataflow_runner.config.spec import ClusterConfig, Playbook
+from dataflow_runner.config.model import ClusterConfig, Playbook, to_doc
 from dataflow_runner.diagnosis import diagnose_files
 from dataflow_runner.errors import ConfigError, ConfigErrors
 from dataflow_runner.fabrics.base import (
@@ -156,7 +156,8 @@ class LocalFabric:
     # --- planning ----------------------------------------------------------------
 
     def validate(self, cluster: ClusterConfig | None, playbook: Playbook) -> None:
-        errors = [
+        errors = self.settings.problems()
+        errors += [
             ConfigError(f"cannot run on the local fabric: {problem}", path=f"$.data.steps[{i}]")
             for i, step in enumerate(playbook.steps)
             for problem in commands.check(step, self.settings)
@@ -180,7 +181,7 @@ class LocalFabric:
         submissions: Sequence[Submission] = (),
     ) -> tuple[ClusterRef, list[StepRef]]:
         if not transient:  # ``up``: a cluster of its own, hosted by an engine host
-            return local_cluster.spawn(cluster.to_doc(), self.state_dir, self._store), []
+            return local_cluster.spawn(to_doc(cluster), self.state_dir, self._store), []
         # A transient run's cluster is this fabric, in the runner's process.
         ref = ClusterRef(self.cluster_id, self.name, {"ephemeral": True})
         return ref, self.submit(ref, submissions) if submissions else []
