@@ -28,7 +28,9 @@ def pytest_report_header() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     home = tmp_path_factory.mktemp("home")
     for key in list(os.environ):
         if key.startswith(_LEAKY):
@@ -40,6 +42,23 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     from dataflow_runner.config.redact import SECRETS
 
     SECRETS.clear()
+    yield
+    _stop_hosts(home / "dfr")
+
+
+def _stop_hosts(state_dir: Path) -> None:
+    """A local cluster the test left up (its engine host outlives the test): stop it."""
+    import signal
+
+    from dataflow_runner.procs import pid_alive
+
+    for pid_file in state_dir.glob("clusters/*/host.pid"):
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -235,7 +235,8 @@ def test_timeout_kills_the_whole_process_group(cli_process: Any, tmp_path: Path)
     time.sleep(3.5)
     assert trace(tmp_path) == []
     failed = [e for e in events(result) if e["event"] == "step" and e["state"] == "FAILED"]
-    assert failed and failed[0]["reason"] == "timed out after 0.5s"
+    assert failed and failed[0]["reason"] == "timed out after 0.5 s"
+    assert failed[0]["cause"] == "timed out after 0.5 s"  # not its last line of output
 
 
 def _alive(pid: int) -> bool:

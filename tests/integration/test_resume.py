@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -22,11 +23,13 @@ from tests.emr_server import EmrDriver, Outcome, backend
 
 NATIVE_CLUSTER = "iglu:dev.dataflowrunner/ClusterConfig/jsonschema/1-0-0"
 NATIVE_PLAYBOOK = "iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-0"
-LOCAL_TRIALS = 26
-EMR_TRIALS = 26
+LOCAL_TRIALS = 30
+EMR_TRIALS = 30
 
 
-def local_files(d: Path) -> tuple[Path, Path]:
+def local_files(d: Path, scale: float = 1.0) -> tuple[Path, Path]:
+    """A DAG whose steps run a few seconds (``scale`` times) and each append their
+    id to ``trace`` when they end: the count of executions to their end."""
     cluster = d / "c.json"
     cluster.write_text(
         json.dumps(
@@ -43,7 +46,7 @@ def local_files(d: Path) -> tuple[Path, Path]:
             "type": "COMMAND",
             "dependsOn": deps,
             "retries": {"count": 2, "delaySeconds": 0},
-            "command": ["sh", "-c", f"sleep {sleep}; echo {id_} >> trace"],
+            "command": ["sh", "-c", f"sleep {sleep * scale:g}; echo {id_} >> trace"],
         }
 
     playbook = d / "p.json"
@@ -54,12 +57,12 @@ def local_files(d: Path) -> tuple[Path, Path]:
                 "data": {
                     "name": "p",
                     "steps": [
-                        step("a", 0.2, []),
-                        step("b", 0.3, ["a"]),
-                        step("c", 0.2, ["a"]),
-                        step("d", 0.2, ["b", "c"]),
-                        step("e", 0.5, []),
-                        step("f", 0.1, ["d", "e"]),
+                        step("a", 1.0, []),
+                        step("b", 1.5, ["a"]),
+                        step("c", 0.5, ["a"]),
+                        step("d", 1.0, ["b", "c"]),
+                        step("e", 2.0, []),
+                        step("f", 0.5, ["d", "e"]),
                     ],
                 },
             }
@@ -86,6 +89,7 @@ def kill_at_random(
     home: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    spread: float = 1.0,
 ) -> None:
     """Start a run and SIGKILL its runner: mostly at a random moment after the run
     is recorded (so the trials exercise resume whatever the machine's speed),
@@ -103,7 +107,7 @@ def kill_at_random(
         deadline = time.monotonic() + 30
         while not _recorded(home) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 1.0))
+        time.sleep(rng.uniform(0.0, spread))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
@@ -144,11 +148,16 @@ def integrity(state_dir: Path) -> str:
 
 
 def test_sigkill_then_resume_local(tmp_path: Path) -> None:
+    """Every step runs to its end exactly once, counted by its own side effect: a
+    step that ended while its runner was dead is recorded as it ended, one still
+    running is followed, none is run twice."""
     rng = random.Random(2026)
     outcomes: dict[str, int] = {
         "resumed": 0,
         "finished before the kill": 0,
         "killed before recording": 0,
+        "steps that ended while the runner was dead": 0,
+        "steps followed to their end": 0,
     }
     for trial in range(LOCAL_TRIALS):
         d = tmp_path / f"t{trial}"
@@ -161,26 +170,38 @@ def test_sigkill_then_resume_local(tmp_path: Path) -> None:
             rng,
             home,
             env=env,
+            spread=5.0,
         )
         before = check_store(env)
         if before is None:
             outcomes["killed before recording"] += 1
+            assert not (d / "trace").exists()  # nothing ran before the run was recorded
             continue
         if before["state"] == "COMPLETED":
             outcomes["finished before the kill"] += 1
         else:
             assert before["state"] == "DEAD", before
+            # Some steps end while the runner is dead.
+            time.sleep(rng.uniform(0.0, 1.5))
             result = dfr("resume", before["id"], env=env)
             assert result.returncode == 0, result.stderr
             outcomes["resumed"] += 1
+            outcomes["steps that ended while the runner was dead"] += result.stderr.count(
+                "ended while its runner was dead"
+            )
+            outcomes["steps followed to their end"] += result.stderr.count("still runs")
         after = check_store(env)
         assert after is not None and after["state"] == "COMPLETED", after
+        executions = (d / "trace").read_text().split()
+        assert sorted(executions) == sorted("abcdef"), (trial, executions)
         for step in after["steps"]:
             completed = [a for a in step["attempt_list"] if a["state"] == "COMPLETED"]
             assert len(completed) == 1, step
             assert step["state"] == "COMPLETED"
         assert integrity(home) == "ok"
     assert outcomes["resumed"] >= LOCAL_TRIALS // 2, outcomes
+    assert outcomes["steps that ended while the runner was dead"] > 0, outcomes
+    assert outcomes["steps followed to their end"] > 0, outcomes
     _record("local", outcomes)
 
 
@@ -230,6 +251,8 @@ def test_sigkill_then_resume_emr(tmp_path: Path, emr: Any) -> None:
             if before["state"] == "COMPLETED":
                 outcomes["finished before the kill"] += 1
             else:
+                # EMR goes on while the runner is dead: some steps complete meanwhile.
+                time.sleep(rng.uniform(0.0, 1.0))
                 result = dfr("resume", before["id"], env=env, cwd=d)
                 assert result.returncode == 0, result.stderr
                 outcomes["resumed"] += 1
@@ -337,26 +360,82 @@ def forget_attempts(home: Path) -> None:
     conn.close()
 
 
-def test_resume_stops_a_step_process_the_store_did_not_record(tmp_path: Path) -> None:
-    """The runner dies between starting a step's process and the commit that records
-    it: ``resume`` finds the process by its environment and stops it before the step
-    runs again (the two would otherwise run side by side)."""
+def test_a_step_the_store_did_not_record_is_followed_not_run_again(tmp_path: Path) -> None:
+    """The runner dies between having a step started and the commit that records it:
+    ``resume`` finds the attempt in the run's journal and follows it to its end,
+    instead of starting it a second time beside it."""
     home = tmp_path / "home"
     env = {"DATAFLOW_RUNNER_HOME": str(home)}
-    # The first attempt marks itself and hangs; the next one finishes at once.
-    script = "if [ -e first ]; then echo done >> trace; else echo $$ > first; sleep 60; fi"
+    script = "echo $$ > first; sleep 2; echo done >> trace"
     args = one_slot_run(tmp_path, [{"id": "a", "type": "COMMAND", "command": ["sh", "-c", script]}])
-    # The step's shell, leader of its process group.
-    orphan = kill_once_marked(args, env, tmp_path / "first")
+    step_pid = kill_once_marked(args, env, tmp_path / "first")
     forget_attempts(home)
-    assert _alive(orphan)
+    assert _alive(step_pid)
     status = check_store(env)
     assert status is not None and status["state"] == "DEAD"
     result = dfr("resume", status["id"], env=env)
     assert result.returncode == 0, result.stderr
-    assert "had a process the store did not record" in result.stderr
-    assert not _alive(orphan)
+    assert "the store did not record: following it" in result.stderr
     assert (tmp_path / "trace").read_text().split() == ["done"]
+    after = check_store(env)
+    assert after is not None and after["state"] == "COMPLETED"
+    [step] = after["steps"]
+    assert [(a["attempt"], a["state"]) for a in step["attempt_list"]] == [(1, "COMPLETED")]
+
+
+def test_a_step_that_ended_while_its_runner_was_dead_keeps_its_outcome(tmp_path: Path) -> None:
+    """Its exit code and times are recorded, the status says how it was learnt, and
+    the step is not run again."""
+    home = tmp_path / "home"
+    env = {"DATAFLOW_RUNNER_HOME": str(home)}
+    script = "echo $$ > marker; sleep 0.5; echo ran >> trace; exit 3"
+    args = one_slot_run(tmp_path, [{"id": "a", "type": "COMMAND", "command": ["sh", "-c", script]}])
+    step_pid = kill_once_marked(args, env, tmp_path / "marker")
+    deadline = time.monotonic() + 30
+    while _alive(step_pid):  # it ends while nobody runs the run
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status = check_store(env)
+    assert status is not None and status["state"] == "DEAD"
+    result = dfr("resume", status["id"], env=env)
+    assert result.returncode == 1, result.stderr
+    assert "ended while its runner was dead" in result.stderr
+    assert (tmp_path / "trace").read_text().split() == ["ran"]
+    after = check_store(env)
+    assert after is not None and after["state"] == "FAILED"
+    [step] = after["steps"]
+    assert step["exit_code"] == 3
+    assert step["reason"] == "exit code 3; ran to its end while its runner was dead"
+    assert [(a["attempt"], a["state"]) for a in step["attempt_list"]] == [(1, "FAILED")]
+    text = dfr("status", status["id"], env=env).stdout
+    assert "ran to its end while its runner was dead" in text
+
+
+def test_two_resumes_at_once_one_wins(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"DATAFLOW_RUNNER_HOME": str(home)}
+    script = "echo $$ > marker; sleep 1; echo ran >> trace"
+    args = one_slot_run(tmp_path, [{"id": "a", "type": "COMMAND", "command": ["sh", "-c", script]}])
+    kill_once_marked(args, env, tmp_path / "marker")
+    status = check_store(env)
+    assert status is not None and status["state"] == "DEAD"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dataflow_runner", "resume", status["id"]],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1, 1], results
+    for code, err in results:
+        if code == 1:
+            assert re.search(rf"run {status['id']} is being resumed by \d+ on \S+", err), err
+    assert (tmp_path / "trace").read_text().split() == ["ran"]
     after = check_store(env)
     assert after is not None and after["state"] == "COMPLETED"
 

@@ -158,8 +158,15 @@ def token_for_signals() -> CancelToken:
     return CancelToken()
 
 
-def finish(outcome: RunOutcome, *, success_line: str | None = None) -> None:
-    """The Go tool's last line and exit code for a run's outcome."""
+def finish(
+    outcome: RunOutcome, *, success_line: str | None = None, common: Common | None = None
+) -> None:
+    """The Go tool's last line and exit code for a run's outcome (``--output json``:
+    a detached run's id on stdout, for scripts)."""
+    if outcome.state.value == "SUBMITTED" and common is not None and common.output == "json":
+        from dataflow_runner.cli.reporters import JsonReporter
+
+        JsonReporter().submitted(outcome)
     failure = outcome.failure()
     if failure is not None:
         raise failure
@@ -234,7 +241,7 @@ def run(
             return
         drawn = reporter(common)
         outcome = follow(eng.submit(request, on_event=drawn), drawn)
-    finish(outcome)
+    finish(outcome, common=common)
 
 
 def down(

@@ -12,6 +12,7 @@ None of them decides anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -68,6 +69,15 @@ class Both(Reporter):
     def close(self) -> None:
         for reporter in self.reporters:
             reporter.close()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null: its reader is gone, and Python would complain of
+    the closed pipe when it flushes at exit."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 _GO_TIMES: dict[int, str] = {}
@@ -182,11 +192,30 @@ class JsonReporter(Reporter):
     """``--output json``: one event per line on stdout."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stdout
+        self.stream: IO[str] | None = stream or sys.stdout
 
     def _emit(self, event: dict[str, Any]) -> None:
-        self.stream.write(scrub(json.dumps(event, separators=(",", ":"))) + "\n")
-        self.stream.flush()
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(scrub(json.dumps(event, separators=(",", ":"))) + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            # The reader went away (``| head -1``): the run goes on, unheard.
+            self.stream = None
+            silence_stdout()
+
+    def submitted(self, outcome: RunOutcome) -> None:
+        """A detached run (``--async``): its id, for scripts."""
+        self._emit(
+            {
+                "event": "run_submitted",
+                "time": _iso(time.time()),
+                "run_id": outcome.run_id,
+                "cluster_id": outcome.cluster_id,
+                "steps": outcome.total,
+            }
+        )
 
     def started(self, event: RunStarted) -> None:
         self._emit(

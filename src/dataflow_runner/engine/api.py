@@ -73,6 +73,22 @@ def _ignore(_event: Event) -> None:
     pass
 
 
+class _Guarded:
+    """A front end's listener, kept from hurting the run: if it fails (a closed
+    pipe, a bug), the run goes on and is recorded; the listener hears no more."""
+
+    def __init__(self, listener: Listener | None) -> None:
+        self.listener = listener or _ignore
+
+    def __call__(self, event: Event) -> None:
+        listener = self.listener
+        try:
+            listener(event)
+        except Exception as exc:
+            self.listener = _ignore
+            log.debug("the run's listener failed (%s): it gets no more events", exc)
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
     """A cluster the engine launched or terminated."""
@@ -159,7 +175,7 @@ class Engine:
     def submit(self, request: RunRequest, *, on_event: Listener | None = None) -> RunHandle:
         """Start a run: everything is validated and the lock taken before the run is
         recorded; then a thread drives it. Errors found before are raised here."""
-        emit = on_event or _ignore
+        emit = _Guarded(on_event)
         book = request.playbook
         run_id = request.run_id or new_run_id()
         cluster_ref: ClusterRef | None = None
@@ -252,8 +268,15 @@ class Engine:
 
         run = self.store.reader.find_run(ref)
         ready = prepare(self, run, variables or {}, poll_interval, max_config_size)
-        lock = run.options.get("lock")
+        pid, host = this_host()
+        # Taken over first (one resume wins), then the run's lock taken back.
+        if not self.store.writer.claim_run(run, pid=pid, host=host, at=time.time()):
+            ready.fabric.close()
+            now = self.store.reader.run(run.id)
+            by = f"{now.pid} on {now.host}" if now is not None else "another runner"
+            raise DataflowRunnerError(f"run {run.id} is being resumed by {by}")
         hold = None
+        lock = run.options.get("lock")
         if lock:
             spec = LockSpec(
                 str(lock),
@@ -261,17 +284,11 @@ class Engine:
                 consul=run.options.get("consul"),
                 backend=lock_backend or run.options.get("lock_backend"),
             )
-            hold = _take_lock(spec, run.id, take_over=True)
-        pid, host = this_host()
-        self.store.writer.update_run(
-            run.id,
-            state=RunState.RUNNING,
-            pid=pid,
-            host=host,
-            heartbeat_at=time.time(),
-            ended_at=None,
-            reason=None,
-        )
+            try:
+                hold = _take_lock(spec, run.id, take_over=True)
+            except BaseException:
+                ready.fabric.close()
+                raise
         handle = RunHandle(run.id)
         job = RunJob(
             run_id=run.id,
@@ -282,7 +299,7 @@ class Engine:
             concurrency=ready.concurrency,
             writer=self.store.writer,
             token=handle.token,
-            emit=on_event or _ignore,
+            emit=_Guarded(on_event),
             poll_interval=_poll_interval(ready.fabric, poll_interval),
             find_cluster=ready.find_cluster,
             restore=ready.restore,

@@ -1,15 +1,25 @@
-"""``resume RUN``: continue a run whose runner died (SIGKILL, a reboot).
+"""``resume RUN``: continue a run whose runner died (SIGKILL, a reboot), running
+each step exactly once.
 
 From the store: COMPLETED, FAILED and CANCELLED steps keep their outcome. For
-every attempt recorded as started and not ended, the fabric says whether it is
-still with it (EMR: a step id to follow; it is followed, never submitted
-again) or ended with its runner (a local process: anything left of it is
-stopped; it counts as a failed attempt, "runner died", retried per its
-policy). What the dead runner may have started without recording it (it died
-between the fabric's answer and the commit) is looked for on the fabric: an
-EMR step with the step's name created since the run started is adopted; a
-local process carrying the run's and step's ids is stopped before the step
-runs again. Nothing done is done again; nothing is submitted twice.
+every attempt recorded as started and not ended, the fabric says what became of
+it while the runner was dead (``Fabric.reattach``):
+
+* it still runs: it is followed to its end (an EMR step by its id; a local
+  process, whose parent is the run's supervisor, by its pid and the journal);
+* it ended: its real outcome (exit code, times) is recorded, and it is not run
+  again (a failure is retried per the step's policy, as any failure);
+* it never started: the recorded attempt is closed as such and the step runs;
+* it started and how it ended cannot be known (its supervisor died too): it
+  counts as a failed attempt, retried per the step's policy.
+
+An attempt the dead runner started without recording it (it died between the
+fabric's answer and the commit) is found on the fabric (``Fabric.unrecorded``:
+an EMR step with the step's name created since the run started, a local one in
+the run's journal), recorded and followed. Nothing is submitted twice.
+
+Two ``resume`` of one run: one takes the run over (``StoreWriter.claim_run``),
+the other is told who did and exits 1.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from dataflow_runner.engine.run import Restore
 from dataflow_runner.engine.scheduler import Scheduler
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
 from dataflow_runner.fabrics import registry
-from dataflow_runner.fabrics.base import ClusterRef, Fabric, StepRef
+from dataflow_runner.fabrics.base import ClusterRef, Fabric, Recovered, StepRef
 from dataflow_runner.store.records import (
     AttemptRecord,
     RunKind,
@@ -43,6 +53,9 @@ if TYPE_CHECKING:
     from dataflow_runner.store.writer import StoreWriter
 
 log = logging.getLogger("dataflow_runner")
+
+#: The reason an attempt recorded as started, but never started, is closed with.
+NEVER_STARTED = "never started: its runner died first"
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,9 @@ def prepare(
     """Check that ``run`` can be resumed and load what it ran."""
     if run.state.finished:
         raise DataflowRunnerError(f"run {run.id} already ended: {run.state.value}")
+    resumer = run.options.get("resumed_by")
+    if run.state is RunState.RUNNING and resumer == f"{run.pid} on {run.host}":
+        raise DataflowRunnerError(f"run {run.id} is being resumed by {resumer}")
     if run.state is not RunState.DEAD:
         raise DataflowRunnerError(
             f"run {run.id} is still {run.state.value} (its runner, pid {run.pid} on "
@@ -155,14 +171,14 @@ def rebuild(
 ) -> Callable[[Scheduler, Recorder, float], None]:
     """How to rebuild the run's tasks on ``cluster`` (see the module's docstring)."""
     steps = {s.step_id: s for s in reader.steps(run.id)}
-    last: dict[str, AttemptRecord] = {}
-    for record_ in reader.attempts(run.id):
-        last[record_.step_id] = record_
+    recorded = reader.attempts(run.id)
+    last: dict[str, AttemptRecord] = {a.step_id: a for a in recorded}
     finished: dict[str, tuple[StepState, int]] = {}
-    attached: list[StepRef] = []
+    followed: list[StepRef] = []
     died: dict[str, int] = {}
     tried: dict[str, int] = {}
-    unsent: list[str] = []
+    candidates: dict[str, tuple[str, int]] = {}  # may have an attempt the store lacks
+    now = time.time()
     for step in book.steps:
         record = steps[step.id]
         if record.state.finished:
@@ -170,31 +186,80 @@ def rebuild(
             continue
         attempt = last.get(step.id)
         if attempt is None:
-            unsent.append(step.id)
-        elif attempt.state.finished:
+            candidates[step.id] = (step.name, 1)
+            continue
+        if attempt.state.finished:
             tried[step.id] = attempt.attempt  # between attempts: the next one comes
-        else:
-            stored = StepRef.from_json(run.id, step.id, attempt.fabric_ref)
-            followed = fabric.reattach(cluster, stored)
-            if followed is not None:
-                attached.append(followed)
+            candidates[step.id] = (step.name, attempt.attempt + 1)
+            continue
+        stored = StepRef.from_json(run.id, step.id, attempt.fabric_ref)
+        found = fabric.reattach(cluster, stored)
+        if found.ref is not None:
+            followed.append(found.ref)
+            if found.how is Recovered.ENDED:
+                log.warning(
+                    "Step '%s' (attempt %d) ended while its runner was dead: recording how",
+                    step.id,
+                    attempt.attempt,
+                )
             else:
-                died[step.id] = attempt.attempt
-    unfinished = [s.id for s in book.steps if s.id not in finished]
-    followed_ids = {r.step_id for r in attached}
-    stopped = fabric.stop_unrecorded(
-        cluster, run.id, [s for s in unfinished if s not in followed_ids]
+                log.warning(
+                    "Step '%s' (attempt %d) still runs: following it", step.id, attempt.attempt
+                )
+        elif found.how is Recovered.NEVER_STARTED:
+            # Recorded, never started: it is not an attempt; the step runs now.
+            writer.finish_attempt(
+                run.id,
+                step.id,
+                attempt.attempt,
+                StepState.CANCELLED,
+                at=now,
+                reason=NEVER_STARTED,
+                final=False,
+            )
+            tried[step.id] = attempt.attempt
+            log.warning("Step '%s' never started: it runs now", step.id)
+        else:
+            died[step.id] = attempt.attempt
+            log.warning(
+                "Step '%s' (attempt %d) started, but how it ended cannot be known: it counts "
+                "as failed, and is retried per its policy",
+                step.id,
+                attempt.attempt,
+            )
+    known = {str(a.fabric_ref.get("fabric_id", "")) for a in recorded} | {
+        r.fabric_id for r in followed
+    }
+    adopted = fabric.unrecorded(
+        cluster,
+        run.id,
+        candidates,
+        since=(run.started_at or run.created_at) - 60,
+        known={k for k in known if k},
     )
-    for step_id in sorted(set(stopped) - died.keys()):
-        log.warning(
-            "Step '%s' had a process the store did not record (its runner died "
-            "as it started it): stopped it",
-            step_id,
+    for ref in adopted:
+        writer.start_attempt(
+            AttemptRecord(
+                run.id,
+                ref.step_id,
+                ref.attempt,
+                StepState.RUNNING,
+                started_at=now,
+                fabric_ref=ref.to_json(),
+                log_location=str(ref.data.get("logs", "")),
+            )
         )
-    adopted = _reconcile(reader, writer, run, book, fabric, cluster, unsent, attached)
+        tried.pop(ref.step_id, None)
+        log.warning(
+            "Step '%s' was started (attempt %d) before its runner died, which the store did "
+            "not record: following it",
+            ref.step_id,
+            ref.attempt,
+        )
+    attached = [*followed, *adopted]
 
     def restore(scheduler: Scheduler, recorder: Recorder, now: float) -> None:
-        for ref in [*attached, *adopted]:
+        for ref in attached:
             recorder.attach(run.id, ref.step_id)
         for step_id in died:
             recorder.attach(run.id, step_id)
@@ -203,66 +268,17 @@ def rebuild(
             book.steps,
             now,
             finished=finished,
-            attached=[*attached, *adopted],
+            attached=attached,
             died=died,
             tried=tried,
         )
         log.info(
-            "Resuming run %s: %d steps done, %d re-attached, %d died with the runner, %d to run",
+            "Resuming run %s: %d steps done, %d followed, %d lost with the runner, %d to run",
             run.id,
             len(finished),
-            len(attached) + len(adopted),
+            len(attached),
             len(died),
-            len(book.steps) - len(finished) - len(attached) - len(adopted) - len(died),
+            len(book.steps) - len(finished) - len(attached) - len(died),
         )
 
     return restore
-
-
-def _reconcile(
-    reader: StoreReader,
-    writer: StoreWriter,
-    run: RunRecord,
-    book: Playbook,
-    fabric: Fabric,
-    cluster: ClusterRef,
-    unsent: list[str],
-    attached: list[StepRef],
-) -> list[StepRef]:
-    """Steps the dead runner submitted but did not record, found on the cluster by
-    name (steps a fabric keeps after their runner: EMR's)."""
-    if not unsent:
-        return []
-    claimed = {ref.fabric_id for ref in attached}
-    for attempt in reader.attempts(run.id):
-        claimed.add(str(attempt.fabric_ref.get("fabric_id", "")))
-    on_cluster = [
-        s
-        for s in fabric.list_steps(cluster, (run.started_at or run.created_at) - 60)
-        if s.id not in claimed
-    ]
-    names = {s.id: s.name for s in book.steps}
-    adopted: list[StepRef] = []
-    for step_id in unsent:
-        match = next((s for s in on_cluster if s.name == names[step_id]), None)
-        if match is None:
-            continue
-        on_cluster.remove(match)
-        ref = StepRef(run.id, step_id, 1, fabric_id=match.id, data={"cluster": cluster.id})
-        writer.start_attempt(
-            AttemptRecord(
-                run.id,
-                step_id,
-                1,
-                StepState.PENDING,
-                started_at=time.time(),
-                fabric_ref=ref.to_json(),
-            )
-        )
-        log.warning(
-            "Step '%s' was submitted as %s before the runner died: re-attached",
-            step_id,
-            match.id,
-        )
-        adopted.append(ref)
-    return adopted

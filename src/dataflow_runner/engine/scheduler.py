@@ -235,7 +235,7 @@ class Scheduler:
         for task in list(self._active.values()):
             if task.deadline is not None and now >= task.deadline and not task.stop_reason:
                 task.timed_out = True
-                self._stop(task, f"timed out after {task.step.timeout_seconds:g}s")
+                self._stop(task, f"timed out after {task.step.timeout_seconds:g} s")
         if self.cancelling or self.ordered:
             return
         room = self.concurrency - len(self._active)
@@ -386,7 +386,7 @@ class Scheduler:
         task.exit_code = status.exit_code
         at = status.ended_at or now
         if status.state is StepState.COMPLETED:
-            self._finish(task, StepState.COMPLETED, at, reason=None)
+            self._finish(task, StepState.COMPLETED, at, reason=status.reason)
             return
         if task.stop_reason and not task.timed_out:
             self._finish(task, StepState.CANCELLED, at, reason=task.stop_reason)
@@ -396,7 +396,8 @@ class Scheduler:
             # Cancelled by the fabric itself (EMR's CANCEL_AND_WAIT on another step).
             self._finish(task, StepState.CANCELLED, at, reason=reason)
             return
-        task.cause = self._diagnose(task)
+        # A timeout is the cause: the step's last words are no more than that.
+        task.cause = FailureCause(str(task.stop_reason)) if task.timed_out else self._diagnose(task)
         if task.attempt <= task.step.retries.count and not self.cancelling and not self.ordered:
             delay = task.step.retries.delay(task.attempt + 1)
             task.retry_at = now + delay

@@ -20,7 +20,8 @@ stored, so a run can be resumed after a crash without submitting twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import enum
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -109,6 +110,23 @@ class ClusterStep:
     name: str
     state: StepState
     created_at: float | None = None
+
+
+class Recovered(enum.Enum):
+    """What became of an attempt whose runner died (see :meth:`Fabric.reattach`)."""
+
+    RUNNING = "running"  # it still runs: follow it to its end
+    ENDED = "ended"  # it ended while its runner was dead: its outcome is known
+    NEVER_STARTED = "never started"  # it never started: run it
+    LOST = "lost"  # it started and its outcome cannot be known
+
+
+@dataclass(frozen=True)
+class Reattached:
+    """How a dead runner's attempt is taken up: ``ref`` follows it (RUNNING, ENDED)."""
+
+    how: Recovered
+    ref: StepRef | None = None
 
 
 @dataclass(frozen=True)
@@ -211,14 +229,24 @@ class Fabric(Protocol):
     def list_steps(self, ref: ClusterRef, since: float) -> list[ClusterStep]:
         """The cluster's steps created at or after ``since``, oldest first."""
 
-    def reattach(self, ref: ClusterRef, stored: StepRef) -> StepRef | None:
-        """An attempt a dead runner recorded as started: the ref to follow it by if
-        it is still with the fabric, else None (it ended with its runner; anything
-        of it left running is stopped)."""
+    def reattach(self, ref: ClusterRef, stored: StepRef) -> Reattached:
+        """An attempt a dead runner recorded as started and not ended: whether it still
+        runs, ended (its outcome known: the ref's first poll gives it), never started,
+        or is lost."""
 
-    def stop_unrecorded(self, ref: ClusterRef, run_id: str, step_ids: Sequence[str]) -> list[str]:
-        """Stop what a dead runner started for ``step_ids`` without recording it;
-        the ids of the steps it stopped."""
+    def unrecorded(
+        self,
+        ref: ClusterRef,
+        run_id: str,
+        attempts: Mapping[str, tuple[str, int]],
+        *,
+        since: float,
+        known: Collection[str] = (),
+    ) -> list[StepRef]:
+        """Attempts a dead runner started without recording them: ``attempts`` maps
+        each step that may have one to its name and the attempt number it would be
+        (``since``: when the run started; ``known``: the fabric ids the store holds
+        already); the refs to follow them by (their outcome may be known already)."""
 
     def wait_handles(self) -> Sequence[int]:
         """File descriptors that become readable when a step may have changed state;

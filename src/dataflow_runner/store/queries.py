@@ -124,6 +124,14 @@ RUN_FILTERS = {
     "until": "created_at < :until",
 }
 HEARTBEAT = "UPDATE runs SET heartbeat_at = :at WHERE id = :id"
+# Take a run over from its dead runner, only if nobody else did since it was read:
+# compare-and-set on the runner's identity and last heartbeat (-1 stands for none).
+CLAIM_RUN = (
+    "UPDATE runs SET state = :state, pid = :pid, host = :host, heartbeat_at = :at, "
+    "ended_at = NULL, reason = NULL, options = :options "
+    "WHERE id = :id AND state = :was_state AND COALESCE(pid, -1) = :was_pid "
+    "AND host = :was_host AND COALESCE(heartbeat_at, -1) = :was_beat"
+)
 
 # --- steps and attempts -------------------------------------------------------------------
 INSERT_STEP = _insert("steps")

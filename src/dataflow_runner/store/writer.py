@@ -19,6 +19,7 @@ from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
     RunRecord,
+    RunState,
     StepRecord,
     StepState,
 )
@@ -71,6 +72,34 @@ class StoreWriter:
         >>> writer.update_run("r-1", state=RunState.FAILED, reason="b failed")  # doctest: +SKIP
         """
         self._update(RunRecord, {"id": run_id}, fields, f"run '{run_id}'")
+
+    def claim_run(self, run: RunRecord, *, pid: int, host: str, at: float) -> bool:
+        """Take ``run`` over (``resume``) if it is still as it was read: its runner,
+        heartbeat and state unchanged. True when this caller has it now; False when
+        another got there first (one transaction: exactly one of them wins).
+
+        >>> writer.claim_run(dead_run, pid=os.getpid(), host=host, at=time.time())  # doctest: +SKIP
+        """
+        was_state = RunState.RUNNING if run.state is RunState.DEAD else run.state
+        with self._backend.transaction() as tx:
+            changed = tx.execute(
+                q.CLAIM_RUN,
+                {
+                    "id": run.id,
+                    "state": q.encode("runs", "state", RunState.RUNNING),
+                    "pid": pid,
+                    "host": host,
+                    "at": at,
+                    "options": q.encode(
+                        "runs", "options", {**run.options, "resumed_by": f"{pid} on {host}"}
+                    ),
+                    "was_state": q.encode("runs", "state", was_state),
+                    "was_pid": run.pid if run.pid is not None else -1,
+                    "was_host": run.host,
+                    "was_beat": run.heartbeat_at if run.heartbeat_at is not None else -1.0,
+                },
+            )
+        return changed == 1
 
     def heartbeat(self, run_id: str, at: float) -> None:
         """Record that the run's runner is alive at ``at``."""

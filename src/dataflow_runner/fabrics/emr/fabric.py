@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ from dataflow_runner.fabrics.base import (
     ClusterStatus,
     ClusterStep,
     FailureCause,
+    Reattached,
+    Recovered,
     StepRef,
     StepStatus,
     Submission,
@@ -222,16 +224,38 @@ class EmrFabric:
                 )
         return list(reversed(out))
 
-    def reattach(self, ref: ClusterRef, stored: StepRef) -> StepRef | None:
-        """An EMR step outlives its runner: follow it by its id."""
+    def reattach(self, ref: ClusterRef, stored: StepRef) -> Reattached:
+        """An EMR step outlives its runner: it is followed by its id (its first poll
+        gives its outcome if it ended meanwhile)."""
         if not stored.fabric_id.startswith("s-"):
-            return None
-        return StepRef(
-            stored.run_id, stored.step_id, stored.attempt, stored.fabric_id, {"cluster": ref.id}
+            return Reattached(Recovered.NEVER_STARTED)
+        return Reattached(
+            Recovered.RUNNING,
+            StepRef(
+                stored.run_id, stored.step_id, stored.attempt, stored.fabric_id, {"cluster": ref.id}
+            ),
         )
 
-    def stop_unrecorded(self, ref: ClusterRef, run_id: str, step_ids: Sequence[str]) -> list[str]:
-        return []  # found by name and followed instead (list_steps)
+    def unrecorded(
+        self,
+        ref: ClusterRef,
+        run_id: str,
+        attempts: Mapping[str, tuple[str, int]],
+        *,
+        since: float,
+        known: Collection[str] = (),
+    ) -> list[StepRef]:
+        """Steps the dead runner added to the cluster without recording them: the
+        cluster's steps created since the run started, by name, oldest first."""
+        on_cluster = [s for s in self.list_steps(ref, since) if s.id not in known]
+        found = []
+        for step_id, (name, attempt) in attempts.items():
+            match = next((s for s in on_cluster if s.name == name), None)
+            if match is None:
+                continue
+            on_cluster.remove(match)
+            found.append(StepRef(run_id, step_id, attempt, match.id, {"cluster": ref.id}))
+        return found
 
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus:
         cluster = self._call("DescribeCluster", self._emr.describe_cluster, ClusterId=ref.id)[

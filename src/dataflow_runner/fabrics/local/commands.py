@@ -242,13 +242,14 @@ def check(step: Step, settings: LocalSettings) -> list[str]:
                 problems.append(f"script {script} does not exist")
             elif script.is_dir():
                 problems.append(f"script {script} is a directory")
-    if (
-        step.type is StepType.CUSTOM_JAR
-        and command
-        and command[0].endswith("java")
-        and settings.unmapped(step.jar)
-    ):
-        problems.append(f"jar {step.jar} has no local path: add a pathMappings entry")
+    if step.type is StepType.CUSTOM_JAR and command and command[0].endswith("java"):
+        if settings.unmapped(step.jar):
+            problems.append(f"jar {step.jar} has no local path: add a pathMappings entry")
+        else:
+            # Run in the work directory: a relative jar starts there.
+            jar = settings.work_dir / settings.map(step.jar)
+            if not jar.is_file():
+                problems.append(f"jar {jar} does not exist")
     return problems
 
 
