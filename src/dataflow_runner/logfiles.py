@@ -29,16 +29,21 @@ def run_dir(state_dir: Path | str, run_id: str) -> Path:
 def prefix(state_dir: Path | str, run_id: str, step_id: str, attempt: int) -> str:
     """The files of an attempt are ``<prefix>.stdout.log`` and ``<prefix>.stderr.log``
     (flat in the run's directory: no directory to create per attempt)."""
-    here = run_dir(state_dir, run_id)
     name = f"{step_id}.{attempt}"
     if "/" in name or "\0" in name or step_id.startswith("."):
         raise ValueError(f"not a safe file name: {name!r}")
-    return f"{here}/{name}"
+    return f"{state_dir}/runs/{run_id}/{name}"  # a string: one per step, no Path needed
 
 
 def files(location: str | Path) -> tuple[Path, Path]:
     """(stdout, stderr) of an attempt whose logs are local files."""
-    return Path(f"{location}.stdout.log"), Path(f"{location}.stderr.log")
+    stdout, stderr = names(location)
+    return Path(stdout), Path(stderr)
+
+
+def names(location: str | Path) -> tuple[str, str]:
+    """:func:`files`, as strings."""
+    return f"{location}.stdout.log", f"{location}.stderr.log"
 
 
 def is_local(location: str) -> bool:

@@ -288,19 +288,20 @@ class LocalFabric:
     def _launch(self, proc: _Proc) -> None:
         """Have the step started now (its slot, if any, is held)."""
         prefix = str(proc.ref.data["logs"])
-        stdout_path, stderr_path = logfiles.files(prefix)
+        stdout_path, stderr_path = logfiles.names(prefix)
         with self._lock:
             proc.started_at = time.time()
             if proc.argv is None:
                 # It cannot start: its stderr says why, as a step's own would.
                 Path(prefix).parent.mkdir(parents=True, exist_ok=True)
-                for path in (stdout_path, stderr_path):
-                    os.close(logfiles.create(path))
-                stderr_path.write_text(f"dataflow-runner: {proc.error}\n")
+                os.close(logfiles.create(stdout_path))
+                fd = logfiles.create(stderr_path)
+                os.write(fd, f"dataflow-runner: {proc.error}\n".encode())
+                os.close(fd)
                 return
             proc.sent = True
         self._supervisor(proc.ref.run_id).start(
-            proc.key, proc.argv, proc.env, str(stdout_path), str(stderr_path)
+            proc.key, proc.argv, proc.env, stdout_path, stderr_path
         )
 
     def _wake(self) -> None:

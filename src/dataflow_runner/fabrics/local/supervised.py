@@ -50,8 +50,7 @@ class SupervisorClient:
                 )
         finally:
             theirs.close()
-        self.sock = ours
-        self.sock.setblocking(False)
+        self.sock = ours  # blocking: a full buffer waits for the supervisor to read
         self.closed = False
         self.send({"op": "env", "env": dict(env)})
 
@@ -59,12 +58,7 @@ class SupervisorClient:
         return self.sock.fileno()
 
     def send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message, separators=(",", ":")).encode()
-        self.sock.setblocking(True)  # a full buffer waits for the supervisor to read
-        try:
-            self.sock.send(data)
-        finally:
-            self.sock.setblocking(False)
+        self.sock.send(json.dumps(message, separators=(",", ":")).encode())
 
     def start(
         self, key: str, argv: list[str], env: Mapping[str, str], stdout: str, stderr: str
@@ -88,7 +82,7 @@ class SupervisorClient:
         out: list[dict[str, Any]] = []
         while True:
             try:
-                data = self.sock.recv(MAX_MESSAGE)
+                data = self.sock.recv(MAX_MESSAGE, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return out
             except OSError:

@@ -20,9 +20,9 @@ Run as ``python -m dataflow_runner.fabrics.local.supervisor FD JOURNAL WORKDIR``
   environment starts from), ``{"op": "start", "key", "argv", "env", "stdout",
   "stderr"}``, ``{"op": "signal", "key", "signal"}``, ``{"op": "exit"}`` (kill
   what runs, then end);
-* supervisor → runner: ``{"started": key, "pid", "at"}``, ``{"ended": key,
-  "code", "at"}`` (``code`` as ``subprocess`` gives it: negative for a signal),
-  ``{"failed": key, "error", "at"}`` (it could not be started).
+* supervisor → runner: ``{"ended": key, "code", "at"}`` (``code`` as
+  ``subprocess`` gives it: negative for a signal), ``{"failed": key, "error",
+  "at"}`` (it could not be started). A start is only journaled.
 
 It imports only the standard library's lightest modules: it starts with every run.
 """
@@ -101,8 +101,9 @@ class Supervisor:
         pidfd = os.pidfd_open(pid)
         self.children[pidfd] = (key, pid)
         self.pids[key] = pid
+        # The runner is not told: it has nothing to do until the step ends (one
+        # wake of its loop per step, not two); a resumed run reads the journal.
         self.record({"event": "started", "key": key, "pid": pid, "at": now})
-        self.tell({"started": key, "pid": pid, "at": now})
 
     def reap(self, pidfd: int) -> None:
         key, pid = self.children.pop(pidfd)
