@@ -126,13 +126,15 @@ class Faults:
     - ``error_share``: HTTP 503 ServiceUnavailable, the call not carried out;
     - ``drop_share``: the connection closed with no answer, the call not carried out;
     - ``drop_after_share``: RunJobFlow / AddJobFlowSteps carried out, then the
-      connection closed with no answer (the client cannot know it worked).
+      connection closed with no answer (the client cannot know it worked);
+    - ``broken``: actions that always answer HTTP 500 InternalServerError.
     """
 
     throttle_share: float = 0.0
     error_share: float = 0.0
     drop_share: float = 0.0
     drop_after_share: float = 0.0
+    broken: set[str] = field(default_factory=set)
     seed: int = 7
     calls: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)
@@ -164,6 +166,8 @@ class Faults:
                         fault = name
                         break
                     draw -= share
+                if action in self.broken:
+                    fault = "broken"
                 self.history.append(f"{action} {fault}".strip())
                 if fault == "throttle":
                     self.throttled[action] += 1
@@ -171,6 +175,8 @@ class Faults:
                     self.failed[f"{action} {fault}"] += 1
             if fault == "throttle":
                 return _answer(start_response, "400 Bad Request", "ThrottlingException")
+            if fault == "broken":
+                return _answer(start_response, "500 Internal Server Error", "InternalServerError")
             if fault == "error":
                 return _answer(start_response, "503 Service Unavailable", "ServiceUnavailable")
             if fault == "drop":
@@ -192,6 +198,7 @@ class Faults:
             self.history.clear()
             self.throttle_share = self.error_share = 0.0
             self.drop_share = self.drop_after_share = 0.0
+            self.broken.clear()
             self._rng.seed(self.seed)
 
 

@@ -13,6 +13,7 @@ from dataflow_runner.cli import app_history
 from dataflow_runner.cli.options import (
     async_option,
     check_lock_flags,
+    cleanup_timeout,
     consul,
     dry_run,
     emr_cluster,
@@ -28,6 +29,7 @@ from dataflow_runner.cli.options import (
     output,
     poll_interval,
     require,
+    retry_timeout,
     sentry,
     soft_lock,
     state_dir,
@@ -74,6 +76,7 @@ def _common(**kwargs: Any) -> Any:
     store_option,
     poll_interval,
     max_config_size,
+    retry_timeout,
     log_level_option,
 )
 def up(
@@ -86,6 +89,7 @@ def up(
     store: str | None,
     poll_interval: float | None,
     max_config_size: int | None,
+    retry_timeout: float,
 ) -> None:
     """Launches a new cluster (EMR, or local) and prints its id"""
     from dataflow_runner.cli import commands
@@ -102,6 +106,7 @@ def up(
             store=store,
             poll_interval=poll_interval,
             max_config_size=max_config_size,
+            retry_timeout=retry_timeout,
         ),
     )
 
@@ -124,6 +129,8 @@ def up(
     store_option,
     poll_interval,
     max_config_size,
+    cleanup_timeout,
+    retry_timeout,
     log_level_option,
 )
 def run(
@@ -143,6 +150,8 @@ def run(
     store: str | None,
     poll_interval: float | None,
     max_config_size: int | None,
+    cleanup_timeout: float,
+    retry_timeout: float,
 ) -> None:
     """Adds steps to a running cluster and follows them (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
@@ -167,6 +176,8 @@ def run(
             poll_interval=poll_interval,
             lock_backend=lock_backend,
             max_config_size=max_config_size,
+            cleanup_timeout=cleanup_timeout,
+            retry_timeout=retry_timeout,
         ),
     )
 
@@ -182,6 +193,7 @@ def run(
     store_option,
     poll_interval,
     max_config_size,
+    retry_timeout,
     log_level_option,
 )
 def down(
@@ -194,6 +206,7 @@ def down(
     store: str | None,
     poll_interval: float | None,
     max_config_size: int | None,
+    retry_timeout: float,
 ) -> None:
     """Terminates a running cluster (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
@@ -210,6 +223,7 @@ def down(
             store=store,
             poll_interval=poll_interval,
             max_config_size=max_config_size,
+            retry_timeout=retry_timeout,
         ),
     )
 
@@ -232,6 +246,8 @@ def down(
     store_option,
     poll_interval,
     max_config_size,
+    cleanup_timeout,
+    retry_timeout,
     log_level_option,
 )
 def run_transient(
@@ -251,6 +267,8 @@ def run_transient(
     store: str | None,
     poll_interval: float | None,
     max_config_size: int | None,
+    cleanup_timeout: float,
+    retry_timeout: float,
 ) -> None:
     """Launches a cluster, runs the playbook and then terminates the cluster"""
     from dataflow_runner.cli import commands
@@ -275,6 +293,8 @@ def run_transient(
             poll_interval=poll_interval,
             lock_backend=lock_backend,
             max_config_size=max_config_size,
+            cleanup_timeout=cleanup_timeout,
+            retry_timeout=retry_timeout,
         ),
     )
 
@@ -307,6 +327,8 @@ def validate(
     poll_interval,
     lock_backend,
     max_config_size,
+    cleanup_timeout,
+    retry_timeout,
     log_level_option,
 )
 def resume(
@@ -318,6 +340,8 @@ def resume(
     poll_interval: float | None,
     lock_backend: str | None,
     max_config_size: int | None,
+    cleanup_timeout: float,
+    retry_timeout: float,
 ) -> None:
     """Continues a run whose runner died: nothing done is done again, nothing submitted twice"""
     from dataflow_runner.cli import commands
@@ -332,6 +356,8 @@ def resume(
             poll_interval=poll_interval,
             lock_backend=lock_backend,
             max_config_size=max_config_size,
+            cleanup_timeout=cleanup_timeout,
+            retry_timeout=retry_timeout,
         ),
     )
 

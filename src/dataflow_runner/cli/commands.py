@@ -54,6 +54,8 @@ class Common:
     sentry: str | None = None
     lock_backend: str | None = None
     max_config_size: int = DEFAULT_MAX_SIZE
+    cleanup_timeout: float = 60.0
+    retry_timeout: float = 900.0
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -202,7 +204,11 @@ def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common
             lambda name: token.cancel(f"{name} received", signal=name), token.force
         ):
             info = eng.launch_cluster(
-                config, fabric=common.fabric, token=token, poll_interval=common.poll_interval
+                config,
+                fabric=common.fabric,
+                token=token,
+                poll_interval=common.poll_interval,
+                retry_timeout=common.retry_timeout,
             )
     log.info("%s cluster launched successfully; Jobflow ID: %s", _label(info.label), info.id)
 
@@ -234,6 +240,8 @@ def run(
         detach=async_,
         log_failed_steps=log_failed_steps,
         poll_interval=common.poll_interval,
+        cleanup_timeout=common.cleanup_timeout,
+        retry_timeout=common.retry_timeout,
     )
     with engine(common) as eng:
         if dry_run:
@@ -253,7 +261,12 @@ def down(
         if dry_run:
             show_plan(eng.plan_terminate(config, cluster_id))
             return
-        info = eng.terminate_cluster(config, cluster_id, poll_interval=common.poll_interval)
+        info = eng.terminate_cluster(
+            config,
+            cluster_id,
+            poll_interval=common.poll_interval,
+            retry_timeout=common.retry_timeout,
+        )
     if info.state.value == "TERMINATED_WITH_ERRORS":
         log.warning(
             "%s cluster %s ended TERMINATED_WITH_ERRORS%s",
@@ -294,6 +307,8 @@ def run_transient(
         lock=lock_spec(lock, soft_lock, consul, common),
         log_failed_steps=log_failed_steps,
         poll_interval=common.poll_interval,
+        cleanup_timeout=common.cleanup_timeout,
+        retry_timeout=common.retry_timeout,
     )
     with engine(common) as eng:
         if dry_run:
@@ -335,6 +350,8 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
             lock_backend=common.lock_backend,
             poll_interval=common.poll_interval,
             max_config_size=common.max_config_size,
+            cleanup_timeout=common.cleanup_timeout,
+            retry_timeout=common.retry_timeout,
             on_event=drawn,
         )
         outcome = follow(handle, drawn)

@@ -7,6 +7,7 @@ reports a missing one as an error with exit code 1, not as a usage error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -117,13 +118,63 @@ fabric_option = click.option(
     type=click.Choice(fabrics()),
     help="Run on this fabric whatever the cluster config says.",
 )
+
+
+class Seconds(click.ParamType):  # type: ignore[type-arg]
+    """A number of seconds: finite, and within bounds (click's FloatRange lets NaN
+    through, and infinity means nothing here)."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            seconds = value
+        else:
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not self.low <= seconds <= self.high:
+            self.fail(
+                f"{value!r} is not a number of seconds from {self.low:g} to {self.high:g}",
+                param,
+                ctx,
+            )
+        return seconds
+
+
 poll_interval = click.option(
     "--poll-interval",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1, 3600),
     metavar="SECONDS",
     envvar="DATAFLOW_RUNNER_POLL_INTERVAL",
     show_envvar=True,
     help="Seconds between status polls of a remote fabric (default 15, faster at first).",
+)
+cleanup_timeout = click.option(
+    "--cleanup-timeout",
+    type=Seconds(1, 86_400),
+    default=60.0,
+    metavar="SECONDS",
+    envvar="DATAFLOW_RUNNER_CLEANUP_TIMEOUT",
+    show_envvar=True,
+    help="How long the cleanup after a cancel or a failure may take; then the tool says "
+    "what it could not do (a cluster left up, and the command to end it) (default 60).",
+)
+retry_timeout = click.option(
+    "--retry-timeout",
+    type=Seconds(1, 86_400),
+    default=900.0,
+    metavar="SECONDS",
+    envvar="DATAFLOW_RUNNER_RETRY_TIMEOUT",
+    show_envvar=True,
+    help="How long a remote fabric may stay unreachable (throttled, 5xx, no network) "
+    "before the command gives up and says what failed (default 900).",
 )
 max_config_size = click.option(
     "--max-config-size",

@@ -244,6 +244,8 @@ class Engine:
             log_failed_steps=request.log_failed_steps,
             lock=hold,
             ordered=ordered,
+            cleanup_timeout=request.cleanup_timeout,
+            patience=request.retry_timeout,
         )
         self._launch(handle, job)
         return handle
@@ -260,6 +262,8 @@ class Engine:
         lock_backend: str | None = None,
         poll_interval: float | None = None,
         max_config_size: int | None = None,
+        cleanup_timeout: float = 60.0,
+        retry_timeout: float = lifecycle.PATIENCE,
         on_event: Listener | None = None,
     ) -> RunHandle:
         """Continue a run whose runner died (``engine/resume.py``): nothing done is
@@ -305,6 +309,8 @@ class Engine:
             restore=ready.restore,
             lock=hold,
             ordered=_ordered(ready.fabric, ready.playbook),
+            cleanup_timeout=cleanup_timeout,
+            patience=retry_timeout,
         )
         self._launch(handle, job)
         return handle
@@ -387,6 +393,7 @@ class Engine:
         fabric: str | None = None,
         token: CancelToken | None = None,
         poll_interval: float | None = None,
+        retry_timeout: float = lifecycle.PATIENCE,
     ) -> ClusterInfo:
         """``up``: launch a long-lived cluster and wait until it takes steps (a
         bootstrap failure is tried again, as the Go tool does)."""
@@ -421,13 +428,19 @@ class Engine:
                 on_launched=on_launched,
                 on_state=lambda r, s: record_cluster_state(writer, r.id, s),
                 new_token=lambda: f"up-{secrets.token_hex(6)}",
+                patience=retry_timeout,
             )
         finally:
             opened.close()
         return ClusterInfo(ref.id, opened.name, opened.label, ClusterState.WAITING)
 
     def terminate_cluster(
-        self, config: ClusterConfig | None, cluster_id: str, *, poll_interval: float | None = None
+        self,
+        config: ClusterConfig | None,
+        cluster_id: str,
+        *,
+        poll_interval: float | None = None,
+        retry_timeout: float = lifecycle.PATIENCE,
     ) -> ClusterInfo:
         """``down``: terminate a cluster and wait until it has ended."""
         driver = registry.driver(registry.for_cluster_id(cluster_id).name)
@@ -445,6 +458,7 @@ class Engine:
                 ClusterRef(cluster_id, opened.name),
                 poll_interval=_poll_interval(opened, poll_interval),
                 on_state=on_state,
+                patience=retry_timeout,
             )
         finally:
             opened.close()

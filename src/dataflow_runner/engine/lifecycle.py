@@ -36,6 +36,9 @@ BOOTSTRAP_RETRIES = 3
 BOOTSTRAP_RETRY_MAX_SLEEP = 60.0
 #: Retry delays (seconds) when a fabric is unavailable: throttled, network, 5xx.
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+#: How long a fabric may stay unavailable before the engine gives up and says what
+#: failed (``--retry-timeout``): every retry loop against a remote service has one.
+PATIENCE = 900.0
 
 OnState = Callable[[ClusterRef, ClusterStatus], None]
 
@@ -61,15 +64,17 @@ def with_backoff(
     what: str = "",
 ) -> T:
     """``action()``, tried again after growing pauses for as long as the fabric is
-    unavailable (throttling, a server error, a lost connection): a run never
-    fails for those. A cancel ends the waiting (the error is raised), and so does
-    ``deadline`` (a ``time.monotonic()`` value): then a ``FabricError`` says what
-    could not be done.
+    unavailable (throttling, a server error, a lost connection), up to
+    ``deadline`` (a ``time.monotonic()`` value; default: :data:`PATIENCE` from
+    now), after which a ``FabricError`` says what could not be done. A cancel
+    ends the waiting (the error is raised).
 
     ``action`` must be safe to repeat: the EMR fabric checks whether a call whose
     answer was lost was carried out before sending it again.
     """
     backoff = 0.0
+    if deadline is None:
+        deadline = time.monotonic() + PATIENCE
     while True:
         try:
             return action()
@@ -77,7 +82,7 @@ def with_backoff(
             if token is not None and token.requested:
                 raise
             backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
-            if deadline is not None and time.monotonic() + backoff > deadline:
+            if time.monotonic() + backoff > deadline:
                 raise FabricError(f"{what or 'gave up'}: {exc}") from None
             log.warning("%s; trying again in %.0fs", exc, backoff)
             _pause(backoff, token)
@@ -95,13 +100,16 @@ def wait_for(
     token: CancelToken | None = None,
     until_forced: bool = False,
     deadline: float | None = None,
+    patience: float = PATIENCE,
     on_state: OnState | None = None,
 ) -> ClusterStatus:
     """Poll the cluster until its state is in ``want`` or ``stop``. No time limit
     unless ``deadline``: a cluster may take long to start. The token ends the wait
     (only a forced stop does with ``until_forced``), as does the deadline; the
-    last status seen is returned either way."""
+    last status seen is returned either way. The fabric may be unavailable for
+    ``patience`` seconds in a row, then a ``FabricError`` says so."""
     started = time.monotonic()
+    unavailable_since: float | None = None
     backoff = 0.0
     last: ClusterStatus | None = None
     wanted = "/".join(sorted(s.value for s in want))
@@ -116,9 +124,15 @@ def wait_for(
         try:
             status = fabric.cluster_status(ref)
             backoff = 0.0
+            unavailable_since = None
         except FabricUnavailable as exc:
             if ended() and last is not None:
                 return last
+            unavailable_since = unavailable_since or time.monotonic()
+            if time.monotonic() - unavailable_since > patience:
+                raise FabricError(
+                    f"could not learn the state of cluster {ref.id} for {patience:g} s: {exc}"
+                ) from None
             backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
             log.warning("%s; trying again in %.0fs", exc, backoff)
             _pause(backoff * random.uniform(0.8, 1.2), token, until_forced=until_forced)
@@ -151,6 +165,7 @@ def launch_cluster(
     on_launched: Callable[[ClusterRef], None],
     on_state: OnState,
     new_token: Callable[[], str],
+    patience: float = PATIENCE,
 ) -> ClusterRef:
     """``up``: launch, wait for WAITING; a bootstrap failure is retried (as the Go tool)."""
     label = capitalised(fabric.label)
@@ -162,6 +177,8 @@ def launch_cluster(
                 cluster, run_id=tag, keep_alive=True, transient=False
             )[0],
             token,
+            deadline=time.monotonic() + patience,
+            what=f"could not launch the {fabric.label} cluster",
         )
         log.info(
             "Launching %s cluster with name '%s'... (jobflow id %s)", fabric.label, name, ref.id
@@ -175,6 +192,7 @@ def launch_cluster(
                 stop=GONE,
                 poll_interval=poll_interval,
                 token=token,
+                patience=patience,
                 on_state=on_state,
             )
         except BaseException:
@@ -205,11 +223,19 @@ def terminate_cluster(
     *,
     poll_interval: Callable[[float], float],
     on_state: OnState | None = None,
+    patience: float = PATIENCE,
 ) -> ClusterStatus:
     """``down``: terminate and wait for TERMINATED."""
-    with_backoff(lambda: fabric.terminate(ref), None)
+    with_backoff(
+        lambda: fabric.terminate(ref),
+        None,
+        deadline=time.monotonic() + patience,
+        what=f"could not terminate cluster {ref.id}",
+    )
     log.info("Terminating %s cluster with jobflow id '%s'...", fabric.label, ref.id)
-    return wait_for(fabric, ref, want=ENDED, poll_interval=poll_interval, on_state=on_state)
+    return wait_for(
+        fabric, ref, want=ENDED, poll_interval=poll_interval, on_state=on_state, patience=patience
+    )
 
 
 class StartupWatch:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from dataflow_runner.engine.cancel import CancelToken
-from dataflow_runner.engine.lifecycle import BACKOFF_MAX, BACKOFF_START
+from dataflow_runner.engine.lifecycle import BACKOFF_MAX, BACKOFF_START, PATIENCE
 from dataflow_runner.engine.scheduler import Scheduler
 from dataflow_runner.errors import FabricError, FabricUnavailable
 from dataflow_runner.fabrics.base import Fabric
@@ -34,6 +34,7 @@ def drive(
     on_wake: Callable[[float], None] | None = None,
     on_cancel: Callable[[], bool] | None = None,
     cleanup_timeout: float | None = None,
+    patience: float = PATIENCE,
     clock: Callable[[], float] = time.time,
 ) -> bool:
     """Run ``scheduler`` until every task is finished; False when it stopped before
@@ -43,7 +44,9 @@ def drive(
     ``poll_interval(elapsed)`` is how long to wait between polls when nothing
     wakes the loop earlier (EMR: seconds; local: pidfds wake it at once). Every
     transition the scheduler emits is recorded by its listener as it happens:
-    one transaction each, before the loop goes on. ``on_cancel`` is called once
+    one transaction each, before the loop goes on. The fabric may be unavailable
+    ``patience`` seconds in a row; then a ``FabricError`` says so (the run fails,
+    its cleanup runs). ``on_cancel`` is called once
     when a cancel comes; when it returns True (it terminated the cluster, which
     stops the steps), the fabric is not asked to stop them one by one.
     """
@@ -51,6 +54,7 @@ def drive(
     started = last_poll = clock()
     backoff = 0.0
     retry_at = 0.0
+    unavailable_since: float | None = None
     must_poll = True
     while True:
         now = clock()
@@ -86,7 +90,13 @@ def drive(
                     scheduler.poll(now)
                     scheduler.tick(now)
                 backoff = 0.0
+                unavailable_since = None
             except FabricUnavailable as exc:
+                unavailable_since = unavailable_since or now
+                if now - unavailable_since > patience:
+                    raise FabricError(
+                        f"the {fabric.label} fabric stayed unavailable for {patience:g} s: {exc}"
+                    ) from None
                 backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_START)
                 retry_at = now + backoff
                 log.warning("%s; trying again in %.0fs", exc, backoff)

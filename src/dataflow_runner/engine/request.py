@@ -50,6 +50,11 @@ class RunRequest:
     log_failed_steps: bool = False
     #: Seconds between status polls of a remote fabric (None: the fabric's default).
     poll_interval: float | None = None
+    #: Seconds the cleanup after a cancel or a failure may take (then the run ends
+    #: saying what could not be done: a cluster left up, with the command to end it).
+    cleanup_timeout: float = 60.0
+    #: Seconds a remote fabric may stay unavailable before the run gives up.
+    retry_timeout: float = 900.0
     #: The run's id (None: a new one is made).
     run_id: str | None = None
 

@@ -100,6 +100,7 @@ class RunJob:
     lock: LockHold | None = None
     ordered: bool = False
     cleanup_timeout: float = CLEANUP_TIMEOUT
+    patience: float = lifecycle.PATIENCE
     _terminated: bool = field(default=False, repr=False)
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _recorder: Recorder | None = field(default=None, repr=False)
@@ -108,7 +109,12 @@ class RunJob:
 
     def __call__(self) -> RunOutcome:
         try:
-            cluster, refs = lifecycle.with_backoff(self._start, self.token)
+            cluster, refs = lifecycle.with_backoff(
+                self._start,
+                self.token,
+                deadline=time.monotonic() + self.patience,
+                what="could not start the run",
+            )
         except BaseException:
             self._clean_up(None, None)
             raise
@@ -202,6 +208,7 @@ class RunJob:
             on_wake=on_wake,
             on_cancel=lambda: self._terminate_first(cluster),
             cleanup_timeout=self.cleanup_timeout,
+            patience=self.patience,
         )
         if not finished:  # a forced stop: what was left is cancelled, now
             self._abandon(scheduler.run_tasks(self.run_id))
@@ -388,6 +395,7 @@ class RunJob:
                 token=self.token,
                 until_forced=True,
                 deadline=self._deadline(),
+                patience=self.patience,
                 on_state=self._cluster_state,
             )
         except FabricError as exc:
