@@ -37,6 +37,7 @@ from dataflow_runner.fabrics.base import (
     StepStatus,
     Submission,
     TaggedCluster,
+    Target,
 )
 from dataflow_runner.store.records import AttemptRecord, ClusterState, RunRecord, StepState
 
@@ -210,6 +211,9 @@ class DemoFabric:
         self, ref: ClusterRef, step: StepRef, log_uri: str = ""
     ) -> tuple[str, dict[str, str]] | None:
         return f"demo://{ref.id}/{step.fabric_id}", {"stderr": "told to fail\n"}
+
+    def exists(self, targets: Sequence[Target]) -> dict[str, bool | None]:
+        return dict.fromkeys((t.uri for t in targets), False)  # the demo holds no data
 
     def close(self) -> None:
         pass

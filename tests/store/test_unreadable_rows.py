@@ -52,7 +52,7 @@ CASES: list[tuple[str, str, str, list[Read]]] = [
         "scheduled",
         [lambda r: r.run("r-1"), lambda r: r.runs(RunFilter(state=RunState.COMPLETED))],
     ),
-    ("step-state", STEP, "SKIPPED", [lambda r: r.steps("r-1")]),
+    ("step-state", STEP, "PAUSED", [lambda r: r.steps("r-1")]),
     ("attempt-state", ATTEMPT, "PREEMPTED", [lambda r: r.attempts("r-1", "a")]),
     (
         "cluster-state",

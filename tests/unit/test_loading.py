@@ -76,8 +76,8 @@ def test_each_run_reads_its_files_afresh(cli: Any, tmp_path: Path) -> None:
 
 
 def test_warnings_are_shown_at_every_run(cli: Any, tmp_path: Path) -> None:
-    d = _files(tmp_path, schema="iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-7")
-    warning = "schema version 1-0-7 is newer than the ones this tool knows (1-0-0)"
+    d = _files(tmp_path, schema="iglu:dev.dataflowrunner/Playbook/jsonschema/1-2-7")
+    warning = "schema version 1-2-7 is newer than the ones this tool knows (1-0-0, 1-1-0)"
     first, second = _run(cli, d), _run(cli, d)
     assert first.code == second.code == 0
     assert warning in first.err

@@ -73,6 +73,31 @@ def test_the_example_validates() -> None:
         ({"name": "p", "steps": [{"id": "a", "type": "SHELL"}]}, False),
         ({"name": "p", "steps": [{"id": "a", "dependson": ["b"]}]}, False),
         ({"name": "p", "concurrency": 0, "steps": []}, False),
+        (
+            {
+                "name": "p",
+                "partitions": {"every": "day", "start": "2026-11-01"},
+                "params": {"n": {"type": "int", "default": 3}},
+                "steps": [
+                    {
+                        "id": "a",
+                        "type": "COMMAND",
+                        "command": ["true"],
+                        "inputs": ["s3a://b/in/day/"],
+                        "outputs": ["out/day.txt"],
+                        "dependsOnPast": True,
+                        "waitForInputs": {"timeoutSeconds": 60, "pokeSeconds": 5},
+                    }
+                ],
+            },
+            True,
+        ),
+        ({"name": "p", "partitions": {"every": "fortnight", "start": "2026-11-01"}}, False),
+        ({"name": "p", "params": {"n": {"type": "float"}}}, False),
+        (
+            {"name": "p", "steps": [{"id": "a", "waitForInputs": {"pokeSeconds": 0}}]},
+            False,
+        ),
     ],
 )
 def test_schema_and_loader_agree(tmp_path: Path, document: dict[str, object], valid: bool) -> None:
@@ -82,7 +107,7 @@ def test_schema_and_loader_agree(tmp_path: Path, document: dict[str, object], va
     doc = {"schema": PLAYBOOK_SCHEMA, "data": document}
     path = tmp_path / "p.json"
     path.write_text(json.dumps(doc))
-    schema_ok = jsonschema.Draft202012Validator(_schema("playbook-1-0-0.json")).is_valid(doc)
+    schema_ok = jsonschema.Draft202012Validator(_schema("playbook-1-1-0.json")).is_valid(doc)
     try:
         load_playbook(str(path), {})
         loader_ok = True

@@ -102,6 +102,11 @@ def test_the_json_form_keeps_the_files_names() -> None:
         "conf": {},
         "pyFiles": [],
         "packages": [],
+        "inputs": [],
+        "outputs": [],
+        "successMarker": True,
+        "dependsOnPast": False,
+        "waitForInputs": None,
     }
     step = EVERY_STEP_TYPE.steps[2]
     assert to_doc(step, exclude_defaults=True) == {

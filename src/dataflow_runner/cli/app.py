@@ -9,12 +9,14 @@ from typing import Any
 import click
 
 from dataflow_runner import __version__
-from dataflow_runner.cli import app_history
+from dataflow_runner.cli import app_data, app_history
 from dataflow_runner.cli.options import (
+    DataFlags,
     async_option,
     check_lock_flags,
     cleanup_timeout,
     consul,
+    data_flags,
     dry_run,
     emr_cluster,
     emr_config,
@@ -133,6 +135,7 @@ def up(
     retry_timeout,
     log_level_option,
 )
+@data_flags("partition", "from_", "to", "last", "max_partitions", "force", "force_steps")
 def run(
     emr_playbook: str | None,
     emr_cluster: str | None,
@@ -152,6 +155,7 @@ def run(
     max_config_size: int | None,
     cleanup_timeout: float,
     retry_timeout: float,
+    data: DataFlags,
 ) -> None:
     """Adds steps to a running cluster and follows them (EMR j-..., local l-...)"""
     from dataflow_runner.cli import commands
@@ -168,6 +172,7 @@ def run(
         soft_lock=soft_lock,
         consul=consul,
         log_failed_steps=log_failed_steps,
+        data=data,
         common=_common(
             sentry=sentry,
             output=output,
@@ -250,6 +255,7 @@ def down(
     retry_timeout,
     log_level_option,
 )
+@data_flags("partition", "from_", "to", "last", "max_partitions", "force", "force_steps")
 def run_transient(
     emr_config: str | None,
     emr_playbook: str | None,
@@ -269,6 +275,7 @@ def run_transient(
     max_config_size: int | None,
     cleanup_timeout: float,
     retry_timeout: float,
+    data: DataFlags,
 ) -> None:
     """Launches a cluster, runs the playbook and then terminates the cluster"""
     from dataflow_runner.cli import commands
@@ -284,6 +291,7 @@ def run_transient(
         soft_lock=soft_lock,
         consul=consul,
         log_failed_steps=log_failed_steps,
+        data=data,
         common=_common(
             sentry=sentry,
             fabric=fabric,
@@ -362,7 +370,7 @@ def resume(
     )
 
 
-for _command in app_history.COMMANDS:
+for _command in (*app_history.COMMANDS, *app_data.COMMANDS):
     cli.add_command(_command)
 
 

@@ -33,6 +33,11 @@ def _engine(state_dir: str | None, store: str | None) -> Any:
     click.option("--since", metavar="WHEN", help="Started at or after (2026-11-22, 3h)."),
     click.option("--until", metavar="WHEN", help="Started before."),
     click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True),
+    click.option(
+        "--partition",
+        metavar="DATE",
+        help="Only runs for a partition starting that day (2026-11-20) or hour (T03:00), UTC.",
+    ),
     json_output,
     state_dir,
     store_option,
@@ -44,6 +49,7 @@ def runs(
     since: str | None,
     until: str | None,
     limit: int,
+    partition: str | None,
     output: str,
     state_dir: str | None,
     store: str | None,
@@ -64,6 +70,7 @@ def runs(
             until=until,
             limit=limit,
             output=output,
+            partition=partition,
         )
 
 

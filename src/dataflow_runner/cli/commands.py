@@ -22,13 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import echo, print_json
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
-from dataflow_runner.config.loading import load_cluster, load_playbook, parse_vars
+from dataflow_runner.config.loading import load_cluster, parse_vars
 from dataflow_runner.config.model import ClusterConfig
 from dataflow_runner.config.redact import SECRETS
 from dataflow_runner.errors import ConfigError, ConfigErrors
 
 if TYPE_CHECKING:
+    from dataflow_runner.cli.options import DataFlags
     from dataflow_runner.cli.reporters import Reporter
+    from dataflow_runner.config.model import Playbook
+    from dataflow_runner.config.source import PlaybookSource
     from dataflow_runner.engine.api import Engine
     from dataflow_runner.engine.cancel import CancelToken
     from dataflow_runner.engine.events import RunOutcome
@@ -213,6 +216,27 @@ def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common
     log.info("%s cluster launched successfully; Jobflow ID: %s", _label(info.label), info.id)
 
 
+def playbook_source(
+    path: str, variables: dict[str, str], common: Common
+) -> tuple[PlaybookSource, Playbook | None]:
+    """A playbook file (YAML, JSON, HCL or a Python DSL file) and, unless it is
+    partitioned (rendered for each partition by the engine), the playbook."""
+    from dataflow_runner.config.source import PlaybookSource
+
+    source = PlaybookSource(path, variables, max_size=common.max_config_size)
+    return source, None if source.head().partitions else source.load()
+
+
+def data_request(data: DataFlags) -> dict[str, Any]:
+    """What the data flags ask of a :class:`RunRequest`."""
+    return {
+        "window": data.window(),
+        "force": data.force,
+        "force_steps": data.force_steps,
+        "concurrency": data.concurrency,
+    }
+
+
 def run(
     playbook_path: str,
     cluster_id: str,
@@ -224,15 +248,18 @@ def run(
     soft_lock: str | None,
     consul: str | None,
     log_failed_steps: bool,
+    data: DataFlags,
     common: Common,
 ) -> None:
     from dataflow_runner.engine.request import RunRequest
 
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    book = load_playbook(playbook_path, variables, max_size=common.max_config_size)
+    source, book = playbook_source(playbook_path, variables, common)
     request = RunRequest(
         playbook=book,
+        source=source,
+        **data_request(data),
         cluster_id=cluster_id,
         variables=variables,
         playbook_path=playbook_path,
@@ -287,18 +314,21 @@ def run_transient(
     soft_lock: str | None,
     consul: str | None,
     log_failed_steps: bool,
+    data: DataFlags,
     common: Common,
 ) -> None:
     from dataflow_runner.engine.request import RunRequest
 
     _sentry(common.sentry)
     variables = parse_vars(vars_text)
-    config, book = collect(
+    config, (source, book) = collect(
         lambda: load_cluster(config_path, variables, max_size=common.max_config_size),
-        lambda: load_playbook(playbook_path, variables, max_size=common.max_config_size),
+        lambda: playbook_source(playbook_path, variables, common),
     )
     request = RunRequest(
         playbook=book,
+        source=source,
+        **data_request(data),
         cluster=config,
         fabric=common.fabric,
         variables=variables,
@@ -329,7 +359,7 @@ def validate(
     if config_path:
         loaders.append(lambda: load_cluster(config_path, variables, max_size=size))
     if playbook_path:
-        loaders.append(lambda: load_playbook(playbook_path, variables, max_size=size))
+        loaders.append(lambda: _validated_playbook(playbook_path, variables, size))
     summary = []
     for item in collect(*loaders):
         if isinstance(item, ClusterConfig):
@@ -338,6 +368,20 @@ def validate(
             shape = "serial" if item.is_serial else "DAG"
             summary.append(f"playbook '{item.name}' ({len(item.steps)} steps, {shape})")
     echo("valid: " + "; ".join(summary))
+
+
+def _validated_playbook(path: str, variables: dict[str, str], size: int) -> Playbook:
+    """The playbook; a partitioned one as rendered for its first partition."""
+    from dataflow_runner.config.source import PlaybookSource
+    from dataflow_runner.data.partitions import Spec
+
+    source = PlaybookSource(path, variables, max_size=size)
+    partitions = source.head().partitions
+    try:
+        first = Spec.of(partitions).at(0) if partitions else None
+    except ConfigError as exc:
+        raise exc.with_file(path) from None
+    return source.load(first)
 
 
 def resume(ref: str, vars_text: str | None, *, common: Common) -> None:

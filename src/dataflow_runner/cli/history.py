@@ -89,7 +89,36 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "host": run.host,
         "pid": run.pid,
         "playbook_path": run.playbook_path,
+        "partitions": _partitions(run),
     }
+
+
+def _partitions(run: RunRecord) -> dict[str, str] | None:
+    if run.partition_first is None:
+        return None
+    return {"first": run.partition_first, "last": run.partition_last or run.partition_first}
+
+
+def _partitions_text(run: RunRecord) -> str:
+    found = _partitions(run)
+    if found is None:
+        return "-"
+    return (
+        found["first"] if found["first"] == found["last"] else f"{found['first']}..{found['last']}"
+    )
+
+
+def partition_range(text: str) -> tuple[str, str]:
+    """``--partition``: the partitions starting that day (a date) or that hour (a
+    time), UTC unless the text gives its offset."""
+    import datetime as dt
+
+    from dataflow_runner.data.partitions import Spec, utc_key
+
+    hourly = Spec("hour", dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.UTC)
+    start = hourly.parse(text, flag="--partition")
+    span = dt.timedelta(hours=1) if len(text.strip()) > 10 else dt.timedelta(days=1)
+    return utc_key(start), utc_key(start + span)
 
 
 def runs(
@@ -101,6 +130,7 @@ def runs(
     until: str | None,
     limit: int,
     output: str,
+    partition: str | None = None,
 ) -> None:
     from dataflow_runner.store import RunFilter
 
@@ -109,6 +139,7 @@ def runs(
         playbook=playbook,
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
+        partition=partition_range(partition) if partition else None,
     )
     records = engine.runs(where, limit=limit).items
     if output == "json":
@@ -129,7 +160,12 @@ def runs(
         ]
         for r in records
     ]
-    echo(_table(rows, ["RUN", "STATE", "PLAYBOOK", "FABRIC", "CLUSTER", "STARTED", "TOOK"]))
+    headers = ["RUN", "STATE", "PLAYBOOK", "FABRIC", "CLUSTER", "STARTED", "TOOK"]
+    if any(r.partition_first for r in records):
+        headers.append("PARTITIONS")
+        for row, r in zip(rows, records, strict=True):
+            row.append(_partitions_text(r))
+    echo(_table(rows, headers))
 
 
 def status(engine: Engine, ref: str | None, *, output: str) -> None:
@@ -157,6 +193,7 @@ def status(engine: Engine, ref: str | None, *, output: str) -> None:
                 "exit_code": s.exit_code,
                 "reason": s.reason,
                 "cause": s.cause,
+                "partition": s.partition,
                 "attempt_list": [
                     {
                         "attempt": a.attempt,
@@ -181,6 +218,8 @@ def status(engine: Engine, ref: str | None, *, output: str) -> None:
         f"started {when(run.started_at)}  took {took(run.started_at, run.ended_at)}"
         + (f"  reason: {run.reason}" if run.reason else "")
     )
+    if run.partition_first:
+        echo(f"partitions {_partitions_text(run)}")
     rows = []
     for s in steps:
         note = s.cause or s.reason or ""

@@ -26,6 +26,7 @@ _STYLE = {
     StepState.COMPLETED: ("✓", "green"),
     StepState.FAILED: ("✗", "bold red"),
     StepState.CANCELLED: ("○", "yellow"),
+    StepState.SKIPPED: ("≡", "dim green"),
 }
 MAX_ROWS = 24
 
@@ -88,7 +89,8 @@ class LiveReporter(Reporter):
         style = "green" if outcome.state is RunState.COMPLETED else "red"
         self.console.print(
             f"[{style}]{outcome.state.value}[/] · {outcome.completed} completed, "
-            f"{outcome.failed} failed, {outcome.cancelled} cancelled · "
+            + (f"{outcome.skipped} skipped, " if outcome.skipped else "")
+            + f"{outcome.failed} failed, {outcome.cancelled} cancelled · "
             f"{_duration(time.time() - self.started_at)}"
             f" · details: dataflow-runner status {outcome.run_id}",
             highlight=False,

@@ -7,14 +7,19 @@ reports a missing one as an error with exit code 1, not as a usage error.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from dataflow_runner.cli.output import LEVELS, setup_logging
 from dataflow_runner.errors import FlagError
+
+if TYPE_CHECKING:
+    from dataflow_runner.data.partitions import Window
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -217,3 +222,106 @@ json_output = click.option(
     show_default=True,
     help="json: for other programs.",
 )
+
+
+# --- data-aware runs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataFlags:
+    """The flags of a data-aware run: which partitions, what to run again."""
+
+    partition: str | None = None
+    from_: str | None = None
+    to: str | None = None
+    last: int | None = None
+    max_partitions: int | None = None
+    reverse: bool = False
+    force: bool = False
+    force_steps: tuple[str, ...] = ()
+    concurrency: int | None = None
+
+    def window(self) -> Window | None:
+        """The partitions asked for (None: the default, the latest closed one)."""
+        from dataflow_runner.data.partitions import Window
+
+        if self.partition is not None and (self.from_ is not None or self.to is not None):
+            raise FlagError("--partition cannot be given with --from or --to")
+        if self.to is not None and self.from_ is None:
+            raise FlagError("--to needs --from")
+        if self.from_ is not None and self.to is None:
+            raise FlagError("--from needs --to")
+        if not (self.partition or self.from_ or self.last or self.max_partitions or self.reverse):
+            return None
+        return Window(
+            first=self.partition or self.from_,
+            last=self.to,
+            latest=self.last,
+            reverse=self.reverse,
+            max_partitions=self.max_partitions,
+        )
+
+
+_PARTITION_HELP = "a date or time such as 2026-11-20 or 2026-11-20T03:00 (the playbook's zone)"
+_DATA_OPTIONS: dict[str, Callable[[F], F]] = {
+    "partition": click.option(
+        "--partition",
+        metavar="DATE",
+        help=f"Run for this partition of a partitioned playbook: {_PARTITION_HELP} "
+        "(default: the latest closed one).",
+    ),
+    "from_": click.option(
+        "--from", "from_", metavar="DATE", help="The first partition of a window (inclusive)."
+    ),
+    "to": click.option("--to", metavar="DATE", help="The last partition of a window (inclusive)."),
+    "last": click.option(
+        "--last",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="The N most recent closed partitions.",
+    ),
+    "max_partitions": click.option(
+        "--max-partitions",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Allow a window of up to N partitions (default 10,000).",
+    ),
+    "reverse": click.option(
+        "--reverse", is_flag=True, help="Start with the most recent partitions."
+    ),
+    "force": click.option(
+        "--force", is_flag=True, help="Run every step, even those whose outputs exist."
+    ),
+    "force_steps": click.option(
+        "--force-step",
+        "force_steps",
+        multiple=True,
+        metavar="ID",
+        help="Run this step again, and everything downstream of it (repeatable).",
+    ),
+    "concurrency": click.option(
+        "--concurrency",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Run up to N steps at once (default: the playbook's).",
+    ),
+}
+
+
+def data_flags(*names: str) -> Callable[[F], F]:
+    """The data flags ``names`` (see :class:`DataFlags`), handed to the command as
+    one ``data`` argument."""
+
+    def apply(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            values["force_steps"] = tuple(values.get("force_steps") or ())
+            return f(*args, data=DataFlags(**values), **kwargs)
+
+        out: Any = wrapper
+        for name in reversed(names):
+            out = _DATA_OPTIONS[name](out)
+        return cast(F, out)
+
+    return apply

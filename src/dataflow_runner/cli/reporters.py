@@ -173,6 +173,8 @@ class PlainReporter(Reporter):
             )
         elif event.state is StepState.COMPLETED:
             log.info(step_line(event))
+        elif event.state is StepState.SKIPPED:
+            log.info("Step '%s' skipped: %s", event.name, event.reason)
         else:
             log.error(step_line(event))
             if event.state is StepState.FAILED and event.cause and self.show_output_tail:
@@ -267,5 +269,6 @@ class JsonReporter(Reporter):
                 "completed": outcome.completed,
                 "failed": outcome.failed,
                 "cancelled": outcome.cancelled,
+                "skipped": outcome.skipped,
             }
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from dataflow_runner.config import checks
+from dataflow_runner.config import checks, dataflow
 from dataflow_runner.config.model import (
     ClusterConfig,
     ClusterData,
@@ -193,9 +193,41 @@ def snowplow_playbook(data: Any, path: str, uri: str, notes: list[str]) -> Playb
     return book
 
 
+#: What schema 1-1-0 added to the playbook and to its steps (1-0-0 files refuse them).
+ADDED_IN_1_1_0 = frozenset({"partitions", "params"})
+STEP_ADDED_IN_1_1_0 = frozenset(
+    {"inputs", "outputs", "successMarker", "dependsOnPast", "waitForInputs"}
+)
+
+
+def _newer_fields(data: Any, path: str, uri: str) -> list[ConfigError]:
+    """In a 1-0-0 playbook, the fields of 1-1-0 are unknown (with the way out)."""
+    if not uri.endswith("/1-0-0") or not isinstance(data, dict):
+        return []
+    hint = f"unknown field in schema 1-0-0 (it is part of {uri[: -len('1-0-0')]}1-1-0)"
+    found = [
+        ConfigError(hint, file=path, path=join_path("$.data", key))
+        for key in data
+        if key in ADDED_IN_1_1_0
+    ]
+    steps = data.get("steps")
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if isinstance(step, dict):
+            found += [
+                ConfigError(hint, file=path, path=join_path(f"$.data.steps[{i}]", key))
+                for key in step
+                if key in STEP_ADDED_IN_1_1_0
+            ]
+    return found
+
+
 def native_playbook(data: Any, path: str, uri: str, notes: list[str]) -> Playbook:
-    """``iglu:dev.dataflowrunner/Playbook/jsonschema/1-0-0`` data: steps without an
-    id get one from their name, and steps without a name their id as name."""
+    """``iglu:dev.dataflowrunner/Playbook/jsonschema/1-*`` data: steps without an
+    id get one from their name, and steps without a name their id as name; what a
+    step reads of another's outputs makes it depend on that step."""
+    newer = _newer_fields(data, path, uri)
+    if newer:
+        raise_all(newer)
     native, errors = validate(PlaybookData, data, file=path, root="$.data", closed=True)
     if native is None:
         raise_all(errors)
@@ -211,5 +243,31 @@ def native_playbook(data: Any, path: str, uri: str, notes: list[str]) -> Playboo
     fields.update(name=native.name or _stem(path), steps=steps)
     book = Playbook(**fields, schema_uri=uri)
     errors.extend(checks.playbook(book, file=path))
+    if not errors:
+        # What the steps read of each other's outputs orders them (once the ids
+        # are known to be sound).
+        inferred, found = dataflow.infer(book.steps, file=path)
+        errors.extend(found)
+        book = msgspec.structs.replace(book, steps=tuple(inferred))
+    errors.extend(_data_checks(book, path))
     raise_all(errors)
     return book
+
+
+def _data_checks(book: Playbook, path: str) -> list[ConfigError]:
+    """The partitions' spec, the parameters' defaults of their types."""
+    from dataflow_runner.config.params import check_default
+
+    found: list[ConfigError] = []
+    if book.partitions is not None:
+        from dataflow_runner.data.partitions import Spec
+
+        try:
+            Spec.of(book.partitions)
+        except ConfigError as exc:
+            found.append(exc.with_file(path))
+    for name, param in book.params.items():
+        problem = check_default(name, param, file=path, path=f"$.data.params.{name}.default")
+        if problem is not None:
+            found.append(problem)
+    return found

@@ -33,6 +33,7 @@ from dataflow_runner.errors import ConfigError, FlagError
 
 if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig, Playbook
+    from dataflow_runner.config.template import MissingKey
 
 T = TypeVar("T")
 
@@ -43,7 +44,10 @@ Kind = Literal["cluster", "playbook"]
 SNOWPLOW_VENDOR = "com.snowplowanalytics.dataflowrunner"
 NATIVE_VENDOR = "dev.dataflowrunner"
 CLUSTER_SCHEMA = f"iglu:{NATIVE_VENDOR}/ClusterConfig/jsonschema/1-0-0"
-PLAYBOOK_SCHEMA = f"iglu:{NATIVE_VENDOR}/Playbook/jsonschema/1-0-0"
+PLAYBOOK_SCHEMA = f"iglu:{NATIVE_VENDOR}/Playbook/jsonschema/1-1-0"
+#: The first version of this project's playbook: no data fields (partitions, params,
+#: inputs, outputs...), which 1-1-0 added.
+PLAYBOOK_SCHEMA_1_0_0 = f"iglu:{NATIVE_VENDOR}/Playbook/jsonschema/1-0-0"
 
 #: The largest config file read (and template output rendered), in bytes.
 
@@ -105,7 +109,7 @@ def formats() -> dict[tuple[str, str, str, str], SchemaKind]:
             "cluster", ("1-0-0",), _build("native_cluster"), closed=True
         ),
         (NATIVE_VENDOR, "Playbook", "jsonschema", "1"): SchemaKind(
-            "playbook", ("1-0-0",), _build("native_playbook"), closed=True
+            "playbook", ("1-0-0", "1-1-0"), _build("native_playbook"), closed=True
         ),
     }
     for _, fmt in registry.formats():
@@ -190,20 +194,33 @@ def read_text(path: str, max_size: int = DEFAULT_MAX_SIZE) -> str:
 
 
 def render(
-    text: str, path: str, variables: Mapping[str, str], *, max_output: int = DEFAULT_MAX_SIZE
+    text: str,
+    path: str,
+    variables: Mapping[str, str],
+    *,
+    max_output: int = DEFAULT_MAX_SIZE,
+    missing_key: MissingKey = "error",
 ) -> str:
     """Run the text through the Go template subset (template name = base name).
 
     ``max_output`` is the limit on the rendered text, the file's own limit: the
     template package applies it while it renders, so a template that loops cannot
-    fill the memory before anything is checked.
+    fill the memory before anything is checked. ``missing_key="default"`` renders a
+    variable that is not given as Go does by default (to read a playbook's own
+    declarations before the variables they declare exist).
     """
     if "{{" not in text:
         return text  # most configs: no need to even load the template engine
     from dataflow_runner.config import template
 
     try:
-        out = template.render(text, os.path.basename(path), variables, max_output=max_output)
+        out = template.render(
+            text,
+            os.path.basename(path),
+            variables,
+            max_output=max_output,
+            missing_key=missing_key,
+        )
     except ConfigError as exc:
         raise exc.with_file(path) from None
     # Values passed with --vars keep the bytes of the command line that are not
@@ -336,9 +353,12 @@ def _schema_kind(doc: Any, path: str, want: Kind, notes: list[str]) -> tuple[str
                 raise ConfigError("unknown field", file=path, path=join_path("$", str(key)))
     version = f"{m['model']}-{m['rev']}-{m['add']}"
     if version not in found.known:
+        key = (int(m["model"]), int(m["rev"]), int(m["add"]))
+        newer = all(key > tuple(int(n) for n in v.split("-")) for v in found.known)
         notes.append(
-            f"{path}: schema version {version} is newer than the ones this tool knows"
-            f" ({', '.join(found.known)}); reading it as {found.known[-1]}"
+            f"{path}: schema version {version} is "
+            + ("newer than the ones" if newer else "not one of the versions")
+            + f" this tool knows ({', '.join(found.known)}); reading it as {found.known[-1]}"
         )
     if "data" not in doc or doc["data"] is None:
         raise ConfigError("a value is required: the config itself", file=path, path="$.data")
@@ -364,8 +384,11 @@ def load_document(
     return parse(text, path)
 
 
-def _load(kind: Kind, path: str, variables: Mapping[str, str], max_size: int) -> Any:
-    doc = load_document(path, variables, max_size=max_size)
+def _load(
+    kind: Kind, path: str, variables: Mapping[str, str], max_size: int, text: str | None = None
+) -> Any:
+    raw = read_text(path, max_size) if text is None else text
+    doc = parse(render(raw, path, variables, max_output=max_size), path)
     notes: list[str] = []
     try:
         uri, found = _schema_kind(doc, path, kind, notes)
@@ -396,10 +419,15 @@ def load_cluster(
 
 
 def load_playbook(
-    path: str, variables: Mapping[str, str], *, max_size: int = DEFAULT_MAX_SIZE
+    path: str,
+    variables: Mapping[str, str],
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    text: str | None = None,
 ) -> Playbook:
-    """Load and validate a playbook (Snowplow's format or this project's)."""
-    book: Playbook = _load("playbook", path, variables, max_size)
+    """Load and validate a playbook (Snowplow's format or this project's); ``text``:
+    the file's text, read already."""
+    book: Playbook = _load("playbook", path, variables, max_size, text)
     SECRETS.add(book.credentials.secret_access_key)
     SECRETS.add(book.credentials.access_key_id)
     return book

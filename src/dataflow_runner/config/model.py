@@ -197,6 +197,21 @@ else:
     Retries = RetryPolicy | RetryCount
 
 
+Poke = Annotated[float, Meta(ge=1, le=DAY, extra={"max": "a day"})]
+
+
+class WaitForInputs(Model, frozen=True, kw_only=True):
+    """A sensor: wait for a step's external inputs to appear (checked together, on
+    the engine's timer, every ``poke_seconds``, backing off), up to ``timeout_seconds``.
+
+    >>> WaitForInputs().timeout_seconds, WaitForInputs().poke_seconds
+    (86400.0, 60.0)
+    """
+
+    timeout_seconds: Timeout = float(DAY)
+    poke_seconds: Poke = 60.0
+
+
 class Step(Model, frozen=True, kw_only=True):
     """One unit of work. Which fields apply depends on ``type``.
 
@@ -230,6 +245,17 @@ class Step(Model, frozen=True, kw_only=True):
     conf: dict[Text, Text] = {}
     py_files: tuple[Text, ...] = ()
     packages: tuple[Text, ...] = ()
+    # Data (schema 1-1-0): what the step reads and writes (local paths, hdfs://,
+    # s3://, s3a://, s3n://; a path ending in "/" is a directory). A step whose
+    # outputs all exist is skipped; one reading another's output depends on it.
+    inputs: tuple[Text, ...] = ()
+    outputs: tuple[Text, ...] = ()
+    #: A directory output counts as there when it holds ``_SUCCESS`` (as Spark and
+    #: Hadoop write it); False: when it holds anything.
+    success_marker: bool = True
+    #: The same step of the previous partition must be complete first.
+    depends_on_past: bool = False
+    wait_for_inputs: WaitForInputs | None = None
 
     def __post_init__(self) -> None:
         retries: Any = self.retries
@@ -242,6 +268,62 @@ class Step(Model, frozen=True, kw_only=True):
         return self.depends_on + self.after
 
 
+PartitionUnit = Literal["hour", "day", "week", "month"]
+
+
+class Partitions(Model, frozen=True, kw_only=True):
+    """A partitioned playbook (schema 1-1-0): each run is for one partition (or a
+    range), whose start is the template variable ``.partition`` (RFC 3339), with
+    ``.date`` (``2006-01-02``) and ``.hour`` (``15``).
+
+    >>> Partitions(every="day", start="2026-11-01").timezone
+    'UTC'
+    """
+
+    every: PartitionUnit
+    start: Annotated[
+        str,
+        Meta(
+            pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?(Z|[+-]\d{2}:?\d{2})?$(?!\n)",
+            extra={"expected": "a date or a time such as 2026-11-01 or 2026-11-01T00:00Z"},
+        ),
+    ]
+    timezone: Annotated[
+        str,
+        Meta(
+            pattern=r"^[A-Za-z0-9_+/-]{1,64}$(?!\n)",
+            extra={"expected": "an IANA time zone name such as UTC or Europe/Paris"},
+        ),
+    ] = "UTC"
+
+
+ParamType = Literal["string", "int", "date", "datetime"]
+ParamName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$(?!\n)",
+        extra={"expected": "a name of letters, digits and _ (a template variable)"},
+    ),
+]
+
+
+class Param(Model, frozen=True, kw_only=True):
+    """A typed parameter (schema 1-1-0), set with ``--vars``; without a default it is
+    required.
+
+    >>> Param(type="int", default=3).required
+    False
+    """
+
+    type: ParamType = "string"
+    default: str | int | None = None
+    description: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
 class PlaybookData(Model, frozen=True, kw_only=True):
     """The ``data`` of this project's playbook (``iglu:dev.dataflowrunner/Playbook/...``)."""
 
@@ -252,6 +334,9 @@ class PlaybookData(Model, frozen=True, kw_only=True):
     concurrency: Concurrency | None = None
     steps: tuple[Step, ...] = ()
     tags: tuple[Tag, ...] = ()
+    # Schema 1-1-0.
+    partitions: Partitions | None = None
+    params: dict[ParamName, Param] = {}
 
 
 class Playbook(PlaybookData, frozen=True, kw_only=True):

@@ -28,20 +28,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.config.redact import redact_tree
-from dataflow_runner.engine import lifecycle
+from dataflow_runner.engine import lifecycle, prepare
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Event, Listener, RunOutcome
 from dataflow_runner.engine.handle import RunHandle
-from dataflow_runner.engine.recorder import step_records
+from dataflow_runner.engine.recorder import document, run_record, step_records, this_host
 from dataflow_runner.engine.request import LockSpec, RunRequest
-from dataflow_runner.engine.run import (
-    RunJob,
-    document,
-    new_run_id,
-    record_cluster_state,
-    this_host,
-)
+from dataflow_runner.engine.run import RunJob, new_run_id, record_cluster_state
 from dataflow_runner.errors import (
     ConfigError,
     ConfigErrors,
@@ -57,12 +50,13 @@ from dataflow_runner.store.records import (
     ClusterState,
     RunKind,
     RunRecord,
-    RunState,
     StepRecord,
 )
 
 if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig, Playbook
+    from dataflow_runner.data.grid import Grid
+    from dataflow_runner.data.plan import Plan as DataPlan
     from dataflow_runner.locks import LockHold
     from dataflow_runner.store import Page, RunFilter, Store
 
@@ -116,6 +110,7 @@ class Engine:
         state_dir: Path | str | None = None,
         store: str | None = None,
         hosted: Mapping[str, Callable[[], Fabric]] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         from dataflow_runner.store import default_state_dir
 
@@ -123,6 +118,8 @@ class Engine:
         self.store_url = store or os.environ.get("DATAFLOW_RUNNER_STORE") or None
         self._store: Store | None = None
         self._hosted = dict(hosted or {})
+        #: What "now" is (which partitions have closed): injected by tests.
+        self.clock = clock
         self._handles: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
 
@@ -158,7 +155,7 @@ class Engine:
 
     def plan(self, request: RunRequest) -> Plan:
         """What a run of ``request`` would send, without sending anything (a dry run)."""
-        book = request.playbook
+        book = _addressed(lambda: prepare.expanded(prepare.select(request, self.clock())), request)
         action: Callable[[], Plan]
         if request.cluster_id is not None:
             cluster_id = request.cluster_id
@@ -176,32 +173,40 @@ class Engine:
         """Start a run: everything is validated and the lock taken before the run is
         recorded; then a thread drives it. Errors found before are raised here."""
         emit = _Guarded(on_event)
-        book = request.playbook
         run_id = request.run_id or new_run_id()
         cluster_ref: ClusterRef | None = None
-        owns = True
+        if request.cluster_id is not None:
+            driver = registry.driver(registry.for_cluster_id(request.cluster_id).name)
+            address = (
+                None
+                if request.cluster_id in self._hosted
+                else driver.host(request.cluster_id, self.state_dir)
+            )
+            if address is not None:  # the cluster's host runs it (and plans it)
+                from dataflow_runner.engine.remote import submit_remote
+
+                hold = _take_lock(request.lock, run_id)
+                return submit_remote(address, replace(request, run_id=run_id), emit, hold)
+        selection = _addressed(lambda: prepare.select(request, self.clock()), request)
+        book = selection.book
         if request.cluster_id is not None:
             factory = self._hosted.get(request.cluster_id)
-            name = registry.for_cluster_id(request.cluster_id).name
-            driver = registry.driver(name)
-            if factory is None:
-                address = driver.host(request.cluster_id, self.state_dir)
-                if address is not None:
-                    from dataflow_runner.engine.remote import submit_remote
-
-                    hold = _take_lock(request.lock, run_id)
-                    return submit_remote(address, replace(request, run_id=run_id), emit, hold)
-                fabric = driver.open(None, book, self.options(request.poll_interval))
-            else:
-                fabric, owns = factory(), True
+            fabric = (
+                factory()
+                if factory is not None
+                else driver.open(None, book, self.options(request.poll_interval))
+            )
             cluster_ref = ClusterRef(request.cluster_id, fabric.name)
         else:
             assert request.cluster is not None
             driver = registry.driver(request.fabric or request.cluster.fabric)
             fabric = driver.open(request.cluster, book, self.options(request.poll_interval))
         try:
+            data = _addressed(lambda: prepare.plan(selection, fabric.exists, request), request)
+            if data is not None:
+                book = data.playbook
             _addressed(lambda: fabric.validate(request.cluster, book), request)
-            ordered = _ordered(fabric, book)
+            ordered = _ordered(fabric, book) and (data is None or data.trivial)
             if request.detach and not ordered:
                 raise FlagError(
                     f"--async needs a serial playbook on {fabric.label}: the steps of a DAG "
@@ -215,22 +220,21 @@ class Engine:
                     fabric.set_concurrency(cluster_ref, concurrency)
             hold = _take_lock(request.lock, run_id)
         except BaseException:
-            if owns:
-                fabric.close()
+            fabric.close()
             raise
         try:
-            self._record(request, run_id, fabric, concurrency)
+            self._record(request, run_id, fabric, concurrency, book, data)
         except BaseException:
             if hold is not None:
                 hold.release(success=False)
-            if owns:
-                fabric.close()
+            fabric.close()
             raise
         handle = RunHandle(run_id)
         job = RunJob(
             run_id=run_id,
             kind=request.kind,
             playbook=book,
+            plan=data,
             cluster=request.cluster,
             fabric=fabric,
             concurrency=concurrency,
@@ -238,7 +242,6 @@ class Engine:
             token=handle.token,
             emit=emit,
             poll_interval=_poll_interval(fabric, request.poll_interval),
-            owns_fabric=owns,
             cluster_ref=cluster_ref,
             detach=request.detach,
             log_failed_steps=request.log_failed_steps,
@@ -249,6 +252,28 @@ class Engine:
         )
         self._launch(handle, job)
         return handle
+
+    def preview(self, request: RunRequest) -> Grid:
+        """What a run of ``request`` would do of each step of each partition (``done``,
+        ``run``, ``wait``, ``fail``), from the data; nothing is run or recorded."""
+        from dataflow_runner.data import grid
+
+        return grid.dry_run(_addressed(lambda: prepare.look(self, request), request))
+
+    def partition_states(self, request: RunRequest) -> Grid:
+        """The state of each step of each partition of ``request``'s window, from
+        the data and the history: ``done``, ``missing``, ``failed`` (last time),
+        ``running``."""
+        from dataflow_runner.data import grid
+
+        found = _addressed(lambda: prepare.look(self, replace(request, force=False)), request)
+        keys = [p.utc for p in found.partitions]
+        history = (
+            self.store.reader.partition_history(found.playbook.name, min(keys), max(keys))
+            if keys
+            else []
+        )
+        return grid.state(found, history)
 
     def run(self, request: RunRequest, *, on_event: Listener | None = None) -> RunOutcome:
         """:meth:`submit`, then wait for the outcome."""
@@ -339,41 +364,17 @@ class Engine:
 
         handle._start(job, forget)
 
-    def _record(self, request: RunRequest, run_id: str, fabric: Fabric, level: int) -> None:
-        now = time.time()
-        pid, host = this_host()
-        book = request.playbook
-        lock = request.lock
-        options: dict[str, Any] = {"concurrency": level, "fabric": fabric.name}
-        if lock is not None:
-            options.update(
-                lock=lock.name, soft_lock=lock.soft, consul=lock.consul, lock_backend=lock.backend
-            )
-        if request.detach:
-            options["async"] = True
-        run = RunRecord(
-            id=run_id,
-            kind=request.kind,
-            playbook=book.name,
-            fabric=fabric.name,
-            state=RunState.RUNNING,
-            created_at=now,
-            started_at=now,
-            heartbeat_at=now,
-            playbook_path=os.path.abspath(request.playbook_path) if request.playbook_path else "",
-            cluster_name=request.cluster.name if request.cluster else request.cluster_id or "",
-            cluster_config_path=(
-                os.path.abspath(request.cluster_path) if request.cluster_path else ""
-            ),
-            cluster_id=request.cluster_id,
-            pid=pid,
-            host=host,
-            variables=redact_tree(dict(request.variables)),
-            playbook_doc=document(book),
-            cluster_doc=document(request.cluster),
-            options=options,
-        )
-        self.store.writer.create_run(run, step_records(run_id, book.steps))
+    def _record(
+        self,
+        request: RunRequest,
+        run_id: str,
+        fabric: Fabric,
+        level: int,
+        book: Playbook,
+        data: DataPlan | None,
+    ) -> None:
+        run = run_record(request, run_id, fabric.name, level, book, data)
+        self.store.writer.create_run(run, step_records(run_id, book.steps, data))
 
     # --- clusters -------------------------------------------------------------------
 

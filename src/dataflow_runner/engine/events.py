@@ -81,6 +81,8 @@ class RunOutcome:
     cluster_id: str | None = None
     fabric_label: str = ""
     reason: str | None = None
+    #: Steps not run because their outputs exist (a data-aware run).
+    skipped: int = 0
 
     @property
     def unsuccessful(self) -> int:

@@ -33,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from dataflow_runner import hostwire
-from dataflow_runner.config.model import ClusterConfig, Playbook, from_doc
+from dataflow_runner.config.model import ClusterConfig, from_doc
 from dataflow_runner.engine.api import Engine
 from dataflow_runner.engine.events import Event, LogLine, RunFinished, event_to_json
 from dataflow_runner.engine.handle import RunHandle
-from dataflow_runner.engine.remote import error_doc
-from dataflow_runner.engine.request import RunRequest
+from dataflow_runner.engine.remote import error_doc, request_from_doc
 from dataflow_runner.engine.run import new_run_id
 from dataflow_runner.errors import DataflowRunnerError
 from dataflow_runner.fabrics import registry
@@ -163,16 +162,10 @@ class Host:
             self.logs.queues.setdefault(run_id, []).append(events)
         try:
             handle = self.engine.submit(
-                RunRequest(
-                    playbook=from_doc(Playbook, doc["playbook"]),
-                    cluster_id=self.cluster_id,
-                    variables=doc.get("variables") or {},
-                    playbook_path=doc.get("playbook_path") or "",
-                    log_failed_steps=bool(doc.get("log_failed_steps")),
-                    run_id=run_id,
-                ),
+                request_from_doc(doc, self.cluster_id, run_id),
                 on_event=lambda event: _put(events, event),
             )
+            steps = len(self.engine.steps(run_id))
         except DataflowRunnerError as exc:
             self._forget(run_id, events)
             self._send(wfile, {"ok": False, "error": error_doc(exc)})
@@ -181,7 +174,7 @@ class Host:
             target=self._watch, args=(handle,), name=f"watch {run_id}", daemon=True
         ).start()
         self.refresh()
-        answer = {"ok": True, "run_id": run_id, "label": self.label}
+        answer = {"ok": True, "run_id": run_id, "label": self.label, "steps": steps}
         if not self._send(wfile, answer) or not request.get("follow"):
             self._forget(run_id, events)
             return

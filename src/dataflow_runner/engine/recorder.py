@@ -4,30 +4,112 @@ front ends see."""
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.config.model import Step
+from dataflow_runner.config.model import ClusterConfig, Playbook, Step, to_doc
+from dataflow_runner.config.redact import redact_tree
 from dataflow_runner.engine.events import StepChanged
 from dataflow_runner.engine.scheduler import EventKind, Task, TaskEvent
-from dataflow_runner.store.records import AttemptRecord, StepRecord, StepState
+from dataflow_runner.store.records import AttemptRecord, RunRecord, RunState, StepRecord, StepState
 from dataflow_runner.store.writer import StoreWriter
 
+if TYPE_CHECKING:
+    from dataflow_runner.data.plan import Plan as DataPlan
+    from dataflow_runner.engine.request import RunRequest
 
-def step_records(run_id: str, steps: Sequence[Step]) -> list[StepRecord]:
-    """The steps of a new run, all PENDING."""
-    return [
-        StepRecord(
-            run_id=run_id,
-            step_id=s.id,
-            position=i,
-            name=s.name,
-            type=s.type.value,
-            state=StepState.PENDING,
-            action_on_failure=s.action_on_failure,
-            depends_on=tuple(s.upstream),
+
+def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
+    """A config as stored: JSON-able, with anything secret masked."""
+    if model is None:
+        return {}
+    redacted: dict[str, Any] = redact_tree(to_doc(model, exclude_defaults=True))
+    return redacted
+
+
+def this_host() -> tuple[int, str]:
+    """The runner's pid and host name, as a run records them."""
+    return os.getpid(), socket.gethostname()
+
+
+def run_record(
+    request: RunRequest,
+    run_id: str,
+    fabric: str,
+    level: int,
+    book: Playbook,
+    data: DataPlan | None,
+) -> RunRecord:
+    """A new run as the store keeps it: what it runs, where, for which partitions,
+    with what options (to resume it), anything secret masked."""
+    now = time.time()
+    pid, host = this_host()
+    lock = request.lock
+    options: dict[str, Any] = {"concurrency": level, "fabric": fabric}
+    if request.concurrency is not None:
+        options["concurrency_set"] = request.concurrency
+    keys = [p.utc for p in data.partitions] if data is not None else []
+    if data is not None and data.partitions:
+        options["partitions"] = [p.key for p in data.partitions]
+    if request.force or request.force_steps:
+        options.update(force=request.force, force_steps=list(request.force_steps))
+    if lock is not None:
+        options.update(
+            lock=lock.name, soft_lock=lock.soft, consul=lock.consul, lock_backend=lock.backend
         )
-        for i, s in enumerate(steps)
-    ]
+    if request.detach:
+        options["async"] = True
+    return RunRecord(
+        id=run_id,
+        kind=request.kind,
+        playbook=book.name,
+        fabric=fabric,
+        state=RunState.RUNNING,
+        created_at=now,
+        started_at=now,
+        heartbeat_at=now,
+        playbook_path=os.path.abspath(request.playbook_path) if request.playbook_path else "",
+        cluster_name=request.cluster.name if request.cluster else request.cluster_id or "",
+        cluster_config_path=(os.path.abspath(request.cluster_path) if request.cluster_path else ""),
+        cluster_id=request.cluster_id,
+        pid=pid,
+        host=host,
+        variables=redact_tree(dict(request.variables)),
+        playbook_doc=document(book),
+        cluster_doc=document(request.cluster),
+        options=options,
+        partition_first=min(keys) if keys else None,
+        partition_last=max(keys) if keys else None,
+    )
+
+
+def step_records(
+    run_id: str, steps: Sequence[Step], plan: DataPlan | None = None
+) -> list[StepRecord]:
+    """The steps of a new run: PENDING, or as a data-aware run's plan settled them
+    (SKIPPED, FAILED) with why, each with its partition."""
+    settled = plan.settled if plan is not None else {}
+    out = []
+    for i, s in enumerate(steps):
+        state, reason = settled.get(s.id, (StepState.PENDING, None))
+        out.append(
+            StepRecord(
+                run_id=run_id,
+                step_id=s.id,
+                position=i,
+                name=s.name,
+                type=s.type.value,
+                state=state,
+                action_on_failure=s.action_on_failure,
+                depends_on=tuple(s.upstream),
+                reason=reason,
+                partition=plan.partition_key(s.id) if plan is not None else None,
+            )
+        )
+    return out
 
 
 def step_changed(event: TaskEvent) -> StepChanged:

@@ -6,6 +6,7 @@ engine that submitted it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -40,15 +41,65 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 
 
 def request_doc(request: RunRequest) -> dict[str, Any]:
-    """What the host needs of a request: the playbook as rendered and validated here."""
-    return {
-        "playbook": to_doc(request.playbook, exclude_defaults=True),
+    """What the host needs of a request: the playbook as rendered and validated here
+    or, for a partitioned one, its source (the host renders each partition, and
+    looks at the data as the cluster's steps see it)."""
+    doc: dict[str, Any] = {
         "cluster_id": request.cluster_id,
         "variables": dict(request.variables),
         "playbook_path": request.playbook_path,
         "run_id": request.run_id,
         "log_failed_steps": request.log_failed_steps,
+        "force": request.force,
+        "force_steps": list(request.force_steps),
+        "concurrency": request.concurrency,
     }
+    if request.playbook is not None:
+        doc["playbook"] = to_doc(request.playbook, exclude_defaults=True)
+    source = request.source
+    if source is not None:
+        doc["source"] = {
+            "path": source.path,
+            "variables": source.given,
+            "text": source.text,
+            "max_size": source.max_size,
+        }
+    if request.window is not None:
+        doc["window"] = dataclasses.asdict(request.window)
+    return doc
+
+
+def request_from_doc(doc: dict[str, Any], cluster_id: str, run_id: str) -> RunRequest:
+    """The request :func:`request_doc` sent, on the cluster ``cluster_id``."""
+    from dataflow_runner.config.model import Playbook, from_doc
+    from dataflow_runner.config.source import PlaybookSource
+    from dataflow_runner.data.partitions import Window
+    from dataflow_runner.engine.request import RunRequest
+
+    source = doc.get("source")
+    window = doc.get("window")
+    return RunRequest(
+        playbook=from_doc(Playbook, doc["playbook"]) if doc.get("playbook") else None,
+        cluster_id=cluster_id,
+        variables=doc.get("variables") or {},
+        playbook_path=doc.get("playbook_path") or "",
+        log_failed_steps=bool(doc.get("log_failed_steps")),
+        run_id=run_id,
+        source=(
+            PlaybookSource(
+                source["path"],
+                source["variables"],
+                max_size=source["max_size"],
+                text=source["text"],
+            )
+            if source
+            else None
+        ),
+        window=Window(**window) if window else None,
+        force=bool(doc.get("force")),
+        force_steps=tuple(doc.get("force_steps") or ()),
+        concurrency=doc.get("concurrency"),
+    )
 
 
 def error_doc(exc: DataflowRunnerError) -> dict[str, Any]:
@@ -102,9 +153,10 @@ def submit_remote(
         raise
     run_id = str(answer["run_id"])
     cluster_id = request.cluster_id or ""
+    steps = int(answer.get("steps") or 0)
     log.info(
         "Successfully added %d steps to the %s cluster with jobflow id '%s'...",
-        len(request.playbook.steps),
+        steps,
         answer.get("label", ""),
         cluster_id,
     )
@@ -116,7 +168,7 @@ def submit_remote(
             run_id,
             RunKind.ATTACHED,
             RunState.SUBMITTED,
-            len(request.playbook.steps),
+            steps,
             0,
             0,
             0,

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dataflow_runner.config.model import ClusterConfig, Playbook
+from dataflow_runner.config.source import PlaybookSource
+from dataflow_runner.data.partitions import Window
 from dataflow_runner.errors import FlagError
 from dataflow_runner.store.records import RunKind
 
@@ -36,9 +38,15 @@ class RunRequest:
     overrides the cluster config's. ``detach``: leave the steps to the cluster
     once submitted (the Go tool's ``--async``). Paths and variables are kept
     with the run, so that ``resume`` can load the same files again.
+
+    The playbook is ``playbook``, or ``source`` (its file, rendered with its
+    variables): a partitioned playbook needs its source, rendered again for each
+    partition of ``window`` (default: the latest closed partition). A step whose
+    outputs all exist is skipped, unless ``force`` or it is in ``force_steps``
+    (or downstream of one). ``concurrency`` overrides the playbook's.
     """
 
-    playbook: Playbook
+    playbook: Playbook | None = None
     cluster: ClusterConfig | None = None
     cluster_id: str | None = None
     fabric: str | None = None
@@ -57,8 +65,17 @@ class RunRequest:
     retry_timeout: float = 900.0
     #: The run's id (None: a new one is made).
     run_id: str | None = None
+    source: PlaybookSource | None = None
+    window: Window | None = None
+    force: bool = False
+    force_steps: tuple[str, ...] = ()
+    concurrency: int | None = None
 
     def __post_init__(self) -> None:
+        if self.playbook is None and self.source is None:
+            raise FlagError("a run needs a playbook (or its source)")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise FlagError(f"--concurrency must be at least 1, got {self.concurrency}")
         if (self.cluster is None) == (self.cluster_id is None):
             raise FlagError("a run needs either a cluster config or a cluster id, not both")
         if self.detach and self.lock is not None:

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
-from dataflow_runner.config.loading import load_cluster, load_playbook
+from dataflow_runner.config.loading import load_cluster
+from dataflow_runner.data.plan import waits_of
 from dataflow_runner.engine.recorder import Recorder
 from dataflow_runner.engine.run import Restore
 from dataflow_runner.engine.scheduler import Scheduler
@@ -138,12 +139,13 @@ def _load(
     run: RunRecord, variables: Mapping[str, str], max_size: int
 ) -> tuple[Playbook, ClusterConfig | None]:
     """The run's playbook and cluster config, from the files it ran, every problem
-    reported at once."""
+    reported at once. A data-aware run's playbook is every step it had: each of its
+    partitions' (rendered again), with the dependencies their data make."""
     errors: list[ConfigError] = []
     book: Playbook | None = None
     config: ClusterConfig | None = None
     try:
-        book = load_playbook(run.playbook_path, variables, max_size=max_size)
+        book = _playbook(run, variables, max_size)
     except ConfigErrors as exc:
         errors.extend(exc.errors)
     except ConfigError as exc:
@@ -159,6 +161,36 @@ def _load(
         raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
     assert book is not None
     return book, config
+
+
+def _playbook(run: RunRecord, variables: Mapping[str, str], max_size: int) -> Playbook:
+    import msgspec
+
+    from dataflow_runner.config.source import PlaybookSource
+    from dataflow_runner.engine import prepare
+
+    source = PlaybookSource(run.playbook_path, variables, max_size=max_size)
+    partitions = source.head().partitions
+    if partitions is None:
+        selection = prepare.Selection(source.load())
+    else:
+        from dataflow_runner.data.partitions import Spec
+
+        spec = Spec.of(partitions)
+        keys = [str(k) for k in run.options.get("partitions") or ()]
+        if not keys:
+            raise DataflowRunnerError(f"run {run.id} did not record its partitions")
+        chosen = [spec.containing(spec.parse(k)) for k in keys]
+        selection = prepare.Selection(source.load(chosen[0]), spec, chosen, source.load)
+    level = run.options.get("concurrency_set")
+    if level is not None:
+        selection.book = msgspec.structs.replace(selection.book, concurrency=int(level))
+    return prepare.expanded(selection)
+
+
+def _groups(book: Playbook) -> dict[str, str]:
+    """The partition of each step of a run of several (its id's suffix)."""
+    return {s.id: s.id.split("@", 1)[1] for s in book.steps if "@" in s.id}
 
 
 def rebuild(
@@ -257,12 +289,17 @@ def rebuild(
             ref.attempt,
         )
     attached = [*followed, *adopted]
+    attached_ids = {r.step_id for r in attached}
 
     def restore(scheduler: Scheduler, recorder: Recorder, now: float) -> None:
         for ref in attached:
             recorder.attach(run.id, ref.step_id)
         for step_id in died:
             recorder.attach(run.id, step_id)
+        pending = [
+            s.id for s in book.steps if s.id not in finished and s.id not in attached_ids
+        ]
+        waits = waits_of(book.steps, [i for i in pending if i not in died])
         scheduler.restore(
             run.id,
             book.steps,
@@ -271,7 +308,14 @@ def rebuild(
             attached=attached,
             died=died,
             tried=tried,
+            held=list(waits),
+            groups=_groups(book),
         )
+        if waits:  # its sensors wait again, up to their timeouts from the run's start
+            from dataflow_runner.data.sensors import Sensors
+
+            started = run.started_at or run.created_at
+            scheduler.watchers.append(Sensors(scheduler, run.id, waits, fabric.exists, started))
         log.info(
             "Resuming run %s: %d steps done, %d followed, %d lost with the runner, %d to run",
             run.id,

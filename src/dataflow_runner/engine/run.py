@@ -11,22 +11,19 @@ steps of an attached run are cancelled, the lock follows the Go tool's rule.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.config.model import ClusterConfig, Playbook, to_doc
-from dataflow_runner.config.redact import redact_tree
+from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.engine import lifecycle
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Listener, RunFinished, RunOutcome, RunStarted
 from dataflow_runner.engine.loop import drive
-from dataflow_runner.engine.recorder import Recorder, step_changed
-from dataflow_runner.engine.scheduler import Scheduler, Task, TaskEvent
+from dataflow_runner.engine.recorder import Recorder, document, step_changed
+from dataflow_runner.engine.scheduler import EventKind, Scheduler, Task, TaskEvent
 from dataflow_runner.errors import FabricError
 from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus, Fabric, StepRef, Submission
 from dataflow_runner.store.records import (
@@ -38,6 +35,7 @@ from dataflow_runner.store.records import (
 )
 
 if TYPE_CHECKING:
+    from dataflow_runner.data.plan import Plan as DataPlan
     from dataflow_runner.locks import LockHold
     from dataflow_runner.store.writer import StoreWriter
 
@@ -61,19 +59,6 @@ def new_run_id(now: float | None = None) -> str:
     return f"r-{stamp}-{secrets.token_hex(3)}"
 
 
-def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
-    """A config as stored: JSON-able, with anything secret masked."""
-    if model is None:
-        return {}
-    redacted: dict[str, Any] = redact_tree(to_doc(model, exclude_defaults=True))
-    return redacted
-
-
-def this_host() -> tuple[int, str]:
-    """The runner's pid and host name, as a run records them."""
-    return os.getpid(), socket.gethostname()
-
-
 @dataclass
 class RunJob:
     """One run's execution (see the module's docstring)."""
@@ -95,6 +80,8 @@ class RunJob:
     #: A resumed run: finds (or launches) its cluster, and rebuilds its tasks.
     find_cluster: Callable[[], ClusterRef] | None = None
     restore: Restore | None = None
+    #: A data-aware run: the steps settled before it starts, and its sensors.
+    plan: DataPlan | None = None
     detach: bool = False
     log_failed_steps: bool = False
     lock: LockHold | None = None
@@ -159,10 +146,24 @@ class RunJob:
         scheduler = self._scheduler = Scheduler(
             fabric, cluster, concurrency=self.concurrency, on_event=on_event, ordered=self.ordered
         )
-        if self.restore is None:
-            scheduler.add(self.run_id, book.steps, time.time(), refs=refs)
+        if not self.detach:
+            self.emit(
+                RunStarted(
+                    self.run_id,
+                    book.name,
+                    fabric.name,
+                    cluster.id,
+                    len(book.steps),
+                    self.concurrency,
+                )
+            )
+        now = time.time()
+        if self.restore is not None:
+            self.restore(scheduler, recorder, cluster, now)
+        elif self.plan is None:
+            scheduler.add(self.run_id, book.steps, now, refs=refs)
         else:
-            self.restore(scheduler, recorder, cluster, time.time())
+            self._add_planned(scheduler, self.plan, now)
         if refs and self.kind is RunKind.ATTACHED:
             log.info(
                 "Successfully added %d steps to the %s cluster with jobflow id '%s'...",
@@ -178,11 +179,6 @@ class RunJob:
                 self.run_id,
             )
             return self._outcome(RunState.SUBMITTED, None)
-        self.emit(
-            RunStarted(
-                self.run_id, book.name, fabric.name, cluster.id, len(book.steps), self.concurrency
-            )
-        )
         watch = (
             lifecycle.StartupWatch(
                 fabric, cluster, scheduler, self.poll_interval, self._cluster_state
@@ -218,8 +214,33 @@ class RunJob:
         self.emit(RunFinished(outcome))
         return outcome
 
+    def _add_planned(self, scheduler: Scheduler, plan: DataPlan, now: float) -> None:
+        """A data-aware run's steps: the settled ones told (they were recorded so),
+        the waiting ones held by the run's sensors."""
+        settled = plan.settled
+        several = len(plan.partitions) > 1
+        tasks = scheduler.add(
+            self.run_id,
+            plan.playbook.steps,
+            now,
+            settled=settled,
+            held=list(plan.waiting),
+            groups={k: p.key for k, p in plan.partition_of.items() if p is not None}
+            if several
+            else None,
+        )
+        for task in tasks:
+            if task.id in settled:
+                self.emit(step_changed(TaskEvent(EventKind.FINISHED, task, now)))
+        if plan.waiting:
+            from dataflow_runner.data.sensors import Sensors
+
+            scheduler.watchers.append(
+                Sensors(scheduler, self.run_id, plan.waiting, self.fabric.exists, now)
+            )
+
     def _verdict(self, tasks: Sequence[Task]) -> tuple[RunState, str | None]:
-        completed = sum(1 for t in tasks if t.state is StepState.COMPLETED)
+        completed = sum(1 for t in tasks if t.state.done)
         if completed == len(tasks):
             return RunState.COMPLETED, None
         if self.token.requested:
@@ -238,6 +259,7 @@ class RunJob:
             completed=count[StepState.COMPLETED],
             failed=count[StepState.FAILED],
             cancelled=count[StepState.CANCELLED],
+            skipped=count[StepState.SKIPPED],
             cluster_id=self.cluster_ref.id if self.cluster_ref else None,
             fabric_label=self.fabric.label,
             reason=reason,

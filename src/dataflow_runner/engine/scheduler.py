@@ -13,11 +13,15 @@ Semantics (EMR's, extended to DAGs):
 * a failed attempt is retried (with backoff) before the step counts as FAILED;
   a timeout stops the attempt's whole process group and counts as a failure;
 * a FAILED step with CANCEL_AND_WAIT cancels every step not yet finished
-  (running ones are stopped); with CONTINUE only the steps that depend on it
-  are CANCELLED ("upstream step X failed") and independent branches go on;
+  (running ones are stopped) — of its partition, in a run of several; with
+  CONTINUE only the steps that depend on it are CANCELLED ("upstream step X
+  failed") and independent branches go on;
 * in *ordered* mode (a fabric that queues steps itself, like EMR, with a
   serial playbook) everything is submitted at once and the fabric enforces
-  order and actionOnFailure; the scheduler only follows.
+  order and actionOnFailure; the scheduler only follows;
+* a data-aware run settles some steps before it starts (SKIPPED: their outputs
+  exist, as good as COMPLETED downstream; FAILED: an input is missing) and
+  *holds* others until a watcher (the run's sensors) releases or fails them.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from __future__ import annotations
 import enum
 import heapq
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from dataflow_runner.config.model import Step
 from dataflow_runner.errors import FabricError, FabricUnavailable
@@ -66,6 +71,8 @@ class Task:
     cause: FailureCause | None = None
     upstream: tuple[Task, ...] = ()
     needs: tuple[Task, ...] = ()  # the dependsOn subset: must COMPLETE
+    #: The partition of a data-aware run: CANCEL_AND_WAIT cancels its group only.
+    group: str = ""
     downstream: list[Task] = field(default_factory=list)
 
     @property
@@ -99,6 +106,15 @@ class TaskEvent:
     delay: float = 0.0
 
 
+class Watcher(Protocol):
+    """Something the scheduler's timer drives besides its steps (a run's sensors):
+    called by :meth:`Scheduler.tick` once ``next_timer`` has come."""
+
+    def next_timer(self) -> float | None: ...
+
+    def __call__(self, now: float) -> None: ...
+
+
 class Scheduler:
     """Drives the tasks of one or more runs on one cluster of a fabric."""
 
@@ -126,6 +142,8 @@ class Scheduler:
         self._ready_heap: list[tuple[int, Task]] = []
         self._active: dict[tuple[str, str], Task] = {}  # with the fabric
         self._waiting: list[Task] = []  # failed attempt, retry later
+        self._held: set[Task] = set()  # not to start until released
+        self.watchers: list[Watcher] = []
         self.cancelling: str | None = None
 
     # --- building --------------------------------------------------------------
@@ -138,11 +156,25 @@ class Scheduler:
         refs: Sequence[StepRef] = (),
         *,
         submit: bool = True,
+        settled: Mapping[str, tuple[StepState, str]] | None = None,
+        held: Collection[str] = (),
+        groups: Mapping[str, str] | None = None,
     ) -> list[Task]:
         """Queue a run's steps. ``refs`` are attempts already with the fabric
         (a transient launch with steps attached). In ordered mode the steps are
-        submitted at once, unless ``submit`` is false (a resumed run)."""
-        new = [Task(run_id, s, len(self.tasks) + i) for i, s in enumerate(steps)]
+        submitted at once, unless ``submit`` is false (a resumed run).
+
+        ``settled`` steps are final before the run starts (recorded so by the
+        caller: no event is emitted for them; what they fail is cancelled);
+        ``held`` ones wait for :meth:`release` (or :meth:`fail`). ``groups``: the
+        partition of each step of a run of several, side by side: a failure with
+        CANCEL_AND_WAIT cancels what is left of its own partition (and, as ever,
+        whatever depends on it), not the independent partitions."""
+        groups = groups or {}
+        new = [
+            Task(run_id, s, len(self.tasks) + i, group=groups.get(s.id, ""))
+            for i, s in enumerate(steps)
+        ]
         by_id = {t.id: t for t in new}
         for t in new:
             t.upstream = tuple(by_id[u] for u in dict.fromkeys(t.step.upstream))
@@ -153,14 +185,28 @@ class Scheduler:
         self.tasks.extend(new)
         self._pending.update(dict.fromkeys(new))
         self._unfinished += len(new)
+        self._held.update(by_id[i] for i in held)
         for t in new:
             self._unmet[t] = len(t.upstream)
-            if not t.upstream:
-                heapq.heappush(self._ready_heap, (t.position, t))
+        if settled:
+            for step_id, (state, reason) in settled.items():
+                task = by_id[step_id]
+                task.state, task.reason = state, reason
+                self._unfinished -= 1
+                del self._pending[task]
+                self._held.discard(task)
+            for step_id, (state, _reason) in settled.items():
+                if not state.done:
+                    self._after_failure(by_id[step_id], now)
+            self._rebuild_ready()
+        else:
+            for t in new:
+                if not t.upstream:
+                    heapq.heappush(self._ready_heap, (t.position, t))
         if refs:
             self._adopt(refs, now)
         elif self.ordered and submit:
-            self._submit(list(new), now)
+            self._submit([t for t in new if t in self._pending], now)
         return new
 
     def restore(
@@ -173,6 +219,8 @@ class Scheduler:
         attached: Sequence[StepRef],
         died: Mapping[str, int],
         tried: Mapping[str, int],
+        held: Collection[str] = (),
+        groups: Mapping[str, str] | None = None,
     ) -> list[Task]:
         """Rebuild a run whose runner died, from what the store recorded.
 
@@ -182,7 +230,7 @@ class Scheduler:
         attempts, retried per the step's policy; ``tried`` steps wait for their
         next attempt.
         """
-        tasks = self.add(run_id, steps, now, submit=False)
+        tasks = self.add(run_id, steps, now, submit=False, held=held, groups=groups)
         by_id = {t.id: t for t in tasks}
         for step_id, attempts in tried.items():
             by_id[step_id].attempt = attempts
@@ -231,7 +279,11 @@ class Scheduler:
     # --- the two entry points of the loop ------------------------------------------
 
     def tick(self, now: float) -> None:
-        """Start what is ready; act on due retries and timeouts."""
+        """Start what is ready; act on due retries, timeouts and watchers."""
+        for watcher in self.watchers:
+            when = watcher.next_timer()
+            if when is not None and when <= now and not self.cancelling:
+                watcher(now)
         for task in list(self._active.values()):
             if task.deadline is not None and now >= task.deadline and not task.stop_reason:
                 task.timed_out = True
@@ -293,7 +345,28 @@ class Scheduler:
         ]
         if not self.cancelling:
             times += [t.retry_at for t in self._waiting if t.retry_at is not None]
+            times += [w for w in (x.next_timer() for x in self.watchers) if w is not None]
         return min(times) if times else None
+
+    # --- holding -----------------------------------------------------------------
+
+    def held(self, run_id: str) -> list[Task]:
+        """The run's tasks that wait to be released (not finished)."""
+        return [t for t in self._held if t.run_id == run_id and not t.state.finished]
+
+    def release(self, task: Task) -> None:
+        """A held task may start once its upstream steps allow."""
+        self._held.discard(task)
+        if task in self._pending and self._unmet[task] == 0:
+            heapq.heappush(self._ready_heap, (task.position, task))
+
+    def fail(self, task: Task, reason: str, now: float) -> None:
+        """A held task fails without having run (its input did not appear)."""
+        self._held.discard(task)
+        if task.state.finished or task.submitted:
+            return
+        self._finish(task, StepState.FAILED, now, reason=reason)
+        self._after_failure(task, now)
 
     def task(self, run_id: str, step_id: str) -> Task:
         return self._index[(run_id, step_id)]
@@ -328,14 +401,16 @@ class Scheduler:
         self._ready_heap = []
         for task in self._pending:
             self._unmet[task] = sum(1 for up in task.upstream if not up.state.finished)
-            if self._unmet[task] == 0:
+            if self._unmet[task] == 0 and task not in self._held:
                 heapq.heappush(self._ready_heap, (task.position, task))
 
     def _ready(self, task: Task) -> bool:
+        if task in self._held:
+            return False
         for up in task.upstream:
             if not up.state.finished:
                 return False
-        return all(up.state is StepState.COMPLETED for up in task.needs)
+        return all(up.state.done for up in task.needs)
 
     def _submit(self, batch: list[Task], now: float) -> None:
         subs = [Submission(t.run_id, t.step, t.attempt + 1) for t in batch]
@@ -423,7 +498,7 @@ class Scheduler:
         if failed.step.action_on_failure == "CANCEL_AND_WAIT":
             reason = f"cancelled because step '{failed.id}' failed"
             for task in self.tasks:
-                if task.state.finished:
+                if task.state.finished or task.group != failed.group:
                     continue
                 if task.submitted:
                     self._stop(task, reason)
@@ -451,7 +526,7 @@ class Scheduler:
         task.ended_at = at
         task.retry_at = None
         self._emit(EventKind.FINISHED, task, at, attempt_state=state)
-        if state is not StepState.COMPLETED:
+        if not state.done:
             why = (
                 f"upstream step '{task.id}' failed"
                 if state is StepState.FAILED

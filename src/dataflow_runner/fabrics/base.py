@@ -141,6 +141,19 @@ class TaggedCluster:
 
 
 @dataclass(frozen=True)
+class Target:
+    """Data a step reads or writes: a file, or a directory when ``uri`` ends with
+    ``/`` — there when it holds ``_SUCCESS`` (``marker``), else when it holds anything."""
+
+    uri: str
+    marker: bool = True
+
+    @property
+    def directory(self) -> bool:
+        return self.uri.endswith("/")
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a dry run prints: a log line, and the exact request as JSON."""
 
@@ -264,6 +277,10 @@ class Fabric(Protocol):
     ) -> tuple[str, dict[str, str]] | None:
         """A finished step's log files (where they are, and their text by name),
         or None while the fabric has not made them available yet."""
+
+    def exists(self, targets: Sequence[Target]) -> dict[str, bool | None]:
+        """Whether each target exists (by uri), checked in bulk (one listing per
+        common prefix where the store lists); None where it cannot be known."""
 
     def close(self) -> None: ...
 

@@ -117,6 +117,8 @@ LIST_RUNS = f"{_select('runs')}{{where}} ORDER BY created_at DESC, id DESC LIMIT
 RUN_FILTERS = {
     "state": "state = :state",
     "kind": "kind = :kind",
+    # A run covers a partition when its window meets [:part_lo, :part_hi).
+    "part_lo": "(partition_first < :part_hi AND partition_last >= :part_lo)",
     # Keyset pagination: the runs after a page's last (newest first).
     "after": "(created_at < :after_at OR (created_at = :after_at AND id < :after_id))",
     "playbook": "playbook = :playbook",
@@ -142,6 +144,12 @@ SELECT_ATTEMPTS = (
     "WHERE a.run_id = :run_id{step} ORDER BY s.position, a.attempt"
 )
 ATTEMPTS_OF_STEP = " AND a.step_id = :step_id"
+# The steps of a playbook's partitions, newest run first (the partitions grid).
+PARTITION_STEPS = (
+    f"{_select('steps', 's')} JOIN runs r ON r.id = s.run_id "
+    "WHERE r.playbook = :playbook AND s.partition >= :part_lo AND s.partition <= :part_hi "
+    "ORDER BY r.created_at DESC, r.id DESC, s.position"
+)
 # A retry keeps the step's first start time: COALESCE only fills it once.
 START_STEP = (
     "UPDATE steps SET state = :state, attempts = :attempt, fabric_ref = :fabric_ref, "

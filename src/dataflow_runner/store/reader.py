@@ -50,6 +50,9 @@ class RunFilter:
     playbook: str | None = None
     since: float | None = None  # created at or after
     until: float | None = None  # created before
+    #: Runs for a partition starting in ``[partition[0], partition[1])`` (UTC RFC
+    #: 3339 texts, as the runs record them).
+    partition: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,8 @@ class StoreReader:
             value = getattr(where, name)
             if value is not None:
                 params[name] = str(value) if name == "kind" else value
+        if where.partition is not None:
+            params["part_lo"], params["part_hi"] = where.partition
         if where.state is not None:
             # A dead run is stored RUNNING: read those, keep the dead ones.
             params["state"] = str(RunState.RUNNING if dead else where.state)
@@ -162,7 +167,7 @@ class StoreReader:
         cursor = after
         while True:
             page_params = dict(params)
-            conditions = [q.RUN_FILTERS[k] for k in page_params]
+            conditions = [q.RUN_FILTERS[k] for k in page_params if k != "part_hi"]
             if cursor is not None:
                 page_params["after_at"], page_params["after_id"] = _parse_cursor(cursor)
                 conditions.append(q.RUN_FILTERS["after"])
@@ -191,6 +196,25 @@ class StoreReader:
         """The run's steps in playbook order (empty for an unknown run)."""
         rows = self._backend.query(q.SELECT_STEPS, {"run_id": run_id})
         return [q.decode(StepRecord, r) for r in rows]
+
+    def partition_history(
+        self, playbook: str, first: str, last: str
+    ) -> list[tuple[StepRecord, RunState]]:
+        """The steps recorded for the partitions ``first`` to ``last`` (UTC RFC 3339,
+        both included) of the playbook named ``playbook``, the most recent run's
+        first, each with its run's state (``DEAD`` for a run whose runner is gone)."""
+        rows = self._backend.query(
+            q.PARTITION_STEPS, {"playbook": playbook, "part_lo": first, "part_hi": last}
+        )
+        runs: dict[str, RunState] = {}
+        out = []
+        for row in rows:
+            step = q.decode(StepRecord, row)
+            if step.run_id not in runs:
+                run = self.run(step.run_id)
+                runs[step.run_id] = run.state if run is not None else RunState.FAILED
+            out.append((step, runs[step.run_id]))
+        return out
 
     def attempts(self, run_id: str, step_id: str | None = None) -> list[AttemptRecord]:
         """The run's attempts (of one step if given), in step order then attempt number."""

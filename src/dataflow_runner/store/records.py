@@ -49,10 +49,22 @@ class StepState(enum.StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    #: Not run: its outputs exist (a data-aware run); as good as COMPLETED downstream.
+    SKIPPED = "SKIPPED"
 
     @property
     def finished(self) -> bool:
-        return self in (StepState.COMPLETED, StepState.FAILED, StepState.CANCELLED)
+        return self in _FINISHED_STEPS
+
+    @property
+    def done(self) -> bool:
+        """Whatever depends on it may run."""
+        return self in (StepState.COMPLETED, StepState.SKIPPED)
+
+
+_FINISHED_STEPS = frozenset(
+    {StepState.COMPLETED, StepState.FAILED, StepState.CANCELLED, StepState.SKIPPED}
+)
 
 
 class ClusterState(enum.StrEnum):
@@ -94,6 +106,7 @@ class RunRecord:
             ("ix_runs_created_at", ("created_at",)),
             ("ix_runs_state", ("state",)),
             ("ix_runs_playbook", ("playbook",)),
+            ("ix_runs_partition_first", ("partition_first",)),
         ),
     )
 
@@ -117,6 +130,10 @@ class RunRecord:
     playbook_doc: dict[str, Any] = field(default_factory=dict)  # rendered, redacted
     cluster_doc: dict[str, Any] = field(default_factory=dict)  # rendered, redacted
     options: dict[str, Any] = field(default_factory=dict)  # lock, async, concurrency ...
+    #: The first and last partitions of a partitioned playbook's run (their starts,
+    #: UTC RFC 3339: they sort as they read), None otherwise.
+    partition_first: str | None = None
+    partition_last: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +145,10 @@ class StepRecord:
         keys=("run_id", "step_id"),
         foreign_keys=((("run_id",), "runs", ("id",)),),
         # The primary key already finds a run's steps; this one also gives them in order.
-        indexes=(("ix_steps_run_position", ("run_id", "position")),),
+        indexes=(
+            ("ix_steps_run_position", ("run_id", "position")),
+            ("ix_steps_partition", ("partition",)),
+        ),
     )
 
     run_id: str
@@ -146,6 +166,8 @@ class StepRecord:
     reason: str | None = None
     cause: str | None = None  # probable cause of a failure, from the logs
     fabric_ref: dict[str, Any] = field(default_factory=dict)  # the last attempt's
+    #: The partition (its start, RFC 3339) of a partitioned playbook's step.
+    partition: str | None = None
 
 
 @dataclass(frozen=True)

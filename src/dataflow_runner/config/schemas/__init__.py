@@ -13,9 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.loading import CLUSTER_SCHEMA, PLAYBOOK_SCHEMA
+from dataflow_runner.config.loading import CLUSTER_SCHEMA, PLAYBOOK_SCHEMA, PLAYBOOK_SCHEMA_1_0_0
 
-FILES = {"cluster-config-1-0-0.json": CLUSTER_SCHEMA, "playbook-1-0-0.json": PLAYBOOK_SCHEMA}
+FILES = {
+    "cluster-config-1-0-0.json": CLUSTER_SCHEMA,
+    "playbook-1-0-0.json": PLAYBOOK_SCHEMA_1_0_0,
+    "playbook-1-1-0.json": PLAYBOOK_SCHEMA,
+}
 _REF = "#/$defs/{name}"
 
 
@@ -72,11 +76,23 @@ def build() -> dict[str, dict[str, Any]]:
             "$ref": _REF.format(name=kind.__name__),
             "description": f"The {name} fabric's settings (read when it runs on {name}).",
         }
+    from dataflow_runner.config.build import ADDED_IN_1_1_0, STEP_ADDED_IN_1_1_0
+
     book_defs = _components(PlaybookData)
     playbook = book_defs.pop(PlaybookData.__name__)
+    # 1-0-0: the same, without what 1-1-0 added.
+    old_defs = json.loads(json.dumps(book_defs))
+    old = json.loads(json.dumps(playbook))
+    for key in ADDED_IN_1_1_0:
+        old["properties"].pop(key, None)
+    for key in STEP_ADDED_IN_1_1_0:
+        old_defs["Step"]["properties"].pop(key, None)
+    for name in ("Partitions", "Param", "WaitForInputs"):
+        old_defs.pop(name, None)
     return {
         "cluster-config-1-0-0.json": _wrap(CLUSTER_SCHEMA, "Cluster config", cluster, defs),
-        "playbook-1-0-0.json": _wrap(PLAYBOOK_SCHEMA, "Playbook", playbook, book_defs),
+        "playbook-1-0-0.json": _wrap(PLAYBOOK_SCHEMA_1_0_0, "Playbook", old, old_defs),
+        "playbook-1-1-0.json": _wrap(PLAYBOOK_SCHEMA, "Playbook", playbook, book_defs),
     }
 
 

@@ -26,6 +26,7 @@ from dataflow_runner.fabrics.base import (
     StepRef,
     StepStatus,
     Submission,
+    Target,
 )
 from dataflow_runner.fabrics.emr import logs, requests
 from dataflow_runner.fabrics.emr.client import Ambiguous, call, clients, session
@@ -441,6 +442,45 @@ class EmrFabric:
         bucket, key = logs.prefix(uri, ref.id, step.fabric_id)
         files = logs.fetch(self.s3, uri, ref.id, step.fabric_id)
         return (f"s3://{bucket}/{key}", files) if files else None
+
+    def exists(self, targets: Sequence[Target]) -> dict[str, bool | None]:
+        """S3 outputs and inputs, in bulk: one ListObjectsV2 (paged) per parent
+        directory, whatever the number of files in it. The cluster's own HDFS cannot
+        be seen from here: None."""
+        out: dict[str, bool | None] = {}
+        listings: dict[tuple[str, str], set[str]] = {}
+        for target in targets:
+            if not target.uri.startswith("s3://"):
+                out[target.uri] = None
+                continue
+            bucket, _, key = target.uri[len("s3://") :].partition("/")
+            folder = key if target.directory else key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+            if (bucket, folder) not in listings:
+                listings[(bucket, folder)] = self._keys(bucket, folder)
+            keys = listings[(bucket, folder)]
+            if not target.directory:
+                out[target.uri] = key in keys
+            elif target.marker:
+                out[target.uri] = f"{key}_SUCCESS" in keys
+            else:
+                out[target.uri] = bool(keys)
+        return out
+
+    def _keys(self, bucket: str, prefix: str) -> set[str]:
+        keys: set[str] = set()
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            try:
+                page = self._call("ListObjectsV2", self.s3.list_objects_v2, **kwargs)
+            except FabricError as exc:
+                if "NoSuchBucket" in str(exc):
+                    return keys
+                raise
+            keys.update(str(o["Key"]) for o in page.get("Contents", []))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return keys
+            kwargs["ContinuationToken"] = token
 
     def close(self) -> None:
         pass

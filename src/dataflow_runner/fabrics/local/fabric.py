@@ -45,6 +45,7 @@ from dataflow_runner.fabrics.base import (
     StepRef,
     StepStatus,
     Submission,
+    Target,
 )
 from dataflow_runner.fabrics.local import cluster as local_cluster
 from dataflow_runner.fabrics.local import commands, processes
@@ -550,6 +551,28 @@ class LocalFabric:
             with contextlib.suppress(OSError):
                 out[name] = path.read_text(errors="replace")
         return location, out
+
+    def exists(self, targets: Sequence[Target]) -> dict[str, bool | None]:
+        """One ``stat`` (or one directory listing) per path, mapped as the steps
+        see it; None for a remote path no mapping covers."""
+        out: dict[str, bool | None] = {}
+        for target in targets:
+            mapped = self.settings.map(target.uri)
+            if self.settings.unmapped(mapped):
+                out[target.uri] = None
+                continue
+            path = Path(self.settings.work_dir, mapped)  # an absolute path stays itself
+            if not target.directory:
+                out[target.uri] = path.is_file()
+            elif target.marker:
+                out[target.uri] = (path / "_SUCCESS").is_file()
+            else:
+                try:
+                    with os.scandir(path) as entries:
+                        out[target.uri] = next(entries, None) is not None
+                except OSError:
+                    out[target.uri] = False
+        return out
 
     def close(self) -> None:
         """Stop whatever still runs (a run left by an error) and end the supervisors."""

@@ -1,0 +1,133 @@
+"""A playbook file as something to render again and again: once per partition of a
+partitioned playbook, with its typed parameters checked and defaulted.
+
+A playbook declares its partitions and parameters in the same file whose
+templates use them, so its head is read first with the variables it does not know
+yet rendered as Go renders a missing key by default; then each partition's
+playbook is rendered with the real values.
+
+>>> source = PlaybookSource("hourly.yaml", {"bucket": "b"})  # doctest: +SKIP
+>>> source.load(partition)  # the playbook of one partition  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
+from dataflow_runner.config.loading import load_playbook, parse, read_text, render
+from dataflow_runner.config.model import Param, Partitions, Playbook
+from dataflow_runner.config.params import check
+from dataflow_runner.config.validation import raise_all, validate
+from dataflow_runner.errors import FlagError
+
+if TYPE_CHECKING:
+    from dataflow_runner.data.partitions import Partition
+
+#: The template variables a partition sets.
+PARTITION_VARIABLES = ("partition", "date", "hour")
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class _Head(msgspec.Struct, rename="camel"):
+    """What is read of a playbook before its variables are known (the rest is
+    validated with the whole playbook)."""
+
+    partitions: Partitions | None = None
+    params: dict[str, Param] = {}
+
+
+@dataclass(frozen=True)
+class Head:
+    partitions: Partitions | None = None
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+
+class PlaybookSource:
+    """A playbook file (or the text of one), its ``--vars``, and its limits."""
+
+    def __init__(
+        self,
+        path: str,
+        variables: Mapping[str, str],
+        *,
+        max_size: int = DEFAULT_MAX_SIZE,
+        text: str | None = None,
+    ) -> None:
+        self.path = path
+        self.given = dict(variables)
+        self.max_size = max_size
+        self._text = text
+        self._head: Head | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = read_text(self.path, self.max_size)
+        return self._text
+
+    def head(self) -> Head:
+        """The playbook's partitions and parameters."""
+        if self._head is None:
+            self._head = self._read_head()
+        return self._head
+
+    def _read_head(self) -> Head:
+        if "partitions" not in self.text and "params" not in self.text:
+            return Head()  # most playbooks: nothing to read twice
+        rendered = render(
+            self.text, self.path, self.given, max_output=self.max_size, missing_key="default"
+        )
+        doc = parse(rendered, self.path)
+        data = doc.get("data") if isinstance(doc, dict) else None
+        if not isinstance(data, dict):
+            return Head()  # the whole load reports it
+        picked = {k: data[k] for k in ("partitions", "params") if k in data}
+        head, errors = validate(_Head, picked, file=self.path, root="$.data", closed=False)
+        raise_all(errors)
+        assert head is not None
+        return Head(head.partitions, head.params)
+
+    def variables(self, partition: Partition | None = None) -> dict[str, str]:
+        """The template variables: ``--vars``, the parameters' defaults (each value
+        checked against its type), and the partition's."""
+        head = self.head()
+        out = dict(self.given)
+        problems = []
+        for name, param in head.params.items():
+            if name in out:
+                problem = check(name, param, out[name])
+                if problem:
+                    problems.append(problem)
+            elif param.default is not None:
+                out[name] = str(param.default)
+            else:
+                problems.append(
+                    f"--vars: the playbook's parameter '{name}' ({param.type}) is required"
+                )
+        if problems:
+            raise FlagError(problems[0])
+        if partition is not None:
+            clash = sorted(set(PARTITION_VARIABLES) & set(self.given))
+            if clash:
+                raise FlagError(
+                    f"--vars cannot set {', '.join(clash)}: the partition sets "
+                    f"{'it' if len(clash) == 1 else 'them'}"
+                )
+            out.update(partition.variables())
+        return out
+
+    def load(self, partition: Partition | None = None) -> Playbook:
+        """The playbook (of one partition of a partitioned playbook)."""
+        return load_playbook(
+            self.path, self.variables(partition), max_size=self.max_size, text=self.text
+        )
+
+
+__all__ = ["Head", "PlaybookSource"]
