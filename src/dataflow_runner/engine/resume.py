@@ -296,9 +296,7 @@ def rebuild(
             recorder.attach(run.id, ref.step_id)
         for step_id in died:
             recorder.attach(run.id, step_id)
-        pending = [
-            s.id for s in book.steps if s.id not in finished and s.id not in attached_ids
-        ]
+        pending = [s.id for s in book.steps if s.id not in finished and s.id not in attached_ids]
         waits = waits_of(book.steps, [i for i in pending if i not in died])
         scheduler.restore(
             run.id,
