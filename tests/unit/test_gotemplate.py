@@ -835,6 +835,169 @@ def test_custom_functions() -> None:
     assert str(error_of('{{ base64 "x" }}', {}, funcs)) == 't.json:1: function "base64" not defined'
 
 
+# --- int parameters -------------------------------------------------------------------------
+
+
+def _repeat(text: str, count: int) -> str:
+    return text * count
+
+
+INT_DATA: dict[str, Any] = {"s": "x", "n": 2, "f": 2.0}
+
+INT_ARGS = [
+    # As in Go's evalInteger, a constant for an int parameter is any integer, a
+    # character, or a float constant with an integral value.
+    ('{{ rep "a" 3 }}', "aaa"),
+    ('{{ rep "a" 1.0 }}', "a"),
+    ('{{ rep "a" 1e1 }}', "a" * 10),
+    ('{{ rep "a" 0x1p1 }}', "aa"),
+    ('{{ rep "a" -0.0 }}', ""),
+    ("{{ rep \"a\" 'b' | len }}", "98"),
+    ('{{ rep "a" 0x2 }}', "aa"),
+    ('{{ 2 | rep "a" }}', "aa"),
+    ('{{ $n := 2 }}{{ rep "a" $n }}', "aa"),
+    ('{{ rep "a" (len "ab") }}', "aa"),
+    ('{{ rep "a" .n }}', "aa"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), INT_ARGS)
+def test_int_parameters(text: str, expected: str) -> None:
+    assert r(text, INT_DATA, {"rep": _repeat}) == expected
+
+
+INT_ARG_ERRORS = [
+    # text, line:column, <node>, message (as Go 1.19 prints them)
+    ('{{ rep "a" "x" }}', "1:11", '"x"', 'expected integer; found "x"'),
+    ('{{ rep "a" 1.5 }}', "1:11", "1.5", "expected integer; found 1.5"),
+    ('{{ rep "a" 1e19 }}', "1:11", "1e19", "expected integer; found 1e19"),
+    (
+        '{{ rep "a" 18446744073709551615 }}',
+        "1:11",
+        "18446744073709551615",
+        "expected integer; found 18446744073709551615",
+    ),
+    ('{{ rep "a" true }}', "1:11", "true", "expected integer; found true"),
+    ('{{ rep "a" nil }}', "1:11", "nil", "cannot assign nil to int"),
+    ('{{ rep "a" .s }}', "1:11", ".s", "wrong type for value; expected int; got string"),
+    ('{{ rep "a" .f }}', "1:11", ".f", "wrong type for value; expected int; got float64"),
+    ('{{ rep "a" (index . "q") }}', "1:20", '"q"', "invalid value; expected int"),
+    ('{{ "x" | rep "a" }}', "1:13", '"a"', "wrong type for value; expected int; got string"),
+    (
+        '{{ rep "a" . }}',
+        "1:11",
+        ".",
+        "wrong type for value; expected int; got map[string]interface {}",
+    ),
+    ('{{ rep "a" }}', "1:3", "rep", "wrong number of args for rep: want 2 got 1"),
+    ('{{ rep "a" 1 2 }}', "1:3", "rep", "wrong number of args for rep: want 2 got 3"),
+    ("{{ rep 1 1 }}", "1:7", "1", "expected string; found 1"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "node", "message"), INT_ARG_ERRORS)
+def test_int_parameter_errors(text: str, where: str, node: str, message: str) -> None:
+    err = error_of(text, INT_DATA, {"rep": _repeat})
+    assert str(err) == f't.json:{where}: executing "t.json" at <{node}>: {message}'
+
+
+# --- missingkey ------------------------------------------------------------------------------
+
+MISSING_KEY = [
+    # option, text, data, output (as Go 1.19 renders them)
+    (
+        "default",
+        "{{ .day }}/{{ .day.hour }}/{{ .a.b.c }}|{{ if .x }}y{{ else }}n{{ end }}"
+        "|{{ $v := .q }}{{ $v.z }}|{{ print .x }}|{{ .m.k }}",
+        {"m": {}},
+        "<no value>/<no value>/<no value>|n|<no value>|<nil>|<no value>",
+    ),
+    (
+        "default",
+        '{{ .x | printf "%v" }}|{{ eq .x "a" }}|{{ range .x }}r{{ else }}e{{ end }}'
+        "|{{ with .x }}w{{ end }}|{{ html .x }}",
+        {},
+        "<nil>|false|e||&lt;no value&gt;",
+    ),
+    ("default", '{{ printf "%s" .x }}', {}, "%!s(<nil>)"),
+    ("default", "{{ .a.b 1 }}", {}, "<no value>"),  # an invalid value has no fields to call
+    ("default", "{{ .present }}", {"present": "here"}, "here"),
+    ("invalid", "{{ .day }}|{{ .day.hour }}", {}, "<no value>|<no value>"),  # the same option
+    # zero: the zero value of the map's elements, a nil interface{}
+    (
+        "zero",
+        '{{ .x | printf "%v" }}|{{ eq .x "a" }}|{{ .m.y }}',
+        {"m": {}},
+        "<nil>|false|<no value>",
+    ),
+]
+
+
+@pytest.mark.parametrize(("option", "text", "data", "expected"), MISSING_KEY)
+def test_missing_key_options(option: Any, text: str, data: dict[str, Any], expected: str) -> None:
+    assert render(text, "t.json", data, funcs=FUNCS, missing_key=option) == expected
+
+
+MISSING_KEY_ERRORS = [
+    # option, text, data, line:column, <node>, message
+    (
+        "default",
+        "{{ .m.k.x }}",
+        {"m": {"k": None}},  # a nil value is not a missing key
+        "1:5",
+        ".m.k.x",
+        "nil pointer evaluating interface {}.x",
+    ),
+    (
+        "default",
+        "{{ len .x }}",
+        {},
+        "1:3",
+        "len .x",
+        "error calling len: reflect: call of reflect.Value.Type on zero Value",
+    ),
+    (
+        "default",
+        '{{ index .x "a" }}',
+        {},
+        "1:3",
+        'index .x "a"',
+        "error calling index: index of untyped nil",
+    ),
+    ("default", "{{ base64 .x }}", {}, "1:10", ".x", "invalid value; expected string"),
+    ("zero", "{{ .day.x }}", {}, "1:7", ".day.x", "nil pointer evaluating interface {}.x"),
+    (
+        "error",
+        "{{ .day }}",
+        {},
+        "1:3",
+        ".day",
+        'map has no entry for key "day" (pass it with --vars day,VALUE)',
+    ),
+]
+
+
+@pytest.mark.parametrize(("option", "text", "data", "where", "node", "message"), MISSING_KEY_ERRORS)
+def test_missing_key_option_errors(
+    option: Any, text: str, data: dict[str, Any], where: str, node: str, message: str
+) -> None:
+    with pytest.raises(TemplateError) as info:
+        render(text, "t.json", data, funcs=FUNCS, missing_key=option)
+    assert str(info.value) == f't.json:{where}: executing "t.json" at <{node}>: {message}'
+
+
+def test_missing_key_is_an_error_unless_told() -> None:
+    with pytest.raises(TemplateError, match='map has no entry for key "day"'):
+        render("{{ .day }}", "t", {})
+
+
+def test_an_unknown_missing_key_option_is_refused() -> None:
+    # Go panics on it; even a file without actions is refused, a mistake of the caller.
+    for text in ("{{ .x }}", "no actions"):
+        with pytest.raises(ValueError, match=r"^unrecognized option: missingkey=nope$"):
+            render(text, "t", {}, missing_key="nope")  # type: ignore[arg-type]
+
+
 # --- bounded resources --------------------------------------------------------------------------
 
 KIB = 1024  # a small limit, so that exceeding it is quick

@@ -55,7 +55,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dataflow_runner.config.limits import RAISE_IT, size_text
-from dataflow_runner.config.template.exec import BreakLoop, ContinueLoop, Exec, ExecFail
+from dataflow_runner.config.template.exec import (
+    MISSING_KEYS,
+    BreakLoop,
+    ContinueLoop,
+    Exec,
+    ExecFail,
+    MissingKey,
+)
 from dataflow_runner.config.template.fmt import OutputLimit
 from dataflow_runner.config.template.funcs import (
     DEFAULT_MAX_OUTPUT,
@@ -69,7 +76,7 @@ from dataflow_runner.config.template.parse import parse as parse_tree
 from dataflow_runner.config.template.strconv import quote
 from dataflow_runner.errors import TemplateError
 
-__all__ = ["DEFAULT_MAX_OUTPUT", "default_funcs", "render"]
+__all__ = ["DEFAULT_MAX_OUTPUT", "MissingKey", "default_funcs", "render"]
 
 
 def render(
@@ -79,6 +86,7 @@ def render(
     *,
     funcs: Mapping[str, Callable[..., Any]] | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
+    missing_key: MissingKey = "error",
 ) -> str:
     """Render ``text`` as Go's text/template does with ``missingkey=error``.
 
@@ -87,9 +95,18 @@ def render(
     The output may not exceed ``max_output`` characters, nor a file ``base64File``
     reads ``max_output`` bytes (when ``funcs`` is not given).
 
+    ``missing_key`` is Go's ``missingkey`` option: ``"error"`` (the Go tool's choice),
+    or ``"default"`` (Go's default, also named ``"invalid"``), where a missing key is
+    an invalid value that prints as ``<no value>``, so that a file can be read before
+    the variables it declares exist; ``"zero"`` is Go's third choice.
+
     >>> render('{{ if eq .env "prod" }}big{{ else }}small{{ end }}', "t", {"env": "dev"})
     'small'
+    >>> render("{{ .day }}/{{ .day.hour }}", "t", {}, missing_key="default")
+    '<no value>/<no value>'
     """
+    if missing_key not in MISSING_KEYS:  # Go panics on an unknown option
+        raise ValueError(f"unrecognized option: missingkey={missing_key}")
     if "{{" not in text:
         return text
     budget = Budget(max_output)
@@ -98,7 +115,7 @@ def render(
     table = function_table(funcs, budget)
     try:
         tree = parse_tree(text, name, table)
-        run = Exec(table, data, budget)
+        run = Exec(table, data, budget, missing_key)
         run.walk(data, tree)
         return "".join(run.out)
     except OutputLimit:

@@ -1,7 +1,8 @@
 """The executor of the template engine, after Go's ``text/template/exec.go``.
 
 :class:`Exec` walks the tree of :mod:`.parse` with Go's semantics: ``missingkey=error``
-(a missing map key is an error, with a hint to pass it with ``--vars``), Go's
+(a missing map key is an error, with a hint to pass it with ``--vars``) or
+``missingkey=default`` (it is Go's invalid value, printed ``<no value>``), Go's
 truth, the static types Go's messages mention (a value read from a map or a list is
 an ``interface {}``), arguments checked against the parameter types of
 :mod:`.funcs`, ``and``/``or`` evaluating only the arguments they need, and a
@@ -19,10 +20,11 @@ the caller gets Go's line, column and ``<node>``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from dataflow_runner.config.template.fmt import OutputLimit, go_type, value_string
 from dataflow_runner.config.template.funcs import (
+    INT_T,
     STRING_T,
     VALUE_T,
     Budget,
@@ -72,6 +74,14 @@ class ContinueLoop(Exception):
 
 
 _MISSING: Any = object()  # "no value piped in" (Go's missingVal)
+_NO_ENTRY: Any = object()  # a key missing under missingkey=default: Go's invalid value
+
+#: What a missing map key is, as Go's ``Option("missingkey=...")`` says: an error, or
+#: an invalid value ("default", or its other name "invalid") that prints as <no value>
+#: and reads on as nothing, or the map's zero value ("zero": for the vars map, a nil
+#: interface{}, which prints as <no value> too but cannot be read further).
+MissingKey = Literal["error", "default", "invalid", "zero"]
+MISSING_KEYS: tuple[MissingKey, ...] = ("error", "default", "invalid", "zero")
 
 
 def _printed(value: Any) -> str:
@@ -82,8 +92,11 @@ def _printed(value: Any) -> str:
 class Exec:
     """The state of one execution (Go's ``state``): variables, output, the node at work."""
 
-    def __init__(self, funcs: Mapping[str, Fn], data: Any, budget: Budget) -> None:
+    def __init__(
+        self, funcs: Mapping[str, Fn], data: Any, budget: Budget, missing_key: MissingKey = "error"
+    ) -> None:
         self.funcs = funcs
+        self.missing_key = missing_key
         self.budget = budget
         self.root = data
         self.node: Any = None  # the node being evaluated, for error messages
@@ -282,8 +295,13 @@ class Exec:
     ) -> Any:
         for name in ident[:-1]:
             receiver = self.field(name, None, _MISSING, receiver, iface)
-            iface = True
-        return self.field(ident[-1], args, final, receiver, iface)
+            # A value read from a map is an interface{}; Go's invalid value is not one,
+            # and the next field of it is again an invalid value, not an error.
+            iface = receiver is not _NO_ENTRY
+            if not iface:
+                receiver = None
+        value = self.field(ident[-1], args, final, receiver, iface)
+        return None if value is _NO_ENTRY else value
 
     def field(
         self, name: str, args: list[Any] | None, final: Any, receiver: Any, iface: bool
@@ -291,12 +309,18 @@ class Exec:
         if receiver is None:
             if iface:
                 raise self.fail(f"nil pointer evaluating interface {{}}.{name}")
+            if self.missing_key != "error":  # Go's invalid value: its fields are too
+                return _NO_ENTRY
             raise self.fail(f"nil data; no entry for key {quote(name)}")
         if isinstance(receiver, Mapping):
             if (args is not None and len(args) > 1) or final is not _MISSING:
                 raise self.fail(f"{name} is not a method but has arguments")
             if name in receiver:
                 return receiver[name]
+            if self.missing_key == "zero":
+                return None  # a nil interface{}: reading a field of it is an error
+            if self.missing_key != "error":
+                return _NO_ENTRY
             hint = f" (pass it with --vars {name},VALUE)" if receiver is self.root else ""
             raise self.fail(f"map has no entry for key {quote(name)}{hint}")
         raise self.fail(
@@ -371,7 +395,7 @@ class Exec:
         if t is Dot:
             return self.validate(dot, kind)
         if t is Nil:
-            if kind == STRING_T:
+            if kind in (STRING_T, INT_T):
                 raise self.fail(f"cannot assign nil to {kind}")
             return None
         if t is Field:
@@ -389,17 +413,35 @@ class Exec:
             if t is String:
                 return node.text
             raise self.fail(f"expected string; found {node_str(node)}")
+        if kind == INT_T:
+            return self.int_constant(node)
         if t is Number:
             return self.ideal(node)
         return node.value if t is Bool else node.text
 
+    def int_constant(self, node: Any) -> int:
+        """Go's ``evalInteger``: a constant for an int parameter. As in Go, a float
+        constant with an integral value (``1.0``, ``1e3``) is an integer too."""
+        if type(node) is Number:
+            value = node.value
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float) and value.is_integer() and -(2**63) <= value < 2**63:
+                return int(value)
+        raise self.fail(f"expected integer; found {node_str(node)}")
+
     def validate(self, value: Any, kind: str | None) -> Any:
-        if kind == STRING_T:
+        if kind in (STRING_T, INT_T):
             if value is None:
-                raise self.fail("invalid value; expected string")
-            if not isinstance(value, str):
-                raise self.fail(f"wrong type for value; expected string; got {go_type(value)}")
+                raise self.fail(f"invalid value; expected {kind}")
+            ok = isinstance(value, str) if kind == STRING_T else _is_int(value)
+            if not ok:
+                raise self.fail(f"wrong type for value; expected {kind}; got {go_type(value)}")
         return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _func_message(exc: Exception) -> str:

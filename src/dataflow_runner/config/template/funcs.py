@@ -46,6 +46,7 @@ from dataflow_runner.config.template.gotime import format_go_time, from_epoch, p
 DEFAULT_MAX_OUTPUT = DEFAULT_MAX_SIZE
 
 STRING_T = "string"  # a Go string parameter
+INT_T = "int"  # a Go int parameter
 ANY_T = "interface {}"  # an interface{} parameter
 VALUE_T = "reflect.Value"  # a reflect.Value parameter (Go's builtins)
 
@@ -290,7 +291,7 @@ def _formatting_builtins(budget: Budget) -> dict[str, Fn]:
 
 def _signature(fn: Callable[..., Any]) -> tuple[tuple[str, ...], str | None]:
     """Go parameter types for a Python function: ``str`` annotations are Go strings,
-    anything else interface{}; ``*args`` is variadic."""
+    ``int`` ones Go ints, anything else interface{}; ``*args`` is variadic."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -298,12 +299,22 @@ def _signature(fn: Callable[..., Any]) -> tuple[tuple[str, ...], str | None]:
     params: list[str] = []
     variadic = None
     for p in sig.parameters.values():
-        kind = STRING_T if p.annotation in (str, "str") else ANY_T
+        kind = _go_type_of(p.annotation)
         if p.kind == p.VAR_POSITIONAL:
             variadic = kind
         elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
             params.append(kind)
     return tuple(params), variadic
+
+
+def _go_type_of(annotation: Any) -> str:
+    # A string where ``from __future__ import annotations`` is in force; compared, not
+    # hashed, as an annotation may be anything.
+    if annotation in (str, "str"):
+        return STRING_T
+    if annotation in (int, "int"):
+        return INT_T
+    return ANY_T
 
 
 def function_table(funcs: Mapping[str, Callable[..., Any]], budget: Budget) -> dict[str, Fn]:
