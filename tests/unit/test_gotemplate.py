@@ -796,11 +796,15 @@ def test_base64_is_standard_base64_with_padding(text: str) -> None:
     assert r("{{ base64 .v }}", {"v": text}) == base64.b64encode(text.encode()).decode()
 
 
-def test_the_five_functions_and_nothing_else() -> None:
+def test_the_go_tools_five_functions_and_four_for_time_and_nothing_else() -> None:
     assert sorted(default_funcs()) == [
+        "addDate",
+        "addDuration",
         "base64",
         "base64File",
+        "formatTime",
         "nowWithFormat",
+        "parseTime",
         "systemEnv",
         "timeWithFormat",
     ]
