@@ -810,6 +810,30 @@ def test_the_go_tools_five_functions_and_four_for_time_and_nothing_else() -> Non
     ]
 
 
+def _readme_template_rows() -> list[str]:
+    """The rows of README's ``### Templates`` table."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### Templates\n", 1)[1].split("\n#", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| `")]
+
+
+def test_the_readme_documents_every_function() -> None:
+    names = set()
+    for row in _readme_template_rows():
+        # `base64 "text"`, `base64File "path"` or `addDate "2026-11-20" 0 0 -1` → `RESULT`
+        calls = row.split(" | ")[0].split(" → ")[0]
+        names.update(code.split()[0] for code in calls.split("`")[1::2])
+    assert names == set(default_funcs())
+
+
+def test_the_readme_examples_give_the_results_shown() -> None:
+    examples = [row.split(" | ")[0].split(" → ") for row in _readme_template_rows()]
+    examples = [example for example in examples if len(example) == 2]
+    assert len(examples) == 4
+    for call, result in examples:
+        assert render("{{ " + call.strip("| `") + " }}", "t", {}) == result.strip("`")
+
+
 def test_custom_functions() -> None:
     def upper(text: str) -> str:
         return text.upper()
