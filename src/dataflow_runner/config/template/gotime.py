@@ -1,7 +1,7 @@
 """Go's times and time layouts (``2006-01-02T15:04:05Z07:00``).
 
-:class:`GoTime` is a Go ``time.Time`` in a fixed zone: a wall clock to the nanosecond,
-in years 0-9999 and beyond (Python's datetime has neither), with Go's calendar
+:class:`GoTime` is a Go ``time.Time`` in a fixed zone: a wall clock to the nanosecond
+in any year (a datetime keeps microseconds, in years 1-9999), with Go's calendar
 arithmetic (``AddDate``, ``Add``). :func:`format_go_time` formats it, or a Python
 datetime, as Go's ``Time.Format`` does; :mod:`.gotimeparse` parses.
 

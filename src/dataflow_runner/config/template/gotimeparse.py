@@ -22,8 +22,9 @@ found by the same scan) and follows the documented behaviour of Go's
 The machine's own zone is never consulted, so that a template renders the same
 everywhere: zones are read as Go reads them where the local zone is UTC. A numeric
 offset of zero is UTC; an offset keeps the abbreviation given beside it (``-0700
-MST``); an abbreviation alone other than ``UTC`` is a zone of that name at offset 0
-(``GMT+3`` at +3 hours), as Go does with a zone it does not know.
+MST``); an abbreviation alone other than ``UTC`` is a zone of that name at offset 0,
+as Go does with a zone it does not know, but for ``GMT+3``, which Go puts 3 hours
+east while it reads the clock as UTC's (``03:00 GMT+3`` is ``06:00+03:00``).
 
 Values and layouts are scanned by index, never sliced as they are consumed, so a
 long one takes time in proportion to its length.
