@@ -796,14 +796,42 @@ def test_base64_is_standard_base64_with_padding(text: str) -> None:
     assert r("{{ base64 .v }}", {"v": text}) == base64.b64encode(text.encode()).decode()
 
 
-def test_the_five_functions_and_nothing_else() -> None:
+def test_the_go_tools_five_functions_and_four_for_time_and_nothing_else() -> None:
     assert sorted(default_funcs()) == [
+        "addDate",
+        "addDuration",
         "base64",
         "base64File",
+        "formatTime",
         "nowWithFormat",
+        "parseTime",
         "systemEnv",
         "timeWithFormat",
     ]
+
+
+def _readme_template_rows() -> list[str]:
+    """The rows of README's ``### Templates`` table."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### Templates\n", 1)[1].split("\n#", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| `")]
+
+
+def test_the_readme_documents_every_function() -> None:
+    names = set()
+    for row in _readme_template_rows():
+        # `base64 "text"`, `base64File "path"` or `addDate "2026-11-20" 0 0 -1` → `RESULT`
+        calls = row.split(" | ")[0].split(" → ")[0]
+        names.update(code.split()[0] for code in calls.split("`")[1::2])
+    assert names == set(default_funcs())
+
+
+def test_the_readme_examples_give_the_results_shown() -> None:
+    examples = [row.split(" | ")[0].split(" → ") for row in _readme_template_rows()]
+    examples = [example for example in examples if len(example) == 2]
+    assert len(examples) == 4
+    for call, result in examples:
+        assert render("{{ " + call.strip("| `") + " }}", "t", {}) == result.strip("`")
 
 
 def test_custom_functions() -> None:
@@ -833,6 +861,507 @@ def test_custom_functions() -> None:
     )
     assert str(error_of("{{ upper 1 }}", {}, funcs)).endswith("expected string; found 1")
     assert str(error_of('{{ base64 "x" }}', {}, funcs)) == 't.json:1: function "base64" not defined'
+
+
+# --- the time functions -----------------------------------------------------------------------
+#
+# Expected outputs and messages were checked against Go 1.27: text/template with the
+# four functions written in Go over the time package (TZ=UTC), as README describes them.
+
+TIME_FUNCS = [
+    # addDate: Go's AddDate, normalised as Go's Date (a date stays a date)
+    ('{{ addDate "2026-11-20" 0 0 -1 }}', {}, "2026-11-19"),
+    ('{{ addDate "2026-11-20T03:00:00Z" 0 1 0 }}', {}, "2026-12-20T03:00:00Z"),
+    ('{{ addDate "2026-10-31" 0 1 0 }}', {}, "2026-12-01"),
+    ('{{ addDate "2026-01-31" 0 1 0 }}', {}, "2026-03-03"),
+    ('{{ addDate "2024-01-31" 0 1 0 }}', {}, "2024-03-02"),
+    ('{{ addDate "2024-02-29" 1 0 0 }}', {}, "2025-03-01"),
+    ('{{ addDate "2024-02-29" 4 0 0 }}', {}, "2028-02-29"),
+    ('{{ addDate "2024-02-29" -100 0 0 }}', {}, "1924-02-29"),
+    ('{{ addDate "2000-02-29" 0 0 365 }}', {}, "2001-02-28"),
+    ('{{ addDate "2026-03-01" 0 0 -1 }}', {}, "2026-02-28"),
+    ('{{ addDate "2024-03-01" 0 0 -1 }}', {}, "2024-02-29"),
+    ('{{ addDate "2100-03-01" 0 0 -1 }}', {}, "2100-02-28"),
+    ('{{ addDate "2026-12-31" 0 0 1 }}', {}, "2027-01-01"),
+    ('{{ addDate "2026-01-01" 0 -1 0 }}', {}, "2025-12-01"),
+    ('{{ addDate "2026-05-31" 0 -3 0 }}', {}, "2026-03-03"),
+    ('{{ addDate "2026-11-20" 0 -13 0 }}', {}, "2025-10-20"),
+    ('{{ addDate "2026-11-20" 0 25 0 }}', {}, "2028-12-20"),
+    ('{{ addDate "2026-11-20" 0 0 0 }}', {}, "2026-11-20"),
+    ('{{ addDate "2026-11-20" 1 -12 0 }}', {}, "2026-11-20"),
+    ('{{ addDate "2026-11-20" 0 0 100000 }}', {}, "2300-09-05"),
+    # an RFC 3339 TIME keeps its offset and fraction; +00:00 is UTC, written Z
+    (
+        '{{ addDate "2026-11-20T03:04:05.123456789+05:30" 0 0 1 }}',
+        {},
+        "2026-11-21T03:04:05.123456789+05:30",
+    ),
+    ('{{ addDate "2026-10-31T23:00:00-05:00" 0 1 0 }}', {}, "2026-12-01T23:00:00-05:00"),
+    ('{{ addDate "2026-11-20T00:00:00Z" 0 0 1 }}', {}, "2026-11-21T00:00:00Z"),
+    ('{{ addDate "2026-11-20T00:00:00+00:00" 0 0 1 }}', {}, "2026-11-21T00:00:00Z"),
+    # year 0 exists (1 BC), and is a leap year
+    ('{{ addDate "0001-01-01" -1 0 0 }}', {}, "0000-01-01"),
+    ('{{ addDate "0001-01-01" 0 0 -366 }}', {}, "0000-01-01"),
+    # int arguments: from a pipeline, a float constant with an integral value, a variable
+    ("{{ addDate .date 0 0 -1 }}", {"date": "2026-11-20"}, "2026-11-19"),
+    ("{{ -1 | addDate .date 0 0 }}", {"date": "2026-11-20"}, "2026-11-19"),
+    ("{{ addDate .date 0 0 1.0 }}", {"date": "2026-11-20"}, "2026-11-21"),
+    ("{{ $d := 7 }}{{ addDate .date 0 0 $d }}", {"date": "2026-11-20"}, "2026-11-27"),
+    # addDuration: Go's Add of a ParseDuration, to the nanosecond
+    ('{{ addDuration "2026-11-20T03:00:00Z" "-1h" }}', {}, "2026-11-20T02:00:00Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "-1h30m" }}', {}, "2026-11-20T01:30:00Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "90s" }}', {}, "2026-11-20T03:01:30Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "1.5h" }}', {}, "2026-11-20T04:30:00Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "300ms" }}', {}, "2026-11-20T03:00:00.3Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "1us" }}', {}, "2026-11-20T03:00:00.000001Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "1µs" }}', {}, "2026-11-20T03:00:00.000001Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "1ns" }}', {}, "2026-11-20T03:00:00.000000001Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "-1ns" }}', {}, "2026-11-20T02:59:59.999999999Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "0" }}', {}, "2026-11-20T03:00:00Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "+2h" }}', {}, "2026-11-20T05:00:00Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "-3h" }}', {}, "2026-11-20T00:00:00Z"),
+    ('{{ addDuration "2026-11-20T03:00:00Z" "-3h1ns" }}', {}, "2026-11-19T23:59:59.999999999Z"),
+    ('{{ addDuration "2026-11-20T03:00:00.5Z" "500ms" }}', {}, "2026-11-20T03:00:01Z"),
+    ('{{ addDuration "2026-11-20T03:00:00+05:30" "-4h" }}', {}, "2026-11-19T23:00:00+05:30"),
+    ('{{ addDuration "2026-12-31T23:30:00-01:00" "1h" }}', {}, "2027-01-01T00:30:00-01:00"),
+    ('{{ addDuration "2024-02-28T23:00:00Z" "1h" }}', {}, "2024-02-29T00:00:00Z"),
+    # a date stays a date at midnight only
+    ('{{ addDuration "2026-11-20" "-1h" }}', {}, "2026-11-19T23:00:00Z"),
+    ('{{ addDuration "2026-11-20" "24h" }}', {}, "2026-11-21"),
+    ('{{ addDuration "2026-11-20" "-48h" }}', {}, "2026-11-18"),
+    ('{{ addDuration "2026-11-20" "1ns" }}', {}, "2026-11-20T00:00:00.000000001Z"),
+    (
+        '{{ addDuration "2026-11-20" "2562047h47m16.854775807s" }}',
+        {},
+        "2319-03-01T23:47:16.854775807Z",
+    ),
+    # formatTime: Go's Format; a date is midnight UTC
+    ('{{ formatTime "2026-11-20T03:00:00Z" "20060102" }}', {}, "20261120"),
+    ('{{ formatTime "2026-11-20T03:04:05Z" "2006/01/02/15" }}', {}, "2026/11/20/03"),
+    (
+        '{{ formatTime "2026-11-20" "Mon Jan _2 15:04:05 MST 2006" }}',
+        {},
+        "Fri Nov 20 00:00:00 UTC 2026",
+    ),
+    (
+        '{{ formatTime "2026-11-20T03:04:05.123456789+05:30"'
+        ' "2006-01-02T15:04:05.000000000 MST -0700 Z07:00" }}',
+        {},
+        "2026-11-20T03:04:05.123456789 +0530 +0530 +05:30",
+    ),
+    (
+        '{{ formatTime "2026-11-20T03:04:05-08:00" "3:04PM Monday January 2 002 __2 .999 .000" }}',
+        {},
+        "3:04AM Friday November 20 324 324  .000",
+    ),
+    ('{{ formatTime "2026-11-20T03:04:05+00:00" "MST Z07:00 -07:00" }}', {}, "UTC Z +00:00"),
+    ('{{ formatTime "2024-12-31" "002 Mon" }}', {}, "366 Tue"),
+    ('{{ formatTime "0000-01-01" "2006 06 Mon" }}', {}, "0000 00 Sat"),
+    ('{{ formatTime "2026-11-20" "" }}', {}, ""),
+    ('{{ formatTime "2026-11-20" "no elements" }}', {}, "no elements"),
+    # in pipelines: what the functions return is a TIME
+    (
+        '{{ formatTime (addDuration .partition "-1h") "2006/01/02/15" }}',
+        {"partition": "2026-11-20T00:00:00Z"},
+        "2026/11/19/23",
+    ),
+    ('{{ formatTime (addDate .date 0 0 -1) "20060102" }}', {"date": "2026-03-01"}, "20260228"),
+    (
+        '{{ formatTime (parseTime "20060102" .day) "2006-01-02" }}',
+        {"day": "20261120"},
+        "2026-11-20",
+    ),
+    (
+        '{{ addDuration (addDate .date 0 1 0) "-1ns" }}',
+        {"date": "2026-01-31"},
+        "2026-03-02T23:59:59.999999999Z",
+    ),
+    (
+        '{{ .day | parseTime "20060102" | printf "%s!" }}',
+        {"day": "20261120"},
+        "2026-11-20T00:00:00Z!",
+    ),
+    (
+        '{{ addDate (parseTime "2006-01-02 15:04 MST" "2026-11-20 03:00 CET") 0 0 1 }}',
+        {},
+        "2026-11-21T03:00:00Z",
+    ),
+    # parseTime: Go's Parse, as RFC 3339; an offset RFC 3339 cannot write is UTC's
+    ('{{ parseTime "20060102" "20261120" }}', {}, "2026-11-20T00:00:00Z"),
+    ('{{ parseTime "2006-01-02" "2026-11-20" }}', {}, "2026-11-20T00:00:00Z"),
+    (
+        '{{ parseTime "2006-01-02T15:04:05Z07:00" "2026-11-20T03:00:00.500+05:30" }}',
+        {},
+        "2026-11-20T03:00:00.5+05:30",
+    ),
+    ('{{ parseTime "02/01/2006 15:04" "20/11/2026 03:00" }}', {}, "2026-11-20T03:00:00Z"),
+    (
+        '{{ parseTime "Jan 2, 2006 at 3:04pm (MST)" "Feb 3, 2013 at 7:54pm (PST)" }}',
+        {},
+        "2013-02-03T19:54:00Z",
+    ),
+    (
+        '{{ parseTime "Jan 2, 2006 at 3:04pm -0700" "feb 3, 2013 at 12:54am -0800" }}',
+        {},
+        "2013-02-03T00:54:00-08:00",
+    ),
+    ('{{ parseTime "2006 002" "2024 366" }}', {}, "2024-12-31T00:00:00Z"),
+    ('{{ parseTime "3:04PM" "12:30AM" }}', {}, "0000-01-01T00:30:00Z"),
+    ('{{ parseTime "2006-01-02 -07:00:00" "2026-11-20 +01:02:03" }}', {}, "2026-11-19T22:57:57Z"),
+    ('{{ parseTime "2006-01-02 -07:00" "2026-11-20 +24:00" }}', {}, "2026-11-19T00:00:00Z"),
+    ('{{ parseTime "2006-01-02 MST" "2026-11-20 GMT+3" }}', {}, "2026-11-20T03:00:00+03:00"),
+]
+
+TIME_FUNC_ERRORS = [
+    # results beyond the years RFC 3339 can write
+    (
+        '{{ addDate "0000-01-01T00:00:00Z" 0 0 -1 }}',
+        {},
+        "1:3",
+        'addDate "0000-01-01T00:00:00Z" 0 0 -1',
+        "error calling addDate: year -1 is out of range [0,9999]",
+    ),
+    (
+        '{{ addDate "9999-12-31" 0 0 1 }}',
+        {},
+        "1:3",
+        'addDate "9999-12-31" 0 0 1',
+        "error calling addDate: year 10000 is out of range [0,9999]",
+    ),
+    (
+        '{{ addDuration "0000-01-01" "-1ns" }}',
+        {},
+        "1:3",
+        'addDuration "0000-01-01" "-1ns"',
+        "error calling addDuration: year -1 is out of range [0,9999]",
+    ),
+    (
+        '{{ addDuration "9999-12-31T23:59:59.999999999Z" "1ns" }}',
+        {},
+        "1:3",
+        'addDuration "9999-12-31T23:59:59.999999999Z" "1ns"',
+        "error calling addDuration: year 10000 is out of range [0,9999]",
+    ),
+    # durations in Go's syntax only
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "1d" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "1d"',
+        'error calling addDuration: time: unknown unit "d" in duration "1d"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "1" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "1"',
+        'error calling addDuration: time: missing unit in duration "1"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" ""',
+        'error calling addDuration: time: invalid duration ""',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "-" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "-"',
+        'error calling addDuration: time: invalid duration "-"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "h" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "h"',
+        'error calling addDuration: time: invalid duration "h"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" ".h" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" ".h"',
+        'error calling addDuration: time: invalid duration ".h"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "1H" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "1H"',
+        'error calling addDuration: time: unknown unit "H" in duration "1H"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "1 h" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "1 h"',
+        'error calling addDuration: time: unknown unit " h" in duration "1 h"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "1h " }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "1h "',
+        'error calling addDuration: time: unknown unit "h " in duration "1h "',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "1é" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "1é"',
+        'error calling addDuration: time: unknown unit "\\xc3\\xa9" in duration "1\\xc3\\xa9"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "9223372036854775808ns" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "9223372036854775808ns"',
+        'error calling addDuration: time: invalid duration "9223372036854775808ns"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" "3000000h" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00:00Z" "3000000h"',
+        'error calling addDuration: time: invalid duration "3000000h"',
+    ),
+    # TIMEs: a date of exactly ten characters, or RFC 3339
+    (
+        '{{ addDate "x" 0 0 1 }}',
+        {},
+        "1:3",
+        'addDate "x" 0 0 1',
+        'error calling addDate: parsing time "x" as "2006-01-02": cannot parse "x" as "2006"',
+    ),
+    (
+        '{{ addDate "2026-11-2" 0 0 1 }}',
+        {},
+        "1:3",
+        'addDate "2026-11-2" 0 0 1',
+        'error calling addDate: parsing time "2026-11-2" as "2006-01-02": cannot parse "2" as "02"',
+    ),
+    (
+        '{{ addDate "2026-11-20T03:00:00" 0 0 1 }}',
+        {},
+        "1:3",
+        'addDate "2026-11-20T03:00:00" 0 0 1',
+        'error calling addDate: parsing time "2026-11-20T03:00:00"'
+        ' as "2006-01-02T15:04:05Z07:00": cannot parse "" as "Z07:00"',
+    ),
+    (
+        '{{ addDuration "x" "1h" }}',
+        {},
+        "1:3",
+        'addDuration "x" "1h"',
+        'error calling addDuration: parsing time "x" as "2006-01-02": cannot parse "x" as "2006"',
+    ),
+    (
+        '{{ addDuration "2026-11-20T03:00" "1h" }}',
+        {},
+        "1:3",
+        'addDuration "2026-11-20T03:00" "1h"',
+        'error calling addDuration: parsing time "2026-11-20T03:00"'
+        ' as "2006-01-02T15:04:05Z07:00": cannot parse "" as ":"',
+    ),
+    (
+        '{{ formatTime "2026-02-30" "2006" }}',
+        {},
+        "1:3",
+        'formatTime "2026-02-30" "2006"',
+        'error calling formatTime: parsing time "2026-02-30": day out of range',
+    ),
+    (
+        '{{ formatTime "2026-11-20T25:00:00Z" "2006" }}',
+        {},
+        "1:3",
+        'formatTime "2026-11-20T25:00:00Z" "2006"',
+        'error calling formatTime: parsing time "2026-11-20T25:00:00Z": hour out of range',
+    ),
+    (
+        '{{ formatTime "2026-11-20 03:00:00Z" "2006" }}',
+        {},
+        "1:3",
+        'formatTime "2026-11-20 03:00:00Z" "2006"',
+        'error calling formatTime: parsing time "2026-11-20 03:00:00Z"'
+        ' as "2006-01-02T15:04:05Z07:00": cannot parse " 03:00:00Z" as "T"',
+    ),
+    # parseTime's errors are Go's
+    (
+        '{{ parseTime "2006-01-02" "x" }}',
+        {},
+        "1:3",
+        'parseTime "2006-01-02" "x"',
+        'error calling parseTime: parsing time "x" as "2006-01-02": cannot parse "x" as "2006"',
+    ),
+    (
+        '{{ parseTime "2006-01-02" "2026-02-29" }}',
+        {},
+        "1:3",
+        'parseTime "2006-01-02" "2026-02-29"',
+        'error calling parseTime: parsing time "2026-02-29": day out of range',
+    ),
+    (
+        '{{ parseTime "2006-01-02" "2026-13-01" }}',
+        {},
+        "1:3",
+        'parseTime "2006-01-02" "2026-13-01"',
+        'error calling parseTime: parsing time "2026-13-01": month out of range',
+    ),
+    (
+        '{{ parseTime "2006-01-02" "2026-11-20T00:00:00Z" }}',
+        {},
+        "1:3",
+        'parseTime "2006-01-02" "2026-11-20T00:00:00Z"',
+        'error calling parseTime: parsing time "2026-11-20T00:00:00Z": extra text: "T00:00:00Z"',
+    ),
+    (
+        '{{ parseTime "2006-01-02" "2026/11/20" }}',
+        {},
+        "1:3",
+        'parseTime "2006-01-02" "2026/11/20"',
+        'error calling parseTime: parsing time "2026/11/20" as "2006-01-02"'
+        ': cannot parse "/11/20" as "-"',
+    ),
+    (
+        '{{ parseTime "15:04" "25:00" }}',
+        {},
+        "1:3",
+        'parseTime "15:04" "25:00"',
+        'error calling parseTime: parsing time "25:00": hour out of range',
+    ),
+    (
+        '{{ parseTime "2006 002" "2023 366" }}',
+        {},
+        "1:3",
+        'parseTime "2006 002" "2023 366"',
+        'error calling parseTime: parsing time "2023 366": day-of-year out of range',
+    ),
+    (
+        '{{ parseTime "2006-01-02 -07:00" "2026-11-20 +25:00" }}',
+        {},
+        "1:3",
+        'parseTime "2006-01-02 -07:00" "2026-11-20 +25:00"',
+        'error calling parseTime: parsing time "2026-11-20 +25:00"'
+        ": time zone offset hour out of range",
+    ),
+    (
+        '{{ parseTime "2006-01-02" "" }}',
+        {},
+        "1:3",
+        'parseTime "2006-01-02" ""',
+        'error calling parseTime: parsing time "" as "2006-01-02": cannot parse "" as "2006"',
+    ),
+    # arguments are checked as Go checks them
+    (
+        '{{ addDate "2026-11-20" 0 0 }}',
+        {},
+        "1:3",
+        "addDate",
+        "wrong number of args for addDate: want 4 got 3",
+    ),
+    (
+        '{{ addDate "2026-11-20" 0 }}',
+        {},
+        "1:3",
+        "addDate",
+        "wrong number of args for addDate: want 4 got 2",
+    ),
+    (
+        '{{ addDate "2026-11-20" 0 0 0 0 }}',
+        {},
+        "1:3",
+        "addDate",
+        "wrong number of args for addDate: want 4 got 5",
+    ),
+    ('{{ addDate "2026-11-20" 0 0 "x" }}', {}, "1:28", '"x"', 'expected integer; found "x"'),
+    ('{{ addDate "2026-11-20" 0 0 1.5 }}', {}, "1:28", "1.5", "expected integer; found 1.5"),
+    ('{{ addDate "2026-11-20" 0 0 nil }}', {}, "1:28", "nil", "cannot assign nil to int"),
+    (
+        '{{ addDate "2026-11-20" 0 0 .n }}',
+        {"n": "1"},
+        "1:28",
+        ".n",
+        "wrong type for value; expected int; got string",
+    ),
+    ("{{ addDate 20261120 0 0 1 }}", {}, "1:11", "20261120", "expected string; found 20261120"),
+    (
+        '{{ "x" | addDate "2026-11-20" 0 0 }}',
+        {},
+        "1:32",
+        "0",
+        "wrong type for value; expected int; got string",
+    ),
+    (
+        '{{ addDuration "2026-11-20" }}',
+        {},
+        "1:3",
+        "addDuration",
+        "wrong number of args for addDuration: want 2 got 1",
+    ),
+    (
+        '{{ formatTime "2026-11-20" }}',
+        {},
+        "1:3",
+        "formatTime",
+        "wrong number of args for formatTime: want 2 got 1",
+    ),
+    ('{{ addDuration "2026-11-20" nil }}', {}, "1:28", "nil", "cannot assign nil to string"),
+    (
+        '{{ addDuration "2026-11-20T03:00:00Z" 3600 }}',
+        {},
+        "1:38",
+        "3600",
+        "expected string; found 3600",
+    ),
+    ('{{ formatTime "2026-11-20" 5 }}', {}, "1:27", "5", "expected string; found 5"),
+    (
+        '{{ parseTime "2006-01-02" }}',
+        {},
+        "1:3",
+        "parseTime",
+        "wrong number of args for parseTime: want 2 got 1",
+    ),
+    ('{{ parseTime "2006" 2026 }}', {}, "1:20", "2026", "expected string; found 2026"),
+]
+
+
+@pytest.mark.parametrize(("text", "data", "expected"), TIME_FUNCS)
+def test_time_functions(text: str, data: dict[str, Any], expected: str) -> None:
+    assert r(text, data) == expected
+
+
+@pytest.mark.parametrize(("text", "data", "where", "node", "message"), TIME_FUNC_ERRORS)
+def test_time_function_errors(
+    text: str, data: dict[str, Any], where: str, node: str, message: str
+) -> None:
+    err = error_of(text, data)
+    assert str(err) == f't.json:{where}: executing "t.json" at <{node}>: {message}'
+    assert "\n" not in str(err)
+
+
+def test_the_time_functions_never_read_the_clock_or_the_zone(
+    local_zone: pytest.MonkeyPatch,
+) -> None:
+    text = (
+        '{{ addDate "2026-11-20" 0 0 1 }} {{ addDuration "2026-11-20T03:00:00+00:00" "1h" }} '
+        '{{ formatTime "2026-11-20" "15:04 MST" }} {{ parseTime "2006-01-02 -0700"'
+        ' "2026-11-20 +0000" }}'
+    )
+    expected = "2026-11-21 2026-11-20T04:00:00Z 00:00 UTC 2026-11-20T00:00:00Z"
+    for tz in ("UTC0", "IST-5:30", "EST5EDT"):
+        local_zone.setenv("TZ", tz)
+        time.tzset()
+        assert render(text, "t", {}) == expected
+
+
+def test_a_time_function_of_missing_values_under_missingkey_default() -> None:
+    # A playbook's own sections are read before their variables exist: a missing TIME
+    # is Go's invalid value, which a string parameter refuses as Go does.
+    with pytest.raises(TemplateError, match=r"at <\.day>: invalid value; expected string$"):
+        render("{{ addDate .day 0 0 -1 }}", "t", {}, missing_key="default")
+    assert render("{{ .day }}", "t", {}, missing_key="default") == "<no value>"
 
 
 # --- int parameters -------------------------------------------------------------------------

@@ -7,14 +7,28 @@ machine's time zone: aware datetimes are used, and local-time tests set ``TZ``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from dataflow_runner.config.template.gotime import format_go_time, from_epoch, parse_epoch
+from dataflow_runner.config.template.goduration import parse_duration
+from dataflow_runner.config.template.gotime import (
+    GoTime,
+    civil_from_days,
+    days_from_civil,
+    days_in_month,
+    format_go_time,
+    from_epoch,
+    go_time,
+    is_leap,
+    parse_epoch,
+    time_quote,
+)
+from dataflow_runner.config.template.gotimeparse import parse_go_time
 
 MST = dt.timezone(dt.timedelta(hours=-7), "MST")
 # Go's reference time, with microseconds: Mon Jan 2 15:04:05.123456 MST 2006.
@@ -387,3 +401,407 @@ def test_a_huge_layout_takes_memory_in_proportion(element: str) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 * len(layout)
+
+
+# --- GoTime: Go's calendar arithmetic, parsing, durations ------------------------------------
+#
+# The tables below were checked against Go 1.27's time package (time.Parse, Format,
+# AddDate, Add, ParseDuration) with TZ=UTC, the local zone this module assumes.
+
+RFC3339_NANO_MST = "2006-01-02T15:04:05.999999999Z07:00 MST"
+
+
+def _t(text: str) -> GoTime:
+    return parse_go_time(RFC3339, text)
+
+
+PARSE = [
+    ("2006-01-02T15:04:05Z07:00", "2026-11-20T03:00:00Z", "2026-11-20T03:00:00Z UTC"),
+    ("2006-01-02T15:04:05Z07:00", "2026-11-20T03:00:00+05:30", "2026-11-20T03:00:00+05:30 +0530"),
+    ("2006-01-02T15:04:05Z07:00", "2026-11-20T03:00:00-00:00", "2026-11-20T03:00:00Z UTC"),
+    ("2006-01-02T15:04:05Z07:00", "2026-11-20T03:00:00+00:00", "2026-11-20T03:00:00Z UTC"),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:00:00.123456789123Z",
+        "2026-11-20T03:00:00.123456789Z UTC",
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:00:00,5-08:00",
+        "2026-11-20T03:00:00.5-08:00 -0800",
+    ),
+    ("2006-01-02T15:04:05Z07:00", "0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z UTC"),
+    ("2006-01-02T15:04:05Z07:00", "2026-11-20T03:00:00+24:00", "2026-11-20T03:00:00+24:00 +2400"),
+    ("2006-01-02", "2024-02-29", "2024-02-29T00:00:00Z UTC"),
+    ("20060102", "20261120", "2026-11-20T00:00:00Z UTC"),
+    ("2006/01/02/15", "2026/11/20/03", "2026-11-20T03:00:00Z UTC"),
+    ("02/01/06 15:04", "20/11/68 03:00", "2068-11-20T03:00:00Z UTC"),
+    ("02/01/06 15:04", "20/11/69 03:00", "1969-11-20T03:00:00Z UTC"),
+    ("Jan 2, 2006 at 3:04pm (MST)", "Feb 3, 2013 at 7:54pm (PST)", "2013-02-03T19:54:00Z PST"),
+    ("Jan 2, 2006 at 3:04pm (MST)", "feb 3, 2013 at 12:54am (PST)", "2013-02-03T00:54:00Z PST"),
+    ("Monday, January 2 2006", "FRIDAY, NOVEMBER 20 2026", "2026-11-20T00:00:00Z UTC"),
+    ("Mon Jan _2 15:04:05 2006", "Fri Nov  6 03:00:00 2026", "2026-11-06T03:00:00Z UTC"),
+    ("Mon Jan _2 15:04:05 2006", "Fri Nov 6 03:00:00 2026", "2026-11-06T03:00:00Z UTC"),
+    ("Mon 2006", "Sun 2026", "2026-01-01T00:00:00Z UTC"),
+    ("1/2/2006 3:4:5", "11/20/2026 3:4:5", "2026-11-20T03:04:05Z UTC"),
+    ("1/2/2006 3:4:5", "1/2/2026 11:40:50", "2026-01-02T11:40:50Z UTC"),
+    ("3:04PM", "12:30AM", "0000-01-01T00:30:00Z UTC"),
+    ("3:04PM", "12:30PM", "0000-01-01T12:30:00Z UTC"),
+    ("03:04pm", "01:30pm", "0000-01-01T13:30:00Z UTC"),
+    ("15:04:05", "23:59:59", "0000-01-01T23:59:59Z UTC"),
+    ("2006 002", "2024 060", "2024-02-29T00:00:00Z UTC"),
+    ("2006 002", "2024 366", "2024-12-31T00:00:00Z UTC"),
+    ("2006 __2", "2026   7", "2026-01-07T00:00:00Z UTC"),
+    ("2006-01-02 002", "2024-03-01 061", "2024-03-01T00:00:00Z UTC"),
+    ("15:04:05.000", "10:00:00.120", "0000-01-01T10:00:00.12Z UTC"),
+    ("15:04:05,000", "10:00:00.120", "0000-01-01T10:00:00.12Z UTC"),
+    ("15:04:05.999", "10:00:00", "0000-01-01T10:00:00Z UTC"),
+    ("15:04:05.999", "10:00:00.1234567891", "0000-01-01T10:00:00.123456789Z UTC"),
+    ("15:04:05", "10:00:00.5", "0000-01-01T10:00:00.5Z UTC"),
+    ("15:04:05.999999999", "10:00:00.000000001", "0000-01-01T10:00:00.000000001Z UTC"),
+    ("2006-01-02 -0700", "2026-11-20 +0545", "2026-11-20T00:00:00+05:45 +0545"),
+    ("2006-01-02 -07", "2026-11-20 -03", "2026-11-20T00:00:00-03:00 -0300"),
+    ("2006-01-02 -07:00:00", "2026-11-20 +01:02:03", "2026-11-20T00:00:00+01:02 +0102"),
+    ("2006-01-02 Z0700", "2026-11-20 Z", "2026-11-20T00:00:00Z UTC"),
+    ("2006-01-02 15:04 MST", "2026-11-20 03:00 UTC", "2026-11-20T03:00:00Z UTC"),
+    ("2006-01-02 15:04 MST", "2026-11-20 03:00 CET", "2026-11-20T03:00:00Z CET"),
+    ("2006-01-02 15:04 MST", "2026-11-20 03:00 CEST", "2026-11-20T03:00:00Z CEST"),
+    ("2006-01-02 15:04 MST", "2026-11-20 03:00 ChST", "2026-11-20T03:00:00Z ChST"),
+    ("2006-01-02 15:04 MST", "2026-11-20 03:00 GMT+3", "2026-11-20T06:00:00+03:00 GMT+3"),
+    ("2006-01-02 15:04 MST", "2026-11-20 03:00 +03", "2026-11-20T03:00:00Z +03"),
+    ("2006-01-02 15:04 -0700 MST", "2026-11-20 03:00 +0100 CET", "2026-11-20T03:00:00+01:00 CET"),
+    ("2006-01-02 15:04 MST -0700", "2026-11-20 03:00 UTC +0100", "2026-11-20T03:00:00Z UTC"),
+    ("2006 01  02", "2026   11 02", "2026-11-02T00:00:00Z UTC"),
+    ("", "", "0000-01-01T00:00:00Z UTC"),
+    ("15:04", "03:00", "0000-01-01T03:00:00Z UTC"),
+]
+
+PARSE_ERRORS = [
+    ("2006-01-02", "x", 'parsing time "x" as "2006-01-02": cannot parse "x" as "2006"'),
+    ("2006-01-02", "", 'parsing time "" as "2006-01-02": cannot parse "" as "2006"'),
+    (
+        "2006-01-02",
+        "2026-1-1",
+        'parsing time "2026-1-1" as "2006-01-02": cannot parse "1-1" as "01"',
+    ),
+    (
+        "2006-01-02",
+        "2026/11/20",
+        'parsing time "2026/11/20" as "2006-01-02": cannot parse "/11/20" as "-"',
+    ),
+    ("2006-01-02", "2026-11-20x", 'parsing time "2026-11-20x": extra text: "x"'),
+    (
+        "2006-01-02",
+        "2026-11-20T00:00:00Z",
+        'parsing time "2026-11-20T00:00:00Z": extra text: "T00:00:00Z"',
+    ),
+    (
+        "2006-01-02",
+        "+026-11-20",
+        'parsing time "+026-11-20" as "2006-01-02": cannot parse "+026-11-20" as "2006"',
+    ),
+    ("2006-01-02", "2026-13-01", 'parsing time "2026-13-01": month out of range'),
+    ("2006-01-02", "2026-00-01", 'parsing time "2026-00-01": month out of range'),
+    ("2006-01-02", "2026-02-29", 'parsing time "2026-02-29": day out of range'),
+    ("2006-01-02", "2100-02-29", 'parsing time "2100-02-29": day out of range'),
+    ("2006-01-02", "2026-04-31", 'parsing time "2026-04-31": day out of range'),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:00",
+        'parsing time "2026-11-20T03:00" as "2006-01-02T15:04:05Z07:00": cannot parse "" as ":"',
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:00:00",
+        'parsing time "2026-11-20T03:00:00" as "2006-01-02T15:04:05Z07:00"'
+        ': cannot parse "" as "Z07:00"',
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20t03:00:00z",
+        'parsing time "2026-11-20t03:00:00z" as "2006-01-02T15:04:05Z07:00"'
+        ': cannot parse "t03:00:00z" as "T"',
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T24:00:00Z",
+        'parsing time "2026-11-20T24:00:00Z": hour out of range',
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:60:00Z",
+        'parsing time "2026-11-20T03:60:00Z": minute out of range',
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:00:60Z",
+        'parsing time "2026-11-20T03:00:60Z": second out of range',
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:00:00+25:00",
+        'parsing time "2026-11-20T03:00:00+25:00": time zone offset hour out of range',
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:00:00+05:61",
+        'parsing time "2026-11-20T03:00:00+05:61": time zone offset minute out of range',
+    ),
+    (
+        "2006-01-02T15:04:05Z07:00",
+        "2026-11-20T03:00:00+0530",
+        'parsing time "2026-11-20T03:00:00+0530" as "2006-01-02T15:04:05Z07:00"'
+        ': cannot parse "+0530" as "Z07:00"',
+    ),
+    ("3:04PM", "13:00PM", 'parsing time "13:00PM": hour out of range'),
+    ("3:04PM", "1:00pm", 'parsing time "1:00pm" as "3:04PM": cannot parse "pm" as "PM"'),
+    (
+        "Jan 2006",
+        "Jam 2026",
+        'parsing time "Jam 2026" as "Jan 2006": cannot parse "Jam 2026" as "Jan"',
+    ),
+    (
+        "Mon 2006",
+        "Mun 2026",
+        'parsing time "Mun 2026" as "Mon 2006": cannot parse "Mun 2026" as "Mon"',
+    ),
+    ("2006 002", "2023 366", 'parsing time "2023 366": day-of-year out of range'),
+    ("2006 002", "2026 000", 'parsing time "2026 000": day-of-year out of range'),
+    ("2006-01 002", "2024-02 061", 'parsing time "2024-02 061": day-of-year does not match month'),
+    (
+        "2006-01-02 002",
+        "2024-03-02 061",
+        'parsing time "2024-03-02 061": day-of-year does not match day',
+    ),
+    (
+        "15:04:05.000",
+        "10:00:00.12",
+        'parsing time "10:00:00.12" as "15:04:05.000": cannot parse ".12" as ".000"',
+    ),
+    ("2006 MST", "2026 AB", 'parsing time "2026 AB" as "2006 MST": cannot parse "AB" as "MST"'),
+    (
+        "2006 MST",
+        "2026 ABCDEF",
+        'parsing time "2026 ABCDEF" as "2006 MST": cannot parse "ABCDEF" as "MST"',
+    ),
+    (
+        "héllo 2006",
+        "hello 2026",
+        'parsing time "hello 2026" as "h\\xc3\\xa9llo 2006"'
+        ': cannot parse "ello 2026" as "h\\xc3\\xa9llo "',
+    ),
+    ("2006", "2026é", 'parsing time "2026\\xc3\\xa9": extra text: "\\xc3\\xa9"'),
+    ("2006", '20"6', 'parsing time "20\\"6" as "2006": cannot parse "20\\"6" as "2006"'),
+]
+
+DURATIONS = [
+    ("0", 0),
+    ("-0", 0),
+    ("+0", 0),
+    ("1h", 3600000000000),
+    ("-1h30m", -5400000000000),
+    ("90s", 90000000000),
+    ("1.5h", 5400000000000),
+    ("300ms", 300000000),
+    ("1us", 1000),
+    ("1µs", 1000),
+    ("1μs", 1000),
+    ("1ns", 1),
+    ("2h45m30.5s", 9930500000000),
+    ("1.0000000001s", 1000000000),
+    ("0.1ns", 0),
+    ("1.999999999ns", 1),
+    (".5s", 500000000),
+    ("5.s", 5000000000),
+    ("1h1h", 7200000000000),
+    ("00001s", 1000000000),
+    ("-2562047h47m16.854775808s", -9223372036854775808),
+    ("2562047h47m16.854775807s", 9223372036854775807),
+    ("9223372036854775807ns", 9223372036854775807),
+    ("0.3333333333333333333h", 1200000000000),
+    ("1.123456789123h", 4044444440842),
+]
+
+DURATION_ERRORS = [
+    ("", 'time: invalid duration ""'),
+    ("-", 'time: invalid duration "-"'),
+    ("+", 'time: invalid duration "+"'),
+    ("1", 'time: missing unit in duration "1"'),
+    ("-1", 'time: missing unit in duration "-1"'),
+    ("x", 'time: invalid duration "x"'),
+    ("h", 'time: invalid duration "h"'),
+    (".h", 'time: invalid duration ".h"'),
+    ("-.s", 'time: invalid duration "-.s"'),
+    ("1d", 'time: unknown unit "d" in duration "1d"'),
+    ("1H", 'time: unknown unit "H" in duration "1H"'),
+    ("1 h", 'time: unknown unit " h" in duration "1 h"'),
+    (" 1h", 'time: invalid duration " 1h"'),
+    ("1h ", 'time: unknown unit "h " in duration "1h "'),
+    ("1..5h", 'time: missing unit in duration "1..5h"'),
+    ("1hé", 'time: unknown unit "h\\xc3\\xa9" in duration "1h\\xc3\\xa9"'),
+    ("1é", 'time: unknown unit "\\xc3\\xa9" in duration "1\\xc3\\xa9"'),
+    ("9223372036854775808ns", 'time: invalid duration "9223372036854775808ns"'),
+    ("2562047h47m16.854775808s", 'time: invalid duration "2562047h47m16.854775808s"'),
+    ("3000000h", 'time: invalid duration "3000000h"'),
+    ("100000000000000000000ns", 'time: invalid duration "100000000000000000000ns"'),
+    ("1h-1m", 'time: unknown unit "h-" in duration "1h-1m"'),
+    ("1e3s", 'time: unknown unit "e" in duration "1e3s"'),
+]
+
+ADD_DATE = [
+    ("2026-10-31T00:00:00Z", (0, 1, 0), "2026-12-01T00:00:00Z"),
+    ("2026-01-31T00:00:00Z", (0, 1, 0), "2026-03-03T00:00:00Z"),
+    ("2024-01-31T00:00:00Z", (0, 1, 0), "2024-03-02T00:00:00Z"),
+    ("2024-02-29T00:00:00Z", (1, 0, 0), "2025-03-01T00:00:00Z"),
+    ("2024-02-29T00:00:00Z", (4, 0, 0), "2028-02-29T00:00:00Z"),
+    ("2024-02-29T00:00:00Z", (-100, 0, 0), "1924-02-29T00:00:00Z"),
+    ("2000-02-29T00:00:00Z", (0, 0, 365), "2001-02-28T00:00:00Z"),
+    ("2024-03-01T00:00:00Z", (0, 0, -1), "2024-02-29T00:00:00Z"),
+    ("2100-03-01T00:00:00Z", (0, 0, -1), "2100-02-28T00:00:00Z"),
+    ("2026-12-31T23:59:59.999999999Z", (0, 0, 1), "2027-01-01T23:59:59.999999999Z"),
+    ("2026-01-01T00:00:00Z", (0, -1, 0), "2025-12-01T00:00:00Z"),
+    ("2026-05-31T00:00:00Z", (0, -3, 0), "2026-03-03T00:00:00Z"),
+    ("2026-11-20T00:00:00Z", (0, -13, 0), "2025-10-20T00:00:00Z"),
+    ("2026-11-20T00:00:00Z", (0, 25, 0), "2028-12-20T00:00:00Z"),
+    ("2026-11-20T00:00:00Z", (1, -12, 0), "2026-11-20T00:00:00Z"),
+    ("2026-11-20T00:00:00Z", (0, 0, 100000), "2300-09-05T00:00:00Z"),
+    ("2026-11-20T00:00:00Z", (0, 0, -739940), "0000-12-31T00:00:00Z"),
+    ("2026-11-20T03:04:05+05:30", (0, 0, 1), "2026-11-21T03:04:05+05:30"),
+    ("2026-10-31T23:00:00-05:00", (0, 1, 0), "2026-12-01T23:00:00-05:00"),
+    ("2026-03-31T00:00:00Z", (0, -1, -1), "2026-03-02T00:00:00Z"),
+    ("2026-11-20T00:00:00Z", (0, 0, 0), "2026-11-20T00:00:00Z"),
+]
+
+ADD = [
+    ("2026-11-20T03:00:00Z", "-1h", "2026-11-20T02:00:00Z"),
+    ("2026-11-20T03:00:00Z", "-3h1ns", "2026-11-19T23:59:59.999999999Z"),
+    ("2026-11-20T03:00:00.5Z", "500ms", "2026-11-20T03:00:01Z"),
+    ("2026-11-20T03:00:00+05:30", "-4h", "2026-11-19T23:00:00+05:30"),
+    ("2026-12-31T23:30:00-01:00", "1h", "2027-01-01T00:30:00-01:00"),
+    ("2024-02-28T23:00:00Z", "1h", "2024-02-29T00:00:00Z"),
+    ("2026-11-20T00:00:00Z", "2562047h47m16.854775807s", "2319-03-01T23:47:16.854775807Z"),
+    ("2026-11-20T00:00:00Z", "-2562047h47m16.854775808s", "1734-08-11T00:12:43.145224192Z"),
+    ("1970-01-01T00:00:00Z", "-1ns", "1969-12-31T23:59:59.999999999Z"),
+    ("0000-03-01T00:00:00Z", "-24h", "0000-02-29T00:00:00Z"),
+]
+
+FORMAT = [
+    (
+        "2026-11-20T03:04:05.123456789+05:30",
+        "2006-01-02T15:04:05.000000000 .999 ,000000 MST -0700 Z07:00",
+        "2026-11-20T03:04:05.123456789 .123 ,123456 +0530 +0530 +05:30",
+    ),
+    ("0000-01-01T00:00:00Z", "2006 06 Jan Mon 002 __2 MST", "0000 00 Jan Sat 001   1 UTC"),
+    ("0000-12-31T23:00:00-01:00", "2006 Monday 002 Z07:00", "0000 Sunday 366 -01:00"),
+    ("2024-12-31T12:00:00Z", "002 __2 Mon 3PM", "366 366 Tue 12PM"),
+    ("2026-11-20T03:00:00+24:00", "2006-01-02 15:04 -07:00 Z0700", "2026-11-20 03:00 +24:00 +2400"),
+]
+
+
+@pytest.mark.parametrize(("layout", "value", "expected"), PARSE)
+def test_parse_go_time(layout: str, value: str, expected: str) -> None:
+    assert format_go_time(parse_go_time(layout, value), RFC3339_NANO_MST) == expected
+
+
+@pytest.mark.parametrize(("layout", "value", "message"), PARSE_ERRORS)
+def test_parse_go_time_errors(layout: str, value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=r"^parsing time ") as info:
+        parse_go_time(layout, value)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("text", "nanos"), DURATIONS)
+def test_parse_duration(text: str, nanos: int) -> None:
+    assert parse_duration(text) == nanos
+
+
+@pytest.mark.parametrize(("text", "message"), DURATION_ERRORS)
+def test_parse_duration_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=r"^time: ") as info:
+        parse_duration(text)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("start", "delta", "expected"), ADD_DATE)
+def test_add_date(start: str, delta: tuple[int, int, int], expected: str) -> None:
+    assert format_go_time(_t(start).add_date(*delta), RFC3339_NANO) == expected
+
+
+@pytest.mark.parametrize(("start", "duration", "expected"), ADD)
+def test_add(start: str, duration: str, expected: str) -> None:
+    assert format_go_time(_t(start).add(parse_duration(duration)), RFC3339_NANO) == expected
+
+
+@pytest.mark.parametrize(("time_text", "layout", "expected"), FORMAT)
+def test_format_a_go_time(time_text: str, layout: str, expected: str) -> None:
+    assert format_go_time(_t(time_text), layout) == expected
+
+
+@pytest.mark.parametrize(
+    "year", [0, 1, 3, 4, 99, 100, 399, 400, 1582, 1969, 1970, 2000, 2100, 9999]
+)
+def test_the_calendar_agrees_with_python_and_repeats_every_400_years(year: int) -> None:
+    for month in (1, 2, 3, 12):
+        for day in (1, 28):
+            days = days_from_civil(year, month, day)
+            assert civil_from_days(days) == (year, month, day)
+            assert days_from_civil(year + 400, month, day) == days + 146_097
+            if year:
+                assert days == dt.date(year, month, day).toordinal() - 1
+                assert GoTime(year, month, day).weekday() == dt.date(year, month, day).weekday()
+    assert is_leap(year) == (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
+    assert days_in_month(2, year) == (29 if is_leap(year) else 28)
+
+
+def test_a_day_beyond_the_month_carries_over_as_in_go_date() -> None:
+    assert civil_from_days(days_from_civil(2026, 1, 32)) == (2026, 2, 1)
+    assert civil_from_days(days_from_civil(2026, 3, 0)) == (2026, 2, 28)
+    assert civil_from_days(days_from_civil(-1, 12, 31)) == (-1, 12, 31)
+
+
+def test_unix_time_round_trips_in_any_zone() -> None:
+    t = GoTime(2026, 11, 20, 3, 4, 5, 123456789, 19800, "")
+    # 2026-11-20T03:04:05Z is 1795143845 (date -d @1795143845 -u); +05:30 is earlier.
+    assert t.unix_nanos() == (1_795_143_845 - 19800) * 10**9 + 123_456_789
+    assert GoTime.from_unix_nanos(t.unix_nanos(), 19800, "") == t
+    assert t.utc() == GoTime(2026, 11, 19, 21, 34, 5, 123456789)
+    assert GoTime.from_unix_nanos(-1) == GoTime(1969, 12, 31, 23, 59, 59, 999_999_999)
+
+
+def test_a_datetime_becomes_a_go_time() -> None:
+    assert go_time(OTHER) == GoTime(2024, 12, 31, 0, 9, 8, 120_000, 20700, "")
+    assert go_time(REF).zone == "MST"
+    assert go_time(PLAY).zone == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("abc", '"abc"'),
+        ('a"b\\c', '"a\\"b\\\\c"'),
+        ("é", '"\\xc3\\xa9"'),  # every byte of a non-ASCII character, unlike strconv
+        ("\n\x7f", '"\\x0a\x7f"'),
+        ("\ufffd", '"\\xef\\xbf\\xbd"'),
+    ],
+)
+def test_time_quote(text: str, quoted: str) -> None:
+    assert time_quote(text) == quoted
+
+
+@pytest.mark.parametrize(
+    ("call", "size"),
+    [
+        # A template can build texts of megabytes: they are read by index, never sliced
+        # as they are consumed (which would take time in the square of their length).
+        (lambda n: parse_go_time("2006" + " " * n + "01", "2026" + " " * n + "11"), 200_000),
+        (lambda n: parse_go_time("x" * n + "2006", "x" * n + "2026"), 200_000),
+        (lambda n: parse_go_time("2 " * n, "1 " * n), 50_000),
+        (lambda n: parse_duration("1ns" * n), 100_000),
+        (lambda n: parse_duration("1" * n + "s"), 1_000_000),
+    ],
+)
+def test_long_texts_take_time_in_proportion(call: Callable[[int], object], size: int) -> None:
+    start = time.perf_counter()
+    with contextlib.suppress(ValueError):
+        call(size)
+    assert time.perf_counter() - start < 2.0

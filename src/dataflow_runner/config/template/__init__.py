@@ -5,18 +5,21 @@ The Go tool renders every config file as ``template.New(name).Funcs(five).Option
 ``map[string]interface{}`` of strings. This package is a hand-written subset of
 text/template laid out like Go's own:
 
-========== ======================================================================
-module     follows
-========== ======================================================================
-lex        ``text/template/parse/lex.go``: the tokens
-node       ``text/template/parse/node.go``: the parse tree, ``Node.String()``
-parse      ``text/template/parse/parse.go``: the parser
-exec       ``text/template/exec.go``: the executor
-funcs      ``text/template/funcs.go``: the builtins, and the Go tool's functions
-fmt        ``fmt``: ``Sprint``, ``Sprintln``, ``Sprintf``
-strconv    ``strconv``: quoting, and reading literals
-gotime     ``time/format.go``: Go's time layouts
-========== ======================================================================
+=========== ======================================================================
+module      follows
+=========== ======================================================================
+lex         ``text/template/parse/lex.go``: the tokens
+node        ``text/template/parse/node.go``: the parse tree, ``Node.String()``
+parse       ``text/template/parse/parse.go``: the parser
+exec        ``text/template/exec.go``: the executor
+funcs       ``text/template/funcs.go``: the builtins, and the Go tool's functions
+fmt         ``fmt``: ``Sprint``, ``Sprintln``, ``Sprintf``
+strconv     ``strconv``: quoting, and reading literals
+gotime      ``time``: ``Time`` in a fixed zone, ``Format``, ``AddDate``, ``Add``
+gotimeparse ``time/format.go``: ``time.Parse``
+goduration  ``time/format.go``: ``time.ParseDuration``
+timefuncs   this tool's time arithmetic: ``addDate addDuration formatTime parseTime``
+=========== ======================================================================
 
 What is supported:
 
@@ -29,7 +32,8 @@ What is supported:
 * ``if``/``else if``/``else``, ``range`` (lists, maps in key order, integers; with
   ``else``, ``$i, $v :=``, ``break``, ``continue``), ``with``/``else with``;
 * Go's builtins ``and or not len index slice print printf println eq ne lt le gt
-  ge html js urlquery call`` and the tool's five functions (:func:`default_funcs`).
+  ge html js urlquery call``, the Go tool's five functions and four for time
+  arithmetic (:func:`default_funcs`).
 
 ``define``, ``template`` and ``block`` (templates calling templates) and complex
 numbers are refused with a clear error.

@@ -1,9 +1,11 @@
 """The functions a template can call, after Go's ``text/template/funcs.go``.
 
 Go's builtins (``and or not len index slice print printf println eq ne lt le gt ge
-html js urlquery call``) with Go's semantics and error messages, and the five
+html js urlquery call``) with Go's semantics and error messages, the five
 functions of the Go tool (:func:`default_funcs`): ``nowWithFormat``,
-``timeWithFormat``, ``systemEnv``, ``base64`` and ``base64File``.
+``timeWithFormat``, ``systemEnv``, ``base64`` and ``base64File``, and this tool's
+time arithmetic (:mod:`.timefuncs`): ``addDate``, ``addDuration``, ``formatTime``
+and ``parseTime``.
 
 A function is described to the executor by an :class:`Fn`: the Go types of its
 parameters, which decide how arguments are checked (``expected string; found 1``).
@@ -13,8 +15,8 @@ that format stop once they exceed what the rendering may still write, and
 ``base64File`` reads regular files only, and no more than the limit.
 
 >>> funcs = default_funcs(environ={"USER": "ann"})
->>> sorted(funcs)
-['base64', 'base64File', 'nowWithFormat', 'systemEnv', 'timeWithFormat']
+>>> sorted(funcs)[:5]
+['addDate', 'addDuration', 'base64', 'base64File', 'formatTime']
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from dataflow_runner.config.template.fmt import (
     value_string,
 )
 from dataflow_runner.config.template.gotime import format_go_time, from_epoch, parse_epoch
+from dataflow_runner.config.template.timefuncs import time_funcs
 
 #: The characters a rendering may write, and the bytes base64File may read, unless
 #: told otherwise: far beyond any config, far below what hurts a machine.
@@ -377,9 +380,9 @@ def default_funcs(
     read_file: Callable[[str], bytes] | None = None,
     max_file_size: int = DEFAULT_MAX_OUTPUT,
 ) -> dict[str, Callable[..., Any]]:
-    """The Go tool's five template functions; the clock, the environment and the file
-    reader can be replaced (tests). ``base64File`` refuses a file larger than
-    ``max_file_size`` bytes.
+    """The Go tool's five template functions and the four of :mod:`.timefuncs`; the
+    clock, the environment and the file reader can be replaced (tests).
+    ``base64File`` refuses a file larger than ``max_file_size`` bytes.
 
     >>> from dataflow_runner.config.template import render
     >>> funcs = default_funcs(environ={"USER": "ann"})
@@ -419,10 +422,11 @@ def default_funcs(
             raise FuncError(go_os_error(path, exc)) from None
         return base64.b64encode(data).decode("ascii")
 
-    return {
+    funcs: dict[str, Callable[..., Any]] = {
         "nowWithFormat": now_with_format,
         "timeWithFormat": time_with_format,
         "systemEnv": system_env,
         "base64": base64_text,
         "base64File": base64_file,
     }
+    return funcs | time_funcs()

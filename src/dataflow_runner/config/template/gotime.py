@@ -1,4 +1,9 @@
-"""Go's time layouts (``2006-01-02T15:04:05Z07:00``) applied to Python datetimes.
+"""Go's times and time layouts (``2006-01-02T15:04:05Z07:00``).
+
+:class:`GoTime` is a Go ``time.Time`` in a fixed zone: a wall clock to the nanosecond
+in any year (a datetime keeps microseconds, in years 1-9999), with Go's calendar
+arithmetic (``AddDate``, ``Add``). :func:`format_go_time` formats it, or a Python
+datetime, as Go's ``Time.Format`` does; :mod:`.gotimeparse` parses.
 
 A layout is an example rendering of Go's reference time ``Mon Jan 2 15:04:05 MST
 2006``. :func:`format_go_time` scans a layout the way Go's ``nextStdChunk`` does,
@@ -19,6 +24,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 
 from dataflow_runner.config.template.strconv import quote
 
@@ -37,6 +43,148 @@ _MONTHS = (
     "December",
 )
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# --- the calendar -----------------------------------------------------------------------------
+
+# The Gregorian calendar repeats every 400 years, which are a whole number of weeks:
+# any year maps onto Python's (1-9999) by whole cycles.
+_CYCLE_YEARS = 400
+_CYCLE_DAYS = 146_097
+_NANOS = 1_000_000_000
+_DAY = 86_400
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 0001-01-01 (day 0, a Monday) to a date of the proleptic Gregorian
+    calendar, for any year; ``day`` may overflow the month (0 is the day before the
+    1st, 32 in January is February 1st), as in Go's ``time.Date``.
+
+    >>> days_from_civil(1970, 1, 1), days_from_civil(0, 12, 31), days_from_civil(2026, 2, 29)
+    (719162, -1, 739675)
+    """
+    cycles, rest = divmod(year - 1, _CYCLE_YEARS)
+    first = dt.date(rest + 1, month, 1).toordinal() - 1
+    return first + cycles * _CYCLE_DAYS + day - 1
+
+
+def civil_from_days(days: int) -> tuple[int, int, int]:
+    """The (year, month, day) of :func:`days_from_civil`'s day number."""
+    cycles, rest = divmod(days, _CYCLE_DAYS)
+    date = dt.date.fromordinal(rest + 1)
+    return date.year + cycles * _CYCLE_YEARS, date.month, date.day
+
+
+def is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def days_in_month(month: int, year: int) -> int:
+    if month == 2:
+        return 29 if is_leap(year) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+_UNIX_EPOCH = days_from_civil(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class GoTime:
+    """A Go ``time.Time`` in a fixed zone: its wall clock, nanoseconds and zone.
+
+    ``zone`` is the zone's name as Go's ``MST`` prints it; "" is a fixed zone
+    without a name, which prints its offset instead (``-0700``).
+
+    >>> t = GoTime(2026, 10, 31, 3, 0, 0, 0, 3600, "")
+    >>> format_go_time(t.add_date(0, 1, 0), "2006-01-02T15:04:05Z07:00 MST")
+    '2026-12-01T03:00:00+01:00 +0100'
+    """
+
+    year: int
+    month: int
+    day: int
+    hour: int = 0
+    minute: int = 0
+    second: int = 0
+    nanosecond: int = 0
+    offset: int = 0  # seconds east of UTC
+    zone: str = "UTC"
+
+    def days(self) -> int:
+        return days_from_civil(self.year, self.month, self.day)
+
+    def weekday(self) -> int:
+        """0 for Monday, as Python counts."""
+        return self.days() % 7
+
+    def yday(self) -> int:
+        """The day of the year, from 1."""
+        return self.days() - days_from_civil(self.year, 1, 1) + 1
+
+    def unix_nanos(self) -> int:
+        clock = self.hour * 3600 + self.minute * 60 + self.second
+        seconds = (self.days() - _UNIX_EPOCH) * _DAY + clock - self.offset
+        return seconds * _NANOS + self.nanosecond
+
+    @classmethod
+    def from_unix_nanos(cls, nanos: int, offset: int = 0, zone: str = "UTC") -> GoTime:
+        """The instant ``nanos`` after 1970-01-01T00:00:00Z, in the zone given."""
+        seconds, nanosecond = divmod(nanos, _NANOS)
+        days, clock = divmod(seconds + offset, _DAY)
+        year, month, day = civil_from_days(days + _UNIX_EPOCH)
+        minutes, second = divmod(clock, 60)
+        return cls(year, month, day, minutes // 60, minutes % 60, second, nanosecond, offset, zone)
+
+    def add(self, nanos: int) -> GoTime:
+        """Go's ``t.Add(d)``: the instant ``nanos`` later, in the same zone."""
+        return GoTime.from_unix_nanos(self.unix_nanos() + nanos, self.offset, self.zone)
+
+    def add_date(self, years: int, months: int, days: int) -> GoTime:
+        """Go's ``t.AddDate(years, months, days)``: the same clock on the date moved
+        so, normalised as ``time.Date`` does (October 31st + 1 month is December 1st).
+        A fixed zone has no daylight saving time, so the clock never moves."""
+        year, month = divmod(self.month - 1 + months, 12)  # months overflow into years
+        first = days_from_civil(self.year + years + year, month + 1, 1)
+        year, month, day = civil_from_days(first + self.day - 1 + days)
+        return replace(self, year=year, month=month, day=day)
+
+    def utc(self) -> GoTime:
+        """Go's ``t.UTC()``."""
+        return GoTime.from_unix_nanos(self.unix_nanos())
+
+
+def go_time(t: dt.datetime) -> GoTime:
+    """A datetime as a GoTime (a naive one is taken to be local time)."""
+    if t.tzinfo is None:
+        t = t.astimezone()
+    delta = t.utcoffset()
+    offset = int(delta.total_seconds()) if delta is not None else 0
+    return GoTime(
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.microsecond * 1000,
+        offset,
+        _zone_name(t, offset),
+    )
+
+
+def time_quote(text: str) -> str:
+    """Go's quoting in the time package: ``"`` and ``\\`` escaped, and every byte of a
+    control or non-ASCII character as ``\\xNN`` (unlike strconv's quoting)."""
+    out = ['"']
+    for c in text:
+        if c < " " or c >= "\x80":
+            out.extend(f"\\x{b:02x}" for b in c.encode("utf-8", "surrogatepass"))
+        else:
+            out.append("\\" + c if c in '"\\' else c)
+    out.append('"')
+    return "".join(out)
+
+
+# --- formatting --------------------------------------------------------------------------------
 
 # Zone elements in the order Go tries them after a "-" or a "Z".
 _NUM_ZONES = ("-070000", "-07:00:00", "-0700", "-07:00", "-07")
@@ -108,7 +256,7 @@ def _lower_at(text: str, i: int) -> bool:
 _CACHED_LAYOUT = 256
 
 
-def _chunks(layout: str) -> Iterable[tuple[str, str]]:
+def chunks(layout: str) -> Iterable[tuple[str, str]]:
     """The layout as (literal text, element) pairs; the last element may be ""."""
     if len(layout) <= _CACHED_LAYOUT:
         return _cached_chunks(layout)
@@ -175,9 +323,14 @@ def _zone_name(t: dt.datetime, offset: int) -> str:
     auto_name = dt.timezone(dt.timedelta(seconds=offset)).tzname(None) if offset else "UTC"
     if isinstance(tz, dt.timezone) and offset and name == auto_name:
         name = ""
-    if name:
-        return name
-    zone = _quo(offset, 60)
+    return name
+
+
+def _zone_text(t: GoTime) -> str:
+    """What ``MST`` prints: the zone's name, or without one its offset as -0700."""
+    if t.zone:
+        return t.zone
+    zone = _quo(t.offset, 60)
     sign = "-" if zone < 0 else "+"
     zone = abs(zone)
     return sign + _go_int(zone // 60, 2) + _go_int(zone % 60, 2)
@@ -196,11 +349,11 @@ def _fraction(nanos: int, element: str) -> str:
     return element[0] + digits
 
 
-def format_go_time(t: dt.datetime, layout: str) -> str:
-    """Format ``t`` as Go's ``t.Format(layout)`` does (``t`` should be timezone-aware).
+def format_go_time(t: dt.datetime | GoTime, layout: str) -> str:
+    """Format ``t`` as Go's ``t.Format(layout)`` does (a datetime should be aware).
 
-    A naive ``t`` is taken to be local time. Python keeps microseconds, so the
-    nanosecond digits beyond the sixth are always 0.
+    A naive datetime is taken to be local time. A datetime keeps microseconds, so
+    its nanosecond digits beyond the sixth are always 0; a GoTime keeps all nine.
 
     >>> import datetime as dt
     >>> ist = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
@@ -208,16 +361,14 @@ def format_go_time(t: dt.datetime, layout: str) -> str:
     >>> format_go_time(t, "Mon Jan _2 3:04PM MST -07:00")
     'Mon Jan  2 3:04PM IST +05:30'
     """
-    if t.tzinfo is None:
-        t = t.astimezone()
-    delta = t.utcoffset()
-    offset = int(delta.total_seconds()) if delta is not None else 0
+    if isinstance(t, dt.datetime):
+        t = go_time(t)
     done: list[str] = []
     out: list[str] = []
-    for text, element in _chunks(layout):
+    for text, element in chunks(layout):
         out.append(text)
         if element:
-            out.append(_render(t, element, offset))
+            out.append(_render(t, element))
             if len(out) > 1024:  # joined now and then: a list item per piece costs more
                 done.append("".join(out))
                 out.clear()
@@ -225,24 +376,24 @@ def format_go_time(t: dt.datetime, layout: str) -> str:
     return "".join(done)
 
 
-def _hour12(t: dt.datetime) -> int:
+def _hour12(t: GoTime) -> int:
     return t.hour % 12 or 12  # noon is 12PM, midnight 12AM
 
 
-_FIELDS: dict[str, Callable[[dt.datetime], str]] = {
+_FIELDS: dict[str, Callable[[GoTime], str]] = {
     "January": lambda t: _MONTHS[t.month - 1],
     "Jan": lambda t: _MONTHS[t.month - 1][:3],
     "Monday": lambda t: _DAYS[t.weekday()],
     "Mon": lambda t: _DAYS[t.weekday()][:3],
     "2006": lambda t: _go_int(t.year, 4),
-    "06": lambda t: f"{t.year % 100:02d}",
+    "06": lambda t: f"{abs(t.year) % 100:02d}",
     "1": lambda t: str(t.month),
     "01": lambda t: f"{t.month:02d}",
     "2": lambda t: str(t.day),
     "_2": lambda t: f"{t.day:2d}",
     "02": lambda t: f"{t.day:02d}",
-    "__2": lambda t: f"{t.timetuple().tm_yday:3d}",
-    "002": lambda t: f"{t.timetuple().tm_yday:03d}",
+    "__2": lambda t: f"{t.yday():3d}",
+    "002": lambda t: f"{t.yday():03d}",
     "15": lambda t: f"{t.hour:02d}",
     "3": lambda t: str(_hour12(t)),
     "03": lambda t: f"{_hour12(t):02d}",
@@ -255,15 +406,15 @@ _FIELDS: dict[str, Callable[[dt.datetime], str]] = {
 }
 
 
-def _render(t: dt.datetime, element: str, offset: int) -> str:
+def _render(t: GoTime, element: str) -> str:
     field = _FIELDS.get(element)
     if field is not None:
         return field(t)
     if element == "MST":
-        return _zone_name(t, offset)
+        return _zone_text(t)
     if element[0] in ".,":
-        return _fraction(t.microsecond * 1000, element)
-    return _numeric_zone(offset, element)
+        return _fraction(t.nanosecond, element)
+    return _numeric_zone(t.offset, element)
 
 
 _DECIMAL = re.compile(r"[+-]?[0-9]+")
