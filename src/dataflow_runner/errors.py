@@ -91,6 +91,13 @@ class ConfigError(DataflowRunnerError):
         self.args = (self._render(),)
         return self
 
+    def at(self, file: str, line: int) -> ConfigError:
+        """Return this error re-addressed to ``line`` of ``file`` (a Python playbook's
+        line, for an error found in the YAML form it built)."""
+        self.file, self.line, self.column = file, line, None
+        self.args = (self._render(),)
+        return self
+
     def __str__(self) -> str:
         return self._render()
 

@@ -373,15 +373,66 @@ def validate(
 def _validated_playbook(path: str, variables: dict[str, str], size: int) -> Playbook:
     """The playbook; a partitioned one as rendered for its first partition."""
     from dataflow_runner.config.source import PlaybookSource
+
+    return _first_partition(PlaybookSource(path, variables, max_size=size))
+
+
+def _first_partition(source: PlaybookSource) -> Playbook:
     from dataflow_runner.data.partitions import Spec
 
-    source = PlaybookSource(path, variables, max_size=size)
     partitions = source.head().partitions
     try:
         first = Spec.of(partitions).at(0) if partitions else None
     except ConfigError as exc:
-        raise exc.with_file(path) from None
+        raise exc.with_file(source.path) from None
     return source.load(first)
+
+
+def render(playbook_path: str, vars_text: str | None, *, common: Common) -> None:
+    """Print a playbook's YAML form, once it is valid: the YAML a Python playbook
+    builds, a YAML file as it is, a JSON file as YAML (templates unrendered)."""
+    from dataflow_runner.config.source import PlaybookSource
+
+    source = PlaybookSource(playbook_path, parse_vars(vars_text), max_size=common.max_config_size)
+    # What a Python playbook prints while it runs is not part of its form.
+    with contextlib.redirect_stdout(sys.stderr):
+        book = _first_partition(source)
+        text = _yaml_form(source, book)
+    echo(text.rstrip("\n"))
+
+
+def _yaml_form(source: PlaybookSource, book: Playbook) -> str:
+    """A YAML (or Python) playbook's text; a JSON one's as YAML, when that loads as
+    the same playbook (its templates are inside its strings)."""
+    import json
+
+    import yaml
+
+    from dataflow_runner.config.loading import is_python
+    from dataflow_runner.config.source import PlaybookSource
+
+    name = os.path.basename(source.path).lower()
+    if is_python(source.path) or ".yaml" in name or ".yml" in name:
+        return source.text
+    same = False
+    text = ""
+    with contextlib.suppress(ValueError):
+        doc = json.loads(source.text)
+        text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1 << 16)
+        again = PlaybookSource(
+            os.path.splitext(source.path)[0] + ".yaml",
+            source.given,
+            max_size=source.max_size,
+            text=text,
+        )
+        with contextlib.suppress(ConfigError):
+            same = _first_partition(again) == book
+    if not same:
+        raise ConfigError(
+            "cannot be shown as YAML: its templates make JSON of it only once rendered",
+            file=source.path,
+        )
+    return text
 
 
 def resume(ref: str, vars_text: str | None, *, common: Common) -> None:

@@ -16,18 +16,25 @@ surrogate, a YAML date where a string belongs...) is one line too, never a trace
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE, RAISE_IT, size_text
 from dataflow_runner.config.redact import SECRETS, is_secret_key
+from dataflow_runner.config.uris import (
+    CLUSTER_SCHEMA,
+    NATIVE_VENDOR,
+    PLAYBOOK_SCHEMA,
+    SNOWPLOW_VENDOR,
+)
 from dataflow_runner.config.validation import describe, join_path
 from dataflow_runner.errors import ConfigError, FlagError
 
@@ -40,14 +47,6 @@ T = TypeVar("T")
 log = logging.getLogger("dataflow_runner.config")
 
 Kind = Literal["cluster", "playbook"]
-
-SNOWPLOW_VENDOR = "com.snowplowanalytics.dataflowrunner"
-NATIVE_VENDOR = "dev.dataflowrunner"
-CLUSTER_SCHEMA = f"iglu:{NATIVE_VENDOR}/ClusterConfig/jsonschema/1-0-0"
-PLAYBOOK_SCHEMA = f"iglu:{NATIVE_VENDOR}/Playbook/jsonschema/1-1-0"
-#: The first version of this project's playbook: no data fields (partitions, params,
-#: inputs, outputs...), which 1-1-0 added.
-PLAYBOOK_SCHEMA_1_0_0 = f"iglu:{NATIVE_VENDOR}/Playbook/jsonschema/1-0-0"
 
 #: The largest config file read (and template output rendered), in bytes.
 
@@ -234,7 +233,43 @@ def render(
 
 def _is_yaml(path: str) -> bool:
     name = os.path.basename(path).lower()
-    return any(f".{ext}" in name for ext in ("yaml", "yml"))
+    # A Python playbook's text, once run, is its YAML form.
+    return any(f".{ext}" in name for ext in ("yaml", "yml")) or is_python(path)
+
+
+def is_python(path: str) -> bool:
+    """A Python playbook (``dataflow_runner.dsl``): a ``.py`` file.
+
+    >>> is_python("pipelines/hourly.py"), is_python("playbook.yaml")
+    (True, False)
+    """
+    return path.lower().endswith(".py")
+
+
+def playbook_text(path: str, variables: Mapping[str, str], max_size: int = DEFAULT_MAX_SIZE) -> str:
+    """The text of a playbook file, to render and parse: the file's own, or the YAML
+    form a Python playbook builds (running its code, with ``variables`` as ``--vars``)."""
+    text = read_text(path, max_size)
+    if not is_python(path):
+        return text
+    from dataflow_runner.dsl.loader import yaml_form
+
+    return yaml_form(path, text, variables)
+
+
+@contextlib.contextmanager
+def python_lines(path: str, text: str) -> Iterator[None]:
+    """A problem found in a Python playbook's YAML form ``text`` is reported at the
+    line of the Python file that built what is wrong (nothing changes for others)."""
+    if not is_python(path):
+        yield
+        return
+    try:
+        yield
+    except ConfigError as exc:
+        from dataflow_runner.dsl.yamlform import relocate
+
+        raise relocate(exc, path, text) from None
 
 
 def _digits_limit() -> str:
@@ -387,12 +422,22 @@ def load_document(
 def _load(
     kind: Kind, path: str, variables: Mapping[str, str], max_size: int, text: str | None = None
 ) -> Any:
-    raw = read_text(path, max_size) if text is None else text
-    doc = parse(render(raw, path, variables, max_output=max_size), path)
+    if kind == "cluster" and is_python(path):
+        raise ConfigError(
+            "a cluster config is a JSON or YAML file (only a playbook may be Python)", file=path
+        )
+    if text is None:
+        text = (
+            playbook_text(path, variables, max_size)
+            if kind == "playbook"
+            else read_text(path, max_size)
+        )
     notes: list[str] = []
     try:
-        uri, found = _schema_kind(doc, path, kind, notes)
-        return found.read(doc["data"], path, uri, notes)
+        with python_lines(path, text):
+            doc = parse(render(text, path, variables, max_output=max_size), path)
+            uri, found = _schema_kind(doc, path, kind, notes)
+            return found.read(doc["data"], path, uri, notes)
     except RecursionError:
         raise ConfigError("nested too deeply", file=path, path="$.data") from None
     finally:
@@ -425,8 +470,9 @@ def load_playbook(
     max_size: int = DEFAULT_MAX_SIZE,
     text: str | None = None,
 ) -> Playbook:
-    """Load and validate a playbook (Snowplow's format or this project's); ``text``:
-    the file's text, read already."""
+    """Load and validate a playbook (Snowplow's format, this project's, or a Python
+    playbook's: ``dataflow_runner.dsl``); ``text``: the file's text, read already (a
+    Python playbook's: its YAML form)."""
     book: Playbook = _load("playbook", path, variables, max_size, text)
     SECRETS.add(book.credentials.secret_access_key)
     SECRETS.add(book.credentials.access_key_id)

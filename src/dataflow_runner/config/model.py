@@ -269,6 +269,9 @@ class Step(Model, frozen=True, kw_only=True):
 
 
 PartitionUnit = Literal["hour", "day", "week", "month"]
+PARTITION_UNITS: tuple[str, ...] = ("hour", "day", "week", "month")
+#: The template variables a partition sets.
+PARTITION_VARIABLES = ("partition", "date", "hour")
 
 
 class Partitions(Model, frozen=True, kw_only=True):
@@ -298,6 +301,7 @@ class Partitions(Model, frozen=True, kw_only=True):
 
 
 ParamType = Literal["string", "int", "date", "datetime"]
+PARAM_TYPES: tuple[str, ...] = ("string", "int", "date", "datetime")
 ParamName = Annotated[
     str,
     Meta(

@@ -20,17 +20,14 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
-from dataflow_runner.config.loading import load_playbook, parse, read_text, render
-from dataflow_runner.config.model import Param, Partitions, Playbook
+from dataflow_runner.config.loading import load_playbook, parse, playbook_text, python_lines, render
+from dataflow_runner.config.model import PARTITION_VARIABLES, Param, Partitions, Playbook
 from dataflow_runner.config.params import check
 from dataflow_runner.config.validation import raise_all, validate
 from dataflow_runner.errors import FlagError
 
 if TYPE_CHECKING:
     from dataflow_runner.data.partitions import Partition
-
-#: The template variables a partition sets.
-PARTITION_VARIABLES = ("partition", "date", "hour")
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -50,7 +47,9 @@ class Head:
 
 
 class PlaybookSource:
-    """A playbook file (or the text of one), its ``--vars``, and its limits."""
+    """A playbook file (or the text of one), its ``--vars``, and its limits. A Python
+    playbook's text is its YAML form: its code runs once, when the text is first
+    needed, with the ``--vars`` given."""
 
     def __init__(
         self,
@@ -69,7 +68,7 @@ class PlaybookSource:
     @property
     def text(self) -> str:
         if self._text is None:
-            self._text = read_text(self.path, self.max_size)
+            self._text = playbook_text(self.path, self.given, self.max_size)
         return self._text
 
     def head(self) -> Head:
@@ -81,16 +80,17 @@ class PlaybookSource:
     def _read_head(self) -> Head:
         if "partitions" not in self.text and "params" not in self.text:
             return Head()  # most playbooks: nothing to read twice
-        rendered = render(
-            self.text, self.path, self.given, max_output=self.max_size, missing_key="default"
-        )
-        doc = parse(rendered, self.path)
-        data = doc.get("data") if isinstance(doc, dict) else None
-        if not isinstance(data, dict):
-            return Head()  # the whole load reports it
-        picked = {k: data[k] for k in ("partitions", "params") if k in data}
-        head, errors = validate(_Head, picked, file=self.path, root="$.data", closed=False)
-        raise_all(errors)
+        with python_lines(self.path, self.text):
+            rendered = render(
+                self.text, self.path, self.given, max_output=self.max_size, missing_key="default"
+            )
+            doc = parse(rendered, self.path)
+            data = doc.get("data") if isinstance(doc, dict) else None
+            if not isinstance(data, dict):
+                return Head()  # the whole load reports it
+            picked = {k: data[k] for k in ("partitions", "params") if k in data}
+            head, errors = validate(_Head, picked, file=self.path, root="$.data", closed=False)
+            raise_all(errors)
         assert head is not None
         return Head(head.partitions, head.params)
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dataflow_runner.config.loading import CLUSTER_SCHEMA, PLAYBOOK_SCHEMA, PLAYBOOK_SCHEMA_1_0_0
+from dataflow_runner.config.uris import CLUSTER_SCHEMA, PLAYBOOK_SCHEMA, PLAYBOOK_SCHEMA_1_0_0
 
 FILES = {
     "cluster-config-1-0-0.json": CLUSTER_SCHEMA,
