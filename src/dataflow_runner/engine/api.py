@@ -207,6 +207,11 @@ class Engine:
                 book = data.playbook
             _addressed(lambda: fabric.validate(request.cluster, book), request)
             ordered = _ordered(fabric, book) and (data is None or data.trivial)
+            if request.detach and data is not None and not data.trivial:
+                raise FlagError(
+                    "--async cannot leave a data-aware run (partitions, skipped steps, "
+                    "sensors) to its cluster: a runner must follow it"
+                )
             if request.detach and not ordered:
                 raise FlagError(
                     f"--async needs a serial playbook on {fabric.label}: the steps of a DAG "
