@@ -33,7 +33,7 @@ from dataflow_runner.engine import lifecycle
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Event, Listener, RunOutcome
 from dataflow_runner.engine.handle import RunHandle
-from dataflow_runner.engine.recorder import step_records
+from dataflow_runner.engine.recorder import record_pending, step_records
 from dataflow_runner.engine.request import LockSpec, RunRequest
 from dataflow_runner.engine.run import (
     RunJob,
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig, Playbook
     from dataflow_runner.locks import LockHold
     from dataflow_runner.store import Page, RunFilter, Store
+    from dataflow_runner.store.writer import StoreWriter
 
 log = logging.getLogger("dataflow_runner")
 
@@ -125,6 +126,7 @@ class Engine:
         self._hosted = dict(hosted or {})
         self._handles: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
+        self._pending_checked = False
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -137,6 +139,18 @@ class Engine:
 
                 self._store = open_store(self.store_url, state_dir=self.state_dir)
             return self._store
+
+    @property
+    def writer(self) -> StoreWriter:
+        """The store's write side. Before its first use, the ends of runs whose runner
+        could not write this store are recorded (``store/pending.py``): the next
+        command that writes is the one that can (reading commands never write)."""
+        store = self.store
+        with self._lock:
+            first, self._pending_checked = not self._pending_checked, True
+        if first:
+            record_pending(store)
+        return store.writer
 
     def options(self, poll_interval: float | None = None) -> Options:
         return Options(self.state_dir, poll_interval=poll_interval, store=self.store_url)
@@ -234,7 +248,8 @@ class Engine:
             cluster=request.cluster,
             fabric=fabric,
             concurrency=concurrency,
-            writer=self.store.writer,
+            writer=self.writer,
+            pending=self.store.pending,
             token=handle.token,
             emit=emit,
             poll_interval=_poll_interval(fabric, request.poll_interval),
@@ -266,11 +281,13 @@ class Engine:
         done again, nothing submitted twice."""
         from dataflow_runner.engine.resume import prepare
 
+        # First: a run's end kept while the store could not be written is recorded.
+        writer = self.writer
         run = self.store.reader.find_run(ref)
         ready = prepare(self, run, variables or {}, poll_interval, max_config_size)
         pid, host = this_host()
         # Taken over first (one resume wins), then the run's lock taken back.
-        if not self.store.writer.claim_run(run, pid=pid, host=host, at=time.time()):
+        if not writer.claim_run(run, pid=pid, host=host, at=time.time()):
             ready.fabric.close()
             now = self.store.reader.run(run.id)
             by = f"{now.pid} on {now.host}" if now is not None else "another runner"
@@ -297,7 +314,8 @@ class Engine:
             cluster=ready.cluster,
             fabric=ready.fabric,
             concurrency=ready.concurrency,
-            writer=self.store.writer,
+            writer=self.writer,
+            pending=self.store.pending,
             token=handle.token,
             emit=_Guarded(on_event),
             poll_interval=_poll_interval(ready.fabric, poll_interval),
@@ -367,7 +385,7 @@ class Engine:
             cluster_doc=document(request.cluster),
             options=options,
         )
-        self.store.writer.create_run(run, step_records(run_id, book.steps))
+        self.writer.create_run(run, step_records(run_id, book.steps))
 
     # --- clusters -------------------------------------------------------------------
 
@@ -392,7 +410,7 @@ class Engine:
         bootstrap failure is tried again, as the Go tool does)."""
         driver = registry.driver(fabric or config.fabric)
         opened = driver.open(config, None, self.options(poll_interval))
-        writer = self.store.writer
+        writer = self.writer
 
         def on_launched(ref: ClusterRef) -> None:
             now = time.time()
@@ -433,7 +451,7 @@ class Engine:
         driver = registry.driver(registry.for_cluster_id(cluster_id).name)
         opened = driver.open(config, None, self.options(poll_interval))
         known = self.store.reader.cluster(cluster_id) is not None
-        writer = self.store.writer
+        writer = self.writer
 
         def on_state(ref: ClusterRef, status: ClusterStatus) -> None:
             if known:
