@@ -372,3 +372,18 @@ def test_unlock_deletes_only_a_lock_key_in_consul(
 def test_unlock_of_a_key_not_held(cli_process: Any, tmp_path: Path, consul: ConsulKV) -> None:
     result = cli_process("unlock", "free", "--consul", consul.address, cwd=tmp_path)
     assert result.code == 1 and result.err_lines[-1].endswith('lock free is not held"')
+
+
+def test_a_runner_releases_its_file_lock_only_if_it_still_holds_it(tmp_path: Path) -> None:
+    from dataflow_runner.locks import make_lock, owner_info
+
+    path = tmp_path / "shared.lock"
+    first = make_lock(str(path))
+    first.acquire(owner_info("r-first"))
+    assert make_lock(str(path)).unlock()["run_id"] == "r-first"  # unlocked by hand ...
+    second = make_lock(str(path))
+    second.acquire(owner_info("r-second"))  # ... and taken by another run
+    first.release()  # the first run ends: the second's lock stays
+    assert (make_lock(str(path)).holder() or {}).get("run_id") == "r-second"
+    second.release()
+    assert not path.exists()
