@@ -140,6 +140,7 @@ class Faults:
     throttled: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)  # 5xx, dropped before or after
     history: list[str] = field(default_factory=list)  # "Action" or "Action fault", in order
+    regions: Counter[str] = field(default_factory=Counter)  # calls by the region signed for
     _rng: random.Random = field(default_factory=random.Random)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -152,8 +153,11 @@ class Faults:
             action = target.split(".")[-1] if target.startswith("ElasticMapReduce") else ""
             if not action:
                 return app(environ, start_response)
+            # "AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ..."
+            scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")
             with self._lock:
                 self.calls[action] += 1
+                self.regions[scope[2] if len(scope) > 2 else ""] += 1
                 draw = self._rng.random()
                 fault = ""
                 for name, share in (
@@ -193,6 +197,7 @@ class Faults:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.regions.clear()
             self.throttled.clear()
             self.failed.clear()
             self.history.clear()

@@ -19,7 +19,7 @@ from dataflow_runner.cli.options import (
 def render(emr_playbook: str | None, vars: str | None, max_config_size: int | None) -> None:
     """Prints a playbook's YAML form (a Python playbook's: the YAML it builds)"""
     from dataflow_runner.cli import commands
-    from dataflow_runner.cli.app import _common
+    from dataflow_runner.cli.commands import common_options as _common
 
     require(emr_playbook=emr_playbook)
     commands.render(emr_playbook or "", vars, common=_common(max_config_size=max_config_size))
