@@ -275,3 +275,29 @@ def test_a_registered_fabric_is_in_the_schema(place: str) -> None:
     data = schemas.build()["cluster-config-1-0-0.json"]["properties"]["data"]
     assert data["properties"]["fabric"]["enum"] == ["local", "emr", "place"]
     assert data["properties"][place]["$ref"] == "#/$defs/PlaceSection"
+
+
+def test_the_partition_reaches_time_functions_before_it_is_known(tmp_path: Path) -> None:
+    # The head (partitions, params) is read before any partition is chosen: the
+    # partition's variables must still be strings the time functions take.
+    from dataflow_runner.config.source import PlaybookSource
+    from dataflow_runner.data.partitions import Spec
+
+    path = tmp_path / "hourly.yaml"
+    path.write_text(
+        "schema: iglu:dev.dataflowrunner/Playbook/jsonschema/1-1-0\n"
+        "data:\n"
+        "  name: h\n"
+        '  partitions: {every: hour, start: "2026-11-01T00:00Z"}\n'
+        "  steps:\n"
+        "    - id: a\n"
+        "      type: COMMAND\n"
+        "      command:\n"
+        "        - cp\n"
+        '        - \'in/{{ formatTime (addDuration .partition "-1h") "2006/01/02/15" }}\'\n'
+    )
+    source = PlaybookSource(str(path), {})
+    partitions = source.head().partitions
+    assert partitions is not None
+    book = source.load(Spec.of(partitions).at(24))
+    assert book.steps[0].command == ("cp", "in/2026/11/01/23")

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from dataflow_runner.data.partitions import Partition
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: What the head of a playbook is read with for the partition's variables.
+_SAMPLE_PARTITION = {"partition": "1970-01-01T00:00:00Z", "date": "1970-01-01", "hour": "00"}
 
 
 class _Head(msgspec.Struct, rename="camel"):
@@ -80,9 +82,12 @@ class PlaybookSource:
     def _read_head(self) -> Head:
         if "partitions" not in self.text and "params" not in self.text:
             return Head()  # most playbooks: nothing to read twice
+        # The partition is not known yet: a sample one lets its variables reach the
+        # time functions (``formatTime .partition ...``), which refuse no value.
+        variables = {**_SAMPLE_PARTITION, **self.given}
         with python_lines(self.path, self.text):
             rendered = render(
-                self.text, self.path, self.given, max_output=self.max_size, missing_key="default"
+                self.text, self.path, variables, max_output=self.max_size, missing_key="default"
             )
             doc = parse(rendered, self.path)
             data = doc.get("data") if isinstance(doc, dict) else None

@@ -131,7 +131,9 @@ def yaml_scalar(value: str, *, placeholders: bool = False) -> str:
         if is_name:
             out.append("{{." + text + "}}")
             continue
-        quoted = _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text)[1:-1])
+        quoted = _UNSAFE.sub(
+            lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)[1:-1]
+        )
         # No literal "{{", nor "{" just before a placeholder's "{{".
         quoted = re.sub(r"\{(?=\{)", r"\\x7b", quoted)
         if quoted.endswith("{") and i + 1 < len(pieces):
