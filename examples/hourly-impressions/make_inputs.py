@@ -44,7 +44,8 @@ def main() -> None:
     for hour in hours:
         write_hour(args.root, hour)
     first, last = (h.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M") for h in (hours[0], hours[-1]))
-    print(f"wrote {len(hours)} hours of impressions and geo-IP tables ({first} to {last}) in {args.root}/")
+    tables = "impressions and geo-IP tables"
+    print(f"wrote {len(hours)} hours of {tables} ({first} to {last}) in {args.root}/")
 
 
 if __name__ == "__main__":

@@ -119,37 +119,38 @@ def _book() -> Playbook:
 @pytest.mark.parametrize(
     ("build", "problem"),
     [
-        (lambda: partitions("fortnight", "2026-11-01"), "unknown partition unit 'fortnight'"),  # type: ignore[arg-type]
+        (lambda: partitions("fortnight", "2026-11-01"), "unknown partition unit 'fortnight'"),
         (lambda: daily("2026-11-01", timezone="Mars/Base"), "unknown time zone 'Mars/Base'"),
         (lambda: daily("the first of november"), "partitions: "),
-        (lambda: param("float"), "unknown parameter type 'float'"),  # type: ignore[arg-type]
+        (lambda: param("float"), "unknown parameter type 'float'"),
         (lambda: param("int", default="three"), "an int parameter's default is an integer"),
-        (lambda: retry(True), "retries: expected an integer"),  # type: ignore[arg-type]
+        (lambda: retry(True), "retries: expected an integer"),
         (lambda: wait(float("inf")), "timeout \\(seconds\\): expected a number"),
         (lambda: Playbook(""), "a playbook needs a name"),
-        (lambda: Playbook("p", concurrency="2"), "concurrency: expected an integer"),  # type: ignore[arg-type]
-        (lambda: Playbook("p", partitions="hourly"), "partitions: expected hourly"),  # type: ignore[arg-type]
+        (lambda: Playbook("p", concurrency="2"), "concurrency: expected an integer"),
+        (lambda: Playbook("p", partitions="hourly"), "partitions: expected hourly"),
         (
             lambda: Playbook("p", partitions=daily("2026-11-01"), params={"date": param()}),
             "'date' is the partition's",
         ),
         (lambda: Playbook("p", params={"a b": param()}), "not a name of letters"),
-        (lambda: Playbook("p", credentials="secret"), "credentials: expected 'env'"),  # type: ignore[arg-type]
-        (lambda: _book().command("a", "python x.py"), "command: expected a list of strings"),  # type: ignore[arg-type]
+        (lambda: Playbook("p", credentials="secret"), "credentials: expected 'env'"),
+        (lambda: _book().command("a", "python x.py"), "command: expected a list of strings"),
         (lambda: _book().command("a", []), "command: expected a non-empty list"),
         (lambda: _book().command("-a", ["x"]), "step id '-a': expected letters"),
-        (lambda: _book().command("a", ["x"], retires=2), "did you mean 'retries'"),  # type: ignore[call-arg]
+        (lambda: _book().command("a", ["x"], retires=2), "did you mean 'retries'"),
         (lambda: _book().command("a", ["x"], depends_on=["b"]), "depends_on: unknown step 'b'"),
         (lambda: _book().command("a", ["x"], inputs="in.txt"), "inputs: expected a list"),
-        (lambda: _book().command("a", ["x"], env={"A": 1}), "env: expected strings"),  # type: ignore[dict-item]
-        (lambda: _book().command("a", ["x"], timeout="1h"), "timeout \\(seconds\\)"),  # type: ignore[typeddict-item]
-        (lambda: _book().command("a", ["x"], wait_for_inputs=60), "expected wait"),  # type: ignore[typeddict-item]
+        (lambda: _book().command("a", ["x"], env={"A": 1}), "env: expected strings"),
+        (lambda: _book().command("a", ["x"], timeout="1h"), "timeout \\(seconds\\)"),
+        (lambda: _book().command("a", ["x"], wait_for_inputs=60), "expected wait"),
         (
-            lambda: _book().command("a", ["x"], action_on_failure="TERMINATE_CLUSTER"),  # type: ignore[typeddict-item]
+            lambda: _book().command("a", ["x"], action_on_failure="TERMINATE_CLUSTER"),
             "expected CANCEL_AND_WAIT or CONTINUE",
         ),
         (lambda: _book().command("a", ["x", "{bucket}"]), "unknown placeholder {bucket}"),
         (lambda: Playbook("p").command("a", ["x", "{date}"]), "unknown placeholder {date}"),
+        (lambda: template("a\nb"), "template\\(\\) takes one line"),
     ],
 )
 def test_a_bad_argument_is_refused_when_given(build: Any, problem: str) -> None:

@@ -30,6 +30,8 @@ _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 # What YAML would not read back as it was in a double-quoted scalar: C0/C1 controls
 # that JSON leaves as they are, line separators, surrogates, non-characters.
 _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+# A template is written as it is, in single quotes: no line break, no control character.
+_NOT_IN_TEMPLATE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 # A string YAML reads as the same string without quotes (and the template leaves
 # alone): no indicator, no number, no YAML 1.1 boolean or null.
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*\Z")
@@ -55,6 +57,11 @@ def template(text: str) -> Template:
     """
     if not isinstance(text, str):
         raise DslError(f"template() takes a string, got {type(text).__name__}")
+    bad = _NOT_IN_TEMPLATE.search(text)
+    if bad:
+        raise DslError(
+            f"template() takes one line of printable text, got {bad.group()!r} in {text!r}"
+        )
     return Template(text)
 
 
