@@ -84,15 +84,27 @@ def collect(*loaders: Callable[[], Any]) -> list[Any]:
 
 
 def state_dir(common: Common) -> Path:
+    """The state directory: it may not exist yet, but it may not be something else."""
+    from dataflow_runner.errors import StoreError
     from dataflow_runner.store import default_state_dir
 
-    return Path(common.state_dir) if common.state_dir else default_state_dir()
+    path = Path(common.state_dir) if common.state_dir else default_state_dir()
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"the state directory {path} is not a directory")
+    return path
 
 
 def engine(common: Common) -> Engine:
     from dataflow_runner.engine.api import Engine
 
     return Engine(state_dir=state_dir(common), store=common.store)
+
+
+def opened(eng: Engine) -> Engine:
+    """``eng`` with its store open: a store that cannot be used is found before
+    anything is launched, submitted or terminated (a dry run never opens it)."""
+    eng.store  # noqa: B018 (opening it is the point)
+    return eng
 
 
 def reporter(common: Common) -> Reporter:
@@ -111,10 +123,12 @@ def lock_spec(
     lock: str | None, soft_lock: str | None, consul: str | None, common: Common
 ) -> LockSpec | None:
     from dataflow_runner.engine.request import LockSpec
+    from dataflow_runner.locks import check_backend
 
     name = lock or soft_lock
     if not name:
         return None
+    check_backend(common.lock_backend)
     return LockSpec(name, soft=bool(soft_lock), consul=consul, backend=common.lock_backend)
 
 
@@ -197,6 +211,7 @@ def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common
         if dry_run:
             show_plan(eng.plan_launch(config, common.fabric))
             return
+        opened(eng)
         token = token_for_signals()
         with stop_on_signals(
             lambda name: token.cancel(f"{name} received", signal=name), token.force
@@ -239,6 +254,7 @@ def run(
         if dry_run:
             show_plan(eng.plan(request))
             return
+        opened(eng)
         drawn = reporter(common)
         outcome = follow(eng.submit(request, on_event=drawn), drawn)
     finish(outcome, common=common)
@@ -253,7 +269,7 @@ def down(
         if dry_run:
             show_plan(eng.plan_terminate(config, cluster_id))
             return
-        info = eng.terminate_cluster(config, cluster_id, poll_interval=common.poll_interval)
+        info = opened(eng).terminate_cluster(config, cluster_id, poll_interval=common.poll_interval)
     if info.state.value == "TERMINATED_WITH_ERRORS":
         log.warning(
             "%s cluster %s ended TERMINATED_WITH_ERRORS%s",
@@ -299,6 +315,7 @@ def run_transient(
         if dry_run:
             show_plan(eng.plan(request))
             return
+        opened(eng)
         drawn = reporter(common)
         outcome = follow(eng.submit(request, on_event=drawn), drawn)
     finish(outcome, success_line=f"Transient {outcome.fabric_label} run completed successfully")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.cli.output import echo
-from dataflow_runner.errors import DataflowRunnerError
+from dataflow_runner.errors import DataflowRunnerError, FlagError
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
@@ -42,21 +42,35 @@ def took(start: float | None, end: float | None) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def parse_when(text: str) -> float:
-    """A date or time for filters: ISO (``2026-11-22``, ``2026-11-22T10:00``) or ``3h``/``2d``."""
-    text = text.strip()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if text[:-1].isdigit() and text[-1:] in units:
-        return time.time() - int(text[:-1]) * units[text[-1]]
+#: How far back (or ahead) a ``--since``/``--until`` may reach: a century.
+_FARTHEST = 100 * 366 * 86400
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_when(flag: str, text: str) -> float:
+    """A date or time for filters: ISO (``2026-11-22``, ``2026-11-22T10:00``) or ``3h``/``2d``.
+
+    >>> parse_when("--since", "2026-11-22")
+    1795305600.0
+    """
+    stripped = text.strip()
+    shown = stripped if len(stripped) <= 40 else stripped[:40] + "..."
+    if stripped[:-1].isdigit() and stripped[-1:] in _UNITS:
+        # Compared as text first: a 5,000-digit count is not even turned into a number.
+        digits = stripped[:-1].lstrip("0") or "0"
+        if len(digits) > 12 or int(digits) * _UNITS[stripped[-1]] > _FARTHEST:
+            raise FlagError(f"{flag}: the time {shown} is out of range (at most a century ago)")
+        return time.time() - int(digits) * _UNITS[stripped[-1]]
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise DataflowRunnerError(
-            f"cannot read the time {text!r}: expected e.g. 2026-11-22, 2026-11-22T10:00 or 3h"
+        parsed = datetime.fromisoformat(stripped)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
+        raise FlagError(
+            f"{flag}: cannot read the time {shown!r}: expected e.g. 2026-11-22, "
+            "2026-11-22T10:00 or 3h"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
@@ -97,8 +111,8 @@ def runs(
     *,
     state: str | None,
     playbook: str | None,
-    since: str | None,
-    until: str | None,
+    since: float | None,
+    until: float | None,
     limit: int,
     output: str,
 ) -> None:
@@ -107,8 +121,8 @@ def runs(
     where = RunFilter(
         state=RunState(state.upper()) if state else None,
         playbook=playbook,
-        since=parse_when(since) if since else None,
-        until=parse_when(until) if until else None,
+        since=since,
+        until=until,
     )
     records = engine.runs(where, limit=limit).items
     if output == "json":

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from dataflow_runner.cli.output import echo
-from dataflow_runner.errors import DataflowRunnerError
+from dataflow_runner.errors import DataflowRunnerError, FlagError
 from dataflow_runner.locks import describe_holder, holder_is_dead, make_lock
 
 
@@ -20,9 +20,19 @@ def _recorded(engine: Any) -> list[tuple[str, str | None]]:
     return list(seen)
 
 
+def lock_name(name: str) -> str:
+    """A lock's name as given (a file lock's is a path: an empty one would be the
+    current directory)."""
+    if not name.strip():
+        raise FlagError(f"expected a lock name, got {name!r}")
+    return name
+
+
 def locks(
     engine: Any, names: tuple[str, ...], *, consul: str | None, backend: str | None, output: str
 ) -> None:
+    for name in names:
+        lock_name(name)
     wanted = [(n, backend) for n in names] if names else _recorded(engine)
     rows: list[dict[str, Any]] = []
     for name, where in wanted:
@@ -50,7 +60,7 @@ def locks(
 
 
 def unlock(name: str, *, consul: str | None, backend: str | None) -> None:
-    lock = make_lock(name, consul, backend)
+    lock = make_lock(lock_name(name), consul, backend)
     holder = lock.holder()
     if holder is None:
         raise DataflowRunnerError(f"lock {lock.name} is not held")

@@ -7,6 +7,7 @@ reports a missing one as an error with exit code 1, not as a usage error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -117,9 +118,25 @@ fabric_option = click.option(
     type=click.Choice(fabrics()),
     help="Run on this fabric whatever the cluster config says.",
 )
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange lets ``nan`` (no comparison is true of it) and ``inf``
+    through: a number of seconds must be finite."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+#: The largest --max-config-size: a rendering is held in memory, several times over.
+MAX_CONFIG_SIZE_LIMIT = 1 << 30
+
 poll_interval = click.option(
     "--poll-interval",
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloatRange(min=0.1),
     metavar="SECONDS",
     envvar="DATAFLOW_RUNNER_POLL_INTERVAL",
     show_envvar=True,
@@ -127,7 +144,7 @@ poll_interval = click.option(
 )
 max_config_size = click.option(
     "--max-config-size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_CONFIG_SIZE_LIMIT),
     metavar="BYTES",
     envvar="DATAFLOW_RUNNER_MAX_CONFIG_SIZE",
     show_envvar=True,
