@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.cli.output import echo, print_json
+from dataflow_runner.cli.output import echo, print_json, printable
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
 from dataflow_runner.config.loading import load_cluster, load_playbook, parse_vars
 from dataflow_runner.config.model import ClusterConfig
@@ -339,7 +339,7 @@ def validate(
         else:
             shape = "serial" if item.is_serial else "DAG"
             summary.append(f"playbook '{item.name}' ({len(item.steps)} steps, {shape})")
-    echo("valid: " + "; ".join(summary))
+    echo(printable("valid: " + "; ".join(summary)))
 
 
 def resume(ref: str, vars_text: str | None, *, common: Common) -> None:

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.cli.output import echo
+from dataflow_runner.cli.output import clip, echo, printable
 from dataflow_runner.errors import DataflowRunnerError, FlagError
 from dataflow_runner.store.records import (
     AttemptRecord,
@@ -73,7 +73,23 @@ def parse_when(flag: str, text: str) -> float:
         ) from None
 
 
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one; None when it is piped (a note is
+    then printed whole, for whoever reads it)."""
+    import shutil
+
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    return shutil.get_terminal_size().columns
+
+
 def _table(rows: list[list[str]], headers: list[str]) -> str:
+    """Aligned columns; every cell is shown escaped (anything may be in a name or
+    a step's words)."""
+    rows = [[printable(c) for c in row] for row in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -188,28 +204,40 @@ def status(engine: Engine, ref: str | None, *, output: str) -> None:
         _json(out)
         return
     echo(
-        f"run {run.id}  {run.state.value}  playbook '{run.playbook}'  fabric {run.fabric}"
-        f"  cluster {run.cluster_id or '-'}"
+        printable(
+            f"run {run.id}  {run.state.value}  playbook '{run.playbook}'  fabric {run.fabric}"
+            f"  cluster {run.cluster_id or '-'}"
+        )
     )
     echo(
-        f"started {when(run.started_at)}  took {took(run.started_at, run.ended_at)}"
-        + (f"  reason: {run.reason}" if run.reason else "")
-    )
-    rows = []
-    for s in steps:
-        note = s.cause or s.reason or ""
-        rows.append(
-            [
-                s.step_id,
-                s.state.value,
-                str(s.attempts or "-"),
-                took(s.started_at, s.ended_at) if s.started_at else "-",
-                "-" if s.exit_code is None else str(s.exit_code),
-                note[:70],
-            ]
+        printable(
+            f"started {when(run.started_at)}  took {took(run.started_at, run.ended_at)}"
+            + (f"  reason: {run.reason}" if run.reason else "")
         )
+    )
+    rows = [
+        [
+            s.step_id,
+            s.state.value,
+            str(s.attempts or "-"),
+            took(s.started_at, s.ended_at) if s.started_at else "-",
+            "-" if s.exit_code is None else str(s.exit_code),
+            printable(s.cause or s.reason or ""),
+        ]
+        for s in steps
+    ]
+    headers = ["STEP", "STATE", "TRIES", "TOOK", "EXIT", "NOTE"]
+    width = _terminal_width()
+    if width is not None and rows:
+        # In a terminal, the note gets what the other columns leave of its width.
+        used = sum(
+            max(len(h), *(len(printable(r[i])) for r in rows)) + 2
+            for i, h in enumerate(headers[:-1])
+        )
+        for row in rows:
+            row[-1] = clip(row[-1], max(width - used, 12))
     echo("")
-    echo(_table(rows, ["STEP", "STATE", "TRIES", "TOOK", "EXIT", "NOTE"]))
+    echo(_table(rows, headers))
 
 
 def logs(

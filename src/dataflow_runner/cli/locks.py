@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dataflow_runner.cli.output import echo
+from dataflow_runner.cli.output import echo, printable
 from dataflow_runner.errors import DataflowRunnerError, FlagError
 from dataflow_runner.locks import describe_holder, holder_is_dead, make_lock
 
@@ -56,7 +56,7 @@ def locks(
     for row in rows:
         held_by: dict[str, Any] | None = row["holder"]
         state = "HELD" + describe_holder(held_by) if held_by is not None else "free"
-        echo(f"{row['name']}  [{row['backend']}]  {state}")
+        echo(printable(f"{row['name']}  [{row['backend']}]  {state}"))
 
 
 def unlock(name: str, *, consul: str | None, backend: str | None) -> None:
@@ -65,4 +65,4 @@ def unlock(name: str, *, consul: str | None, backend: str | None) -> None:
     if holder is None:
         raise DataflowRunnerError(f"lock {lock.name} is not held")
     lock.release(force=True)
-    echo(f"released lock {lock.name}{describe_holder(holder, hint=False)}")
+    echo(printable(f"released lock {lock.name}{describe_holder(holder, hint=False)}"))

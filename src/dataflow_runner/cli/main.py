@@ -122,10 +122,12 @@ def run(args: list[str]) -> int:
         click.echo(exc.ctx.get_help() if exc.ctx else "")
         return 0
     except click.UsageError as exc:
+        from dataflow_runner.cli.output import printable
+
         where = f"{exc.ctx.command_path}: " if exc.ctx else f"{PROG}: "
         message = " ".join(exc.format_message().split())
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        sys.stderr.write(f"{where}{message}{hint}\n")
+        sys.stderr.write(printable(f"{where}{message}{hint}") + "\n")
         return EXIT_USAGE
     except click.exceptions.Exit as exc:
         return exc.exit_code
