@@ -26,8 +26,6 @@ RUNS_LIMIT = 1000
 MAX_ATTEMPT = 1000
 #: The states a run may be in (``RunState``, not imported for the same reason).
 RUN_STATES = ("RUNNING", "SUBMITTED", "COMPLETED", "FAILED", "CANCELLED", "DEAD")
-
-
 #: Longer than any run id (``r-20261122-153012-8f3a1c``): a longer one matches none.
 MAX_RUN_REF = 128
 
