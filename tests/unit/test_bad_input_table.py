@@ -191,17 +191,20 @@ def _run(argv: list[str | bytes], dirs: dict[str, Path], env: dict[str, str]) ->
     )
 
 
-def _rows(state: Path) -> dict[str, int]:
-    """The rows of each table of the store (a store that is not there has none)."""
+def _rows(state: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of each table of the store, as it is (a store that is not there,
+    or has no rows, holds nothing): a bad input changes none."""
     db = state / "store.db"
     if not db.exists():
         return {}
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        counts = {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES if t in names
+        rows = {
+            t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+            for t in TABLES
+            if t in names
         }
-    return {t: n for t, n in counts.items() if n}
+    return {t: r for t, r in rows.items() if r}
 
 
 def _tree(*roots: Path) -> set[str]:
