@@ -89,8 +89,10 @@ def test_runs_status_and_logs(cli_process: Any, tmp_path: Path) -> None:
 
 
 def test_logs_follow(cli_process: Any, tmp_path: Path) -> None:
+    # Long enough to be seen RUNNING by the polls below (two commands each) on a
+    # loaded machine: 0.9 s was missed at times, and the poll then waited for nothing.
     config, book = files(
-        tmp_path, "slow", [sh("ticker", "for i in 1 2 3; do echo tick $i; sleep 0.3; done")]
+        tmp_path, "slow", [sh("ticker", "for i in 1 2 3; do echo tick $i; sleep 1; done")]
     )
     runner = subprocess.Popen(
         [
