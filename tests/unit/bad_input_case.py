@@ -73,8 +73,11 @@ EMR = {
     "run-transient": RT,
 }
 USAGE = r"^dataflow-runner [\w-]+: "
-NOT_FINITE = USAGE + r"Invalid value for '--poll-interval'.*: '{}' is not a finite number\."
-POLL_RANGE = USAGE + r"Invalid value for '--poll-interval'.*: {} is not in the range x>=0\.1\."
+NOT_FINITE = (
+    USAGE
+    + r"Invalid value for '--poll-interval'.*: '{}' is not a number of seconds from 0\.1 to 3600"
+)
+POLL_RANGE = NOT_FINITE
 SIZE = USAGE + r"Invalid value for '--max-config-size'.*: {} is not in the range 1<=x<=1073741824\."
 HUGE = "9" * 30
 TEMPLATE_BOMB = '{{range 400}}{{printf "%01000000d" 1}}{{end}}'

@@ -174,7 +174,7 @@ case(
     setup="run",
 )
 for what, setup, argv, pattern in (
-    ("step-state", "step-state-unknown", ["status", RUN_ID], r"SKIPPED"),
+    ("step-state", "step-state-unknown", ["status", RUN_ID], r"PAUSED"),
     ("attempt-state", "attempt-state-unknown", ["logs", RUN_ID, "a"], r"PREEMPTED"),
     ("run-kind", "run-kind-unknown", ["status"], r"scheduled"),
     ("run-json", "run-json-unknown", ["runs"], r"^the store holds a runs row this version cannot"),

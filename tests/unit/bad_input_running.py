@@ -57,7 +57,7 @@ for name, argv in RUNNING.items():
                 "a flag out of range",
                 [*argv, *dry, "--poll-interval", value],
                 2,
-                POLL_RANGE.format("0.0" if value == "0" else value),
+                POLL_RANGE.format(value),
                 files=BROKEN,
             )
         case(
@@ -65,7 +65,7 @@ for name, argv in RUNNING.items():
             "a malformed flag value",
             [*argv, *dry, "--poll-interval", "soon"],
             2,
-            USAGE + r"Invalid value for '--poll-interval'.*: 'soon' is not a valid float range\.",
+            USAGE + r"Invalid value for '--poll-interval'.*: 'soon' is not a number of seconds",
             files=BROKEN,
         )
         case(

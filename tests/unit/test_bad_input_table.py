@@ -124,7 +124,7 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "twins": lambda state: _seed(state, twins=True),
     "run-state-unknown": _newer(f"UPDATE runs SET state = 'PAUSED' WHERE id = '{RUN_ID}'"),
     "run-kind-unknown": _newer(f"UPDATE runs SET kind = 'scheduled' WHERE id = '{RUN_ID}'"),
-    "step-state-unknown": _newer("UPDATE steps SET state = 'SKIPPED' WHERE step_id = 'a'"),
+    "step-state-unknown": _newer("UPDATE steps SET state = 'PAUSED' WHERE step_id = 'a'"),
     "attempt-state-unknown": _newer("UPDATE attempts SET state = 'PREEMPTED'"),
     "cluster-state-unknown": _newer("UPDATE clusters SET state = 'HIBERNATING'"),
     "run-json-unknown": _newer("UPDATE runs SET options = '{not json'"),
