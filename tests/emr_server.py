@@ -236,7 +236,7 @@ def s3_action(environ: dict[str, Any]) -> str:
     if "/s3/aws4_request" not in environ.get("HTTP_AUTHORIZATION", ""):
         return ""
     method = environ.get("REQUEST_METHOD", "")
-    bucket, _, key = environ.get("PATH_INFO", "").lstrip("/").partition("/")
+    key = environ.get("PATH_INFO", "").lstrip("/").partition("/")[2]
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if key:
         names = {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject"}
@@ -351,6 +351,7 @@ class Outcome:
     seconds: float = 0.05  # how long it runs
     failure: dict[str, str] | None = None  # FailureDetails
     logs: dict[str, str] | None = None  # files written to the log URI when it ends
+    writes: tuple[str, ...] = ()  # S3 objects its job writes when it completes (uris)
 
 
 class EmrDriver:
@@ -465,6 +466,9 @@ class EmrDriver:
             step.failure_details = outcome.failure
         if outcome.logs and cluster.log_uri:
             write_logs(cluster.log_uri, cluster.id, step.id, outcome.logs)
+        if outcome.state == "COMPLETED":
+            for uri in outcome.writes:
+                put_object(uri)
         if outcome.state == "FAILED" and step.action_on_failure in (
             "CANCEL_AND_WAIT",
             "TERMINATE_CLUSTER",
@@ -485,20 +489,30 @@ class EmrDriver:
         raise AssertionError("condition not reached in time")
 
 
-def write_logs(log_uri: str, cluster_id: str, step_id: str, files: dict[str, str]) -> None:
-    """Put gzipped step logs where EMR would (``<logUri>/<cluster>/steps/<step>/``)."""
+def put_object(uri: str, body: bytes = b"") -> None:
+    """An object on the server's S3, put from the test process (no HTTP call, none
+    counted); its bucket is created if need be."""
     from moto.s3.models import s3_backends
 
     s3 = s3_backends[ACCOUNT]["global"]
-    uri = log_uri.replace("s3n://", "s3://").replace("s3a://", "s3://")
-    bucket, _, key = uri[len("s3://") :].partition("/")
+    bucket, _, key = uri.split("://", 1)[1].partition("/")
     if bucket not in s3.buckets:
         s3.create_bucket(bucket, REGION)
-    base = f"{key.rstrip('/')}/" if key.strip("/") else ""
+    s3.put_object(bucket, key, body)
+
+
+def delete_object(uri: str) -> None:
+    from moto.s3.models import s3_backends
+
+    bucket, _, key = uri.split("://", 1)[1].partition("/")
+    s3_backends[ACCOUNT]["global"].delete_object(bucket, key)
+
+
+def write_logs(log_uri: str, cluster_id: str, step_id: str, files: dict[str, str]) -> None:
+    """Put gzipped step logs where EMR would (``<logUri>/<cluster>/steps/<step>/``)."""
+    base = log_uri.rstrip("/") + "/"
     for name, text in files.items():
-        s3.put_object(
-            bucket, f"{base}{cluster_id}/steps/{step_id}/{name}.gz", gzip.compress(text.encode())
-        )
+        put_object(f"{base}{cluster_id}/steps/{step_id}/{name}.gz", gzip.compress(text.encode()))
 
 
 @contextmanager

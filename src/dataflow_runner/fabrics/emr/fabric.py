@@ -117,6 +117,7 @@ class EmrFabric:
         keep_alive: bool,
         steps: Sequence[Any] = (),
         transient: bool = True,
+        concurrency: int | None = None,
     ) -> dict[str, Any]:
         emr = cluster.section(NAME)
         if not isinstance(emr, EmrSection):
@@ -128,7 +129,7 @@ class EmrFabric:
             keep_alive=keep_alive,
             steps=steps,
             region=self.region,
-            concurrency=self.concurrency,
+            concurrency=concurrency or self.concurrency,
         )
 
     def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
@@ -144,6 +145,7 @@ class EmrFabric:
         keep_alive: bool,
         submissions: Sequence[Submission] = (),
         transient: bool = True,
+        concurrency: int | None = None,
     ) -> tuple[ClusterRef, list[StepRef]]:
         request = self.launch_request(
             cluster,
@@ -151,6 +153,7 @@ class EmrFabric:
             keep_alive=keep_alive,
             steps=[s.step for s in submissions],
             transient=transient,
+            concurrency=concurrency,
         )
         started = time.time()
         earlier = self._unsure.get(run_id) if run_id else None
