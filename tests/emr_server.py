@@ -147,6 +147,7 @@ class Faults:
     throttled: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)  # 5xx, dropped before or after
     history: list[str] = field(default_factory=list)  # "Action" or "Action fault", in order
+    regions: Counter[str] = field(default_factory=Counter)  # calls by the region signed for
     s3_refusals: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     _rng: random.Random = field(default_factory=random.Random)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -170,8 +171,11 @@ class Faults:
                 if refusal is not None:
                     return _s3_error(start_response, *refusal)
                 return app(environ, start_response)
+            # "AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ..."
+            scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")
             with self._lock:
                 self.calls[action] += 1
+                self.regions[scope[2] if len(scope) > 2 else ""] += 1
                 draw = self._rng.random()
                 fault = ""
                 for name, share in (
@@ -211,6 +215,7 @@ class Faults:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.regions.clear()
             self.throttled.clear()
             self.failed.clear()
             self.history.clear()

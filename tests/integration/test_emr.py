@@ -4,7 +4,10 @@ moto's server, EMR played by the test (tests/emr_server.py)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -357,6 +360,71 @@ def test_orphans_are_listed(emr_cli: Any, emr: Any, tmp_path: Path) -> None:
     assert result.code == 0, result.err
     orphans = json.loads(result.out)
     assert [o["id"] for o in orphans] == [cluster.id]
+
+
+def _orphans_with(emr: Any, tmp_path: Path, *args: str, **region_env: str) -> Any:
+    """``clusters --orphans ARGS`` with only ``region_env`` naming a region (no
+    AWS_REGION, AWS_DEFAULT_REGION or profile of the test's own)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    env.update({k: v for k, v in emr.env().items() if "REGION" not in k}, **region_env)
+    return subprocess.run(
+        [sys.executable, "-m", "dataflow_runner", "clusters", "--orphans", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "how", ["--region", "AWS_REGION", "AWS_DEFAULT_REGION", "profile", "AWS_REGION first"]
+)
+def test_orphans_find_their_region(emr: Any, tmp_path: Path, how: str) -> None:
+    # A cluster of a transient run this store never heard of, in the test's region.
+    client = boto3.client(
+        "emr",
+        endpoint_url=emr.url,
+        region_name=REGION,
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+    )
+    launched = client.run_job_flow(
+        Name="lost",
+        Instances={"MasterInstanceType": "m5.xlarge", "KeepJobFlowAliveWhenNoSteps": True},
+        Tags=[
+            {"Key": "dataflow-runner:tool", "Value": "dataflow-runner"},
+            {"Key": "dataflow-runner:mode", "Value": "transient"},
+            {"Key": "dataflow-runner:run-id", "Value": "r-20260101-000000-abcdef"},
+        ],
+    )
+    args: list[str] = ["--output", "json"]
+    env: dict[str, str] = {}
+    if how == "--region":
+        args += ["--region", REGION]
+    elif how == "profile":
+        (tmp_path / "aws-config").write_text(f"[default]\nregion = {REGION}\n")
+        env["AWS_CONFIG_FILE"] = str(tmp_path / "aws-config")
+    elif how == "AWS_REGION first":  # as the AWS SDKs (the Go tool's) read them
+        env.update(AWS_REGION=REGION, AWS_DEFAULT_REGION="eu-west-3")
+    else:
+        env[how] = REGION
+    emr.faults.reset()
+    proc = _orphans_with(emr, tmp_path, *args, **env)
+    assert proc.returncode == 0, proc.stderr
+    assert [o["id"] for o in json.loads(proc.stdout)] == [launched["JobFlowId"]]
+    # Every call was signed for that region (this server answers for any region).
+    assert set(emr.faults.regions) == {REGION}
+
+
+def test_orphans_without_a_region_say_so(emr: Any, tmp_path: Path) -> None:
+    proc = _orphans_with(emr, tmp_path, AWS_CONFIG_FILE=str(tmp_path / "none"))
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "clusters --orphans needs a region: pass --region or set AWS_REGION" in lines[0]
+    assert "internal error" not in proc.stderr
 
 
 def test_boto3_sees_the_server(emr: Any) -> None:

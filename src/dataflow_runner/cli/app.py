@@ -62,9 +62,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _common(**kwargs: Any) -> Any:
-    from dataflow_runner.cli.commands import Common
+    from dataflow_runner.cli.commands import common_options
 
-    return Common(**{k: v for k, v in kwargs.items() if v is not None})
+    return common_options(**kwargs)
 
 
 @cli.command()

@@ -91,7 +91,7 @@ def backfill(
 ) -> None:
     """Runs the incomplete partitions of a window (--from/--to or --last), as one run"""
     from dataflow_runner.cli import data as commands
-    from dataflow_runner.cli.app import _common
+    from dataflow_runner.cli.commands import common_options as _common
 
     require(emr_config=emr_config, emr_playbook=emr_playbook)
     _window_required(data)
@@ -148,7 +148,7 @@ def partitions(
 ) -> None:
     """Shows each partition's steps: done, missing, failed (last time) or running"""
     from dataflow_runner.cli import data as commands
-    from dataflow_runner.cli.app import _common
+    from dataflow_runner.cli.commands import common_options as _common
 
     require(emr_config=emr_config, emr_playbook=emr_playbook)
     commands.partitions(

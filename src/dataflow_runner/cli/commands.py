@@ -61,6 +61,11 @@ class Common:
     retry_timeout: float = 900.0
 
 
+def common_options(**kwargs: Any) -> Common:
+    """The shared options a command was given (None: the default)."""
+    return Common(**{k: v for k, v in kwargs.items() if v is not None})
+
+
 # --- helpers -------------------------------------------------------------------------
 
 
@@ -366,7 +371,8 @@ def validate(
             summary.append(f"cluster '{item.name}' ({item.fabric})")
         else:
             shape = "serial" if item.is_serial else "DAG"
-            summary.append(f"playbook '{item.name}' ({len(item.steps)} steps, {shape})")
+            every = f", every {item.partitions.every}" if item.partitions else ""
+            summary.append(f"playbook '{item.name}' ({len(item.steps)} steps, {shape}{every})")
     echo("valid: " + "; ".join(summary))
 
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from dataflow_runner.cli.output import echo
-from dataflow_runner.errors import DataflowRunnerError
 from dataflow_runner.locks import describe_holder, holder_is_dead, make_lock
 
 
@@ -51,8 +50,5 @@ def locks(
 
 def unlock(name: str, *, consul: str | None, backend: str | None) -> None:
     lock = make_lock(name, consul, backend)
-    holder = lock.holder()
-    if holder is None:
-        raise DataflowRunnerError(f"lock {lock.name} is not held")
-    lock.release(force=True)
+    holder = lock.unlock()  # refuses what is not a lock
     echo(f"released lock {lock.name}{describe_holder(holder, hint=False)}")

@@ -32,21 +32,25 @@ from dataflow_runner.engine import lifecycle, prepare
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Event, Listener, RunOutcome
 from dataflow_runner.engine.handle import RunHandle
-from dataflow_runner.engine.recorder import document, run_record, step_records, this_host
+from dataflow_runner.engine.recorder import (
+    launched_cluster,
+    record_pending,
+    run_record,
+    step_records,
+    this_host,
+)
 from dataflow_runner.engine.request import LockSpec, RunRequest
 from dataflow_runner.engine.run import RunJob, new_run_id, record_cluster_state
 from dataflow_runner.errors import (
     ConfigError,
     ConfigErrors,
     DataflowRunnerError,
-    FabricError,
     FlagError,
 )
 from dataflow_runner.fabrics import registry
 from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus, Fabric, Options, Plan
 from dataflow_runner.store.records import (
     AttemptRecord,
-    ClusterRecord,
     ClusterState,
     RunKind,
     RunRecord,
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
     from dataflow_runner.data.plan import Plan as DataPlan
     from dataflow_runner.locks import LockHold
     from dataflow_runner.store import Page, RunFilter, Store
+    from dataflow_runner.store.writer import StoreWriter
 
 log = logging.getLogger("dataflow_runner")
 
@@ -122,6 +127,7 @@ class Engine:
         self.clock = clock
         self._handles: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
+        self._pending_checked = False
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -134,6 +140,18 @@ class Engine:
 
                 self._store = open_store(self.store_url, state_dir=self.state_dir)
             return self._store
+
+    @property
+    def writer(self) -> StoreWriter:
+        """The store's write side. Before its first use, the ends of runs whose runner
+        could not write this store are recorded (``store/pending.py``): the next
+        command that writes is the one that can (reading commands never write)."""
+        store = self.store
+        with self._lock:
+            first, self._pending_checked = not self._pending_checked, True
+        if first:
+            record_pending(store)
+        return store.writer
 
     def options(self, poll_interval: float | None = None) -> Options:
         return Options(self.state_dir, poll_interval=poll_interval, store=self.store_url)
@@ -207,6 +225,11 @@ class Engine:
                 book = data.playbook
             _addressed(lambda: fabric.validate(request.cluster, book), request)
             ordered = _ordered(fabric, book) and (data is None or data.trivial)
+            if request.detach and data is not None and not data.trivial:
+                raise FlagError(
+                    "--async cannot leave a data-aware run (partitions, skipped steps, "
+                    "sensors) to its cluster: a runner must follow it"
+                )
             if request.detach and not ordered:
                 raise FlagError(
                     f"--async needs a serial playbook on {fabric.label}: the steps of a DAG "
@@ -215,7 +238,7 @@ class Engine:
                 )
             concurrency = driver.concurrency(request.cluster, book)
             if cluster_ref is not None and request.cluster_id not in self._hosted:
-                _check_ready(fabric, cluster_ref)
+                lifecycle.check_ready(fabric, cluster_ref)
                 if concurrency > 1:
                     fabric.set_concurrency(cluster_ref, concurrency)
             hold = _take_lock(request.lock, run_id)
@@ -238,7 +261,8 @@ class Engine:
             cluster=request.cluster,
             fabric=fabric,
             concurrency=concurrency,
-            writer=self.store.writer,
+            writer=self.writer,
+            pending=self.store.pending,
             token=handle.token,
             emit=emit,
             poll_interval=_poll_interval(fabric, request.poll_interval),
@@ -295,11 +319,13 @@ class Engine:
         done again, nothing submitted twice."""
         from dataflow_runner.engine.resume import prepare
 
+        # First: a run's end kept while the store could not be written is recorded.
+        writer = self.writer
         run = self.store.reader.find_run(ref)
         ready = prepare(self, run, variables or {}, poll_interval, max_config_size)
         pid, host = this_host()
         # Taken over first (one resume wins), then the run's lock taken back.
-        if not self.store.writer.claim_run(run, pid=pid, host=host, at=time.time()):
+        if not writer.claim_run(run, pid=pid, host=host, at=time.time()):
             ready.fabric.close()
             now = self.store.reader.run(run.id)
             by = f"{now.pid} on {now.host}" if now is not None else "another runner"
@@ -326,7 +352,8 @@ class Engine:
             cluster=ready.cluster,
             fabric=ready.fabric,
             concurrency=ready.concurrency,
-            writer=self.store.writer,
+            writer=self.writer,
+            pending=self.store.pending,
             token=handle.token,
             emit=_Guarded(on_event),
             poll_interval=_poll_interval(ready.fabric, poll_interval),
@@ -374,7 +401,7 @@ class Engine:
         data: DataPlan | None,
     ) -> None:
         run = run_record(request, run_id, fabric.name, level, book, data)
-        self.store.writer.create_run(run, step_records(run_id, book.steps, data))
+        self.writer.create_run(run, step_records(run_id, book.steps, data))
 
     # --- clusters -------------------------------------------------------------------
 
@@ -400,24 +427,10 @@ class Engine:
         bootstrap failure is tried again, as the Go tool does)."""
         driver = registry.driver(fabric or config.fabric)
         opened = driver.open(config, None, self.options(poll_interval))
-        writer = self.store.writer
+        writer = self.writer
 
         def on_launched(ref: ClusterRef) -> None:
-            now = time.time()
-            writer.upsert_cluster(
-                ClusterRecord(
-                    id=ref.id,
-                    fabric=opened.name,
-                    name=config.name,
-                    state=ClusterState.STARTING,
-                    created_at=now,
-                    updated_at=now,
-                    pid=ref.data.get("pid"),
-                    host=this_host()[1] if ref.data.get("pid") else "",
-                    endpoint=str(ref.data.get("endpoint", "")),
-                    config_doc=document(config),
-                )
-            )
+            writer.upsert_cluster(launched_cluster(ref, opened.name, config))
 
         try:
             ref = lifecycle.launch_cluster(
@@ -447,7 +460,7 @@ class Engine:
         driver = registry.driver(registry.for_cluster_id(cluster_id).name)
         opened = driver.open(config, None, self.options(poll_interval))
         known = self.store.reader.cluster(cluster_id) is not None
-        writer = self.store.writer
+        writer = self.writer
 
         def on_state(ref: ClusterRef, status: ClusterStatus) -> None:
             if known:
@@ -546,17 +559,6 @@ def _poll_interval(fabric: Fabric, base: float | None) -> Callable[[float], floa
     if base is None:
         return fabric.poll_interval
     return lambda elapsed: min(base, 5.0) if elapsed < 60 else base
-
-
-def _check_ready(fabric: Fabric, ref: ClusterRef) -> None:
-    status = fabric.cluster_status(ref)
-    if status.state in lifecycle.READY or status.state in lifecycle.STARTING:
-        return
-    raise FabricError(
-        f"{lifecycle.capitalised(fabric.label)} cluster {ref.id} is {status.state.value}"
-        + (f" ({status.reason})" if status.reason else "")
-        + ": it cannot take steps"
-    )
 
 
 def _take_lock(spec: LockSpec | None, run_id: str, *, take_over: bool = False) -> LockHold | None:

@@ -109,7 +109,7 @@ class Host:
             fields["reason"] = reason
         if state.finished:
             fields["ended_at"] = now
-        self.engine.store.writer.update_cluster(self.cluster_id, **fields)
+        self.engine.writer.update_cluster(self.cluster_id, **fields)
 
     def refresh(self) -> None:
         if not self.stopping:
@@ -257,9 +257,7 @@ class Host:
 
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, on_signal)
-        self.engine.store.writer.update_cluster(
-            self.cluster_id, pid=os.getpid(), updated_at=time.time()
-        )
+        self.engine.writer.update_cluster(self.cluster_id, pid=os.getpid(), updated_at=time.time())
         self.set_state(ClusterState.WAITING)
         threading.Thread(target=server.serve_forever, name="server", daemon=True).start()
         try:
@@ -281,9 +279,9 @@ class Host:
     def _beat(self) -> None:
         # Called with the lock held: the store write is short.
         now = time.time()
-        self.engine.store.writer.update_cluster(self.cluster_id, updated_at=now)
+        self.engine.writer.update_cluster(self.cluster_id, updated_at=now)
         for handle in self.engine.active():
-            self.engine.store.writer.heartbeat(handle.run_id, now)
+            self.engine.writer.heartbeat(handle.run_id, now)
 
 
 def _put(events: queue.Queue[Event | None], event: Event | None) -> None:

@@ -284,3 +284,15 @@ class StartupWatch:
         elif status.state in GONE:
             why = status.reason or status.reason_code or status.state.value
             self.scheduler.cancel(f"cluster {self.ref.id} failed to start: {why}", now)
+
+
+def check_ready(fabric: Fabric, ref: ClusterRef) -> None:
+    """An attached run needs a cluster that takes steps (or is about to)."""
+    status = fabric.cluster_status(ref)
+    if status.state in READY or status.state in STARTING:
+        return
+    raise FabricError(
+        f"{capitalised(fabric.label)} cluster {ref.id} is {status.state.value}"
+        + (f" ({status.reason})" if status.reason else "")
+        + ": it cannot take steps"
+    )

@@ -4,6 +4,7 @@ front ends see."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -14,12 +15,26 @@ from dataflow_runner.config.model import ClusterConfig, Playbook, Step, to_doc
 from dataflow_runner.config.redact import redact_tree
 from dataflow_runner.engine.events import StepChanged
 from dataflow_runner.engine.scheduler import EventKind, Task, TaskEvent
-from dataflow_runner.store.records import AttemptRecord, RunRecord, RunState, StepRecord, StepState
+from dataflow_runner.errors import StoreError
+from dataflow_runner.store.records import (
+    AttemptRecord,
+    ClusterRecord,
+    ClusterState,
+    RunRecord,
+    RunState,
+    StepRecord,
+    StepState,
+)
 from dataflow_runner.store.writer import StoreWriter
 
 if TYPE_CHECKING:
     from dataflow_runner.data.plan import Plan as DataPlan
     from dataflow_runner.engine.request import RunRequest
+    from dataflow_runner.fabrics.base import ClusterRef
+    from dataflow_runner.store import Store
+    from dataflow_runner.store.pending import PendingEnd
+
+log = logging.getLogger("dataflow_runner")
 
 
 def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
@@ -33,6 +48,23 @@ def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
 def this_host() -> tuple[int, str]:
     """The runner's pid and host name, as a run records them."""
     return os.getpid(), socket.gethostname()
+
+
+def launched_cluster(ref: ClusterRef, fabric: str, config: ClusterConfig) -> ClusterRecord:
+    """A cluster just launched (STARTING), as the store keeps it."""
+    now = time.time()
+    return ClusterRecord(
+        id=ref.id,
+        fabric=fabric,
+        name=config.name,
+        state=ClusterState.STARTING,
+        created_at=now,
+        updated_at=now,
+        pid=ref.data.get("pid"),
+        host=this_host()[1] if ref.data.get("pid") else "",
+        endpoint=str(ref.data.get("endpoint", "")),
+        config_doc=document(config),
+    )
 
 
 def run_record(
@@ -193,3 +225,40 @@ class Recorder:
             cause=task.cause.summary if task.cause else None,
             final=final,
         )
+
+
+def record_pending(store: Store) -> None:
+    """Record the ends that runners kept outside ``store`` because they could not
+    write it (``store/pending.py``), then forget them. An end is recorded only if
+    the run has not ended and nobody wrote to it since (a resume would have). The
+    steps it left unfinished, which its runner stopped, end CANCELLED."""
+    for end in store.pending.entries():
+        run = store.reader.run(end.run_id)
+        if run is not None and not run.state.finished and (run.heartbeat_at or 0.0) <= end.at:
+            try:
+                _record_end(store, end)
+            except StoreError as exc:  # kept for the next writer; this one says why
+                log.debug("could not record the end of run %s: %s", end.run_id, exc)
+                continue
+            log.info("Run %s recorded %s: %s", end.run_id, end.state.value, end.reason)
+        store.pending.discard(end.path)
+
+
+def _record_end(store: Store, end: PendingEnd) -> None:
+    why = f"stopped by its runner: {end.reason}"
+    running = {
+        a.step_id: a.attempt for a in store.reader.attempts(end.run_id) if not a.state.finished
+    }
+    for step in store.reader.steps(end.run_id):
+        if step.state.finished:
+            continue
+        attempt = running.get(step.step_id)
+        if attempt is not None:
+            store.writer.finish_attempt(
+                end.run_id, step.step_id, attempt, StepState.CANCELLED, at=end.at, reason=why
+            )
+        else:
+            store.writer.update_step(
+                end.run_id, step.step_id, state=StepState.CANCELLED, ended_at=end.at, reason=why
+            )
+    store.writer.update_run(end.run_id, state=end.state, ended_at=end.at, reason=end.reason)

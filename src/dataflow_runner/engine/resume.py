@@ -114,7 +114,7 @@ def prepare(
             f"run {run.id} ran on cluster {run.cluster_id}, whose host runs it"
         )
     fabric = driver.open(config, book, engine.options(poll_interval))
-    writer = engine.store.writer
+    writer = engine.writer
 
     def find_cluster() -> ClusterRef:
         name = config.name if config is not None else run.cluster_name

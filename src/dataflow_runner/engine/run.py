@@ -6,6 +6,12 @@ engine.api.Engine` has validated the request, taken the lock and recorded the
 run. Whatever happens (success, failure, a cancel, an exception), it leaves
 nothing running that the run started: a transient cluster is terminated, the
 steps of an attached run are cancelled, the lock follows the Go tool's rule.
+
+When the store cannot be written (the disk is full, the database is gone), the
+run cannot go on unrecorded: the transition that failed stops it, its steps are
+stopped as for an error, and its end (FAILED, with the store's reason), which
+the store cannot take either, is kept elsewhere (``store/pending.py``) until
+the next engine that writes the store records it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from dataflow_runner.engine.events import Listener, RunFinished, RunOutcome, Run
 from dataflow_runner.engine.loop import drive
 from dataflow_runner.engine.recorder import Recorder, document, step_changed
 from dataflow_runner.engine.scheduler import EventKind, Scheduler, Task, TaskEvent
-from dataflow_runner.errors import FabricError
+from dataflow_runner.errors import FabricError, StoreError
 from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus, Fabric, StepRef, Submission
 from dataflow_runner.store.records import (
     ClusterRecord,
@@ -37,6 +43,7 @@ from dataflow_runner.store.records import (
 if TYPE_CHECKING:
     from dataflow_runner.data.plan import Plan as DataPlan
     from dataflow_runner.locks import LockHold
+    from dataflow_runner.store.pending import Pending
     from dataflow_runner.store.writer import StoreWriter
 
 log = logging.getLogger("dataflow_runner")
@@ -88,7 +95,12 @@ class RunJob:
     ordered: bool = False
     cleanup_timeout: float = CLEANUP_TIMEOUT
     patience: float = lifecycle.PATIENCE
+    #: Where the run's end is kept when the store cannot take it.
+    pending: Pending | None = None
     _terminated: bool = field(default=False, repr=False)
+    #: The store could not be written: nothing more is written to it.
+    _store_error: StoreError | None = field(default=None, repr=False)
+    _kept: str = field(default="", repr=False)  # what became of the run's end then
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _recorder: Recorder | None = field(default=None, repr=False)
 
@@ -102,13 +114,16 @@ class RunJob:
                 deadline=time.monotonic() + self.patience,
                 what="could not start the run",
             )
-        except BaseException:
-            self._clean_up(None, None)
+        except BaseException as exc:
+            self._clean_up(None, None, exc)
             raise
         try:
             outcome = self._follow(cluster, refs)
-        except BaseException:
-            self._clean_up(cluster, None)
+        except StoreError as exc:
+            self._clean_up(cluster, None, exc)
+            raise StoreError(f"{exc}{self._kept}") from exc
+        except BaseException as exc:
+            self._clean_up(cluster, None, exc)
             raise
         self._clean_up(cluster, outcome)
         return outcome
@@ -302,17 +317,27 @@ class RunJob:
         )
 
     def _cluster_state(self, ref: ClusterRef, status: ClusterStatus) -> None:
-        if ref.data.get("ephemeral"):
-            return
+        if ref.data.get("ephemeral") or self._store_error is not None:
+            return  # (a store that failed: the cluster is terminated all the same)
         record_cluster_state(self.writer, ref.id, status)
 
     # --- cleaning up -----------------------------------------------------------------
 
-    def _clean_up(self, cluster: ClusterRef | None, outcome: RunOutcome | None) -> None:
+    def _clean_up(
+        self,
+        cluster: ClusterRef | None,
+        outcome: RunOutcome | None,
+        error: BaseException | None = None,
+    ) -> None:
         """Whatever happened, leave nothing running that this run started. Left by an
-        error (``outcome`` None), a cleanup problem is logged, not raised over it."""
+        error (``outcome`` None), a cleanup problem is logged, not raised over it.
+        Left by a store that cannot be written, the steps are stopped before the
+        end is recorded: it may wait on the store, and they would run unrecorded."""
+        if isinstance(error, StoreError):
+            self._store_error = error
         if outcome is None:
-            self._record_stop()
+            if self._store_error is None:
+                self._record_stop(error)
             if cluster is not None and self.kind is not RunKind.TRANSIENT:
                 self._cancel_active(cluster)
         try:
@@ -328,24 +353,44 @@ class RunJob:
         finally:
             if self.owns_fabric:
                 self.fabric.close()
+            if outcome is None and self._store_error is not None:
+                self._record_stop(self._store_error)
             if self.lock is not None:
                 self.lock.release(success=outcome is not None and outcome.failure() is None)
 
-    def _record_stop(self) -> None:
+    def _record_stop(self, error: BaseException | None) -> None:
         # Left by an exception (a cancel while the cluster starts, a fabric error, a
-        # store error): record it first.
-        cancelled = self.token.requested
+        # store error): record it.
+        if isinstance(error, StoreError):
+            state, reason = RunState.FAILED, str(error)
+        elif self.token.requested:
+            state, reason = RunState.CANCELLED, str(self.token.reason)
+        else:
+            state, reason = RunState.FAILED, "the runner stopped before the run ended"
+        now = time.time()
         try:
-            self.writer.update_run(
-                self.run_id,
-                state=RunState.CANCELLED if cancelled else RunState.FAILED,
-                ended_at=time.time(),
-                reason=self.token.reason
-                if cancelled
-                else "the runner stopped before the run ended",
-            )
+            self.writer.update_run(self.run_id, state=state, ended_at=now, reason=reason)
+        except StoreError as exc:
+            log.debug("could not record the run's end: %s", exc)
+            self._keep_end(state, reason, now)
         except Exception:
             log.debug("could not record the run's end", exc_info=True)
+
+    def _keep_end(self, state: RunState, reason: str, at: float) -> None:
+        """The store cannot take the run's end: keep it for the next engine that
+        writes the store, and say so in the error's line."""
+        where = self.pending.keep(self.run_id, state, reason, at) if self.pending else None
+        if where is None:
+            self._kept = (
+                f"; run {self.run_id} could not be recorded {state.value} anywhere "
+                "(it shows as DEAD once this runner has exited)"
+            )
+            return
+        log.debug("the end of run %s is kept in %s", self.run_id, where)
+        self._kept = (
+            f"; run {self.run_id} is recorded {state.value} by the next command that "
+            "writes the store"
+        )
 
     def _cancel_active(self, cluster: ClusterRef) -> None:
         scheduler = self._scheduler

@@ -31,6 +31,11 @@ class Lock(Protocol):
     def holder(self) -> dict[str, Any] | None:
         """Who holds it (pid, host, run id, time), or None when free."""
 
+    def unlock(self) -> dict[str, Any]:
+        """``unlock``: delete it whoever holds it, only if what is there is a lock
+        this tool or the Go tool wrote (``content.py``); who held it. Anything
+        else is refused with a DataflowRunnerError, and nothing is deleted."""
+
     def keep(self) -> None:
         """Make sure the lock outlives this process (a failed run's hard lock)."""
 

@@ -5,6 +5,8 @@ not exist and answers ``true`` or ``false``, so two runners can never both
 win (the Go tool read, then wrote: a race). Releasing deletes the key with
 ``?cas=<ModifyIndex>`` after checking it still holds our token, so a lock
 taken over by ``unlock`` and someone else is never deleted by mistake.
+``unlock`` deletes a key only if its value is a lock this tool or the Go tool
+wrote (``content.py``), and only as it was read (``?cas=<ModifyIndex>``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import urllib.request
 from typing import Any
 
 from dataflow_runner.errors import DataflowRunnerError, FlagError, LockHeldError
+from dataflow_runner.locks.content import key_holder, not_a_lock
 
 TIMEOUT = 10.0
 
@@ -84,12 +87,13 @@ class ConsulLock:
         if entry is None:
             return None
         raw = base64.b64decode(entry.get("Value") or b"")
+        known = key_holder(raw, go=True)  # ours, or the Go tool's bare pid
+        if known is not None:
+            return known
         try:
             info = json.loads(raw)
         except ValueError:
-            text = raw.decode("utf-8", "replace").strip()
-            # The Go tool wrote the pid as the value.
-            return {"pid": int(text)} if text.isdigit() else {"value": text}
+            return {"value": raw.decode("utf-8", "replace").strip()}
         return info if isinstance(info, dict) else {"value": info}
 
     def keep(self) -> None:
@@ -102,3 +106,20 @@ class ConsulLock:
         if not force and (self.holder() or {}).get("token") != self.token:
             return  # not ours any more: someone unlocked it and took it
         self._request("DELETE", self._url(cas=entry["ModifyIndex"]))
+
+    def unlock(self) -> dict[str, Any]:
+        """Delete the key whoever holds it, if its value is a lock; who held it."""
+        entry = self._entry()
+        if entry is None:
+            raise DataflowRunnerError(f"lock {self.name} is not held")
+        raw = base64.b64decode(entry.get("Value") or b"")
+        holder = key_holder(raw, go=True)
+        if holder is None:
+            raise DataflowRunnerError(not_a_lock(f"Consul key {self.name}", raw))
+        _, body = self._request("DELETE", self._url(cas=entry["ModifyIndex"]))
+        if body.strip() != b"true":
+            raise DataflowRunnerError(
+                f"refusing to unlock Consul key {self.name}: it changed while it was read; "
+                "try again"
+            )
+        return holder

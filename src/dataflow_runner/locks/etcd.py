@@ -5,7 +5,8 @@ exist), put it with our lease", so two runners can never both win. A thread
 keeps the lease alive while the run lives; if the runner dies, the lease
 expires and etcd frees the lock by itself. A *failed* run keeps a hard lock,
 as the Go tool does: the key is rewritten without a lease, so it stays until
-``dataflow-runner unlock``.
+``dataflow-runner unlock``, which deletes the key only if its value is a lock
+this tool wrote (``content.py``), and only as it was read (its mod revision).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import urllib.request
 from typing import Any
 
 from dataflow_runner.errors import DataflowRunnerError, LockHeldError
+from dataflow_runner.locks.content import key_holder, not_a_lock
 
 TTL_SECONDS = 30
 TIMEOUT = 10.0
@@ -100,17 +102,24 @@ class EtcdLock:
             except DataflowRunnerError:
                 continue  # retried at the next tick; the TTL leaves room for a few misses
 
-    def _value(self) -> tuple[dict[str, Any] | None, str | None]:
+    def _raw(self) -> tuple[bytes, str] | None:
+        """The key's value and mod revision; None when it does not exist."""
         answer = self._post("/v3/kv/range", {"key": _b64(self.key)})
         kvs = answer.get("kvs") or []
         if not kvs:
+            return None
+        return base64.b64decode(kvs[0].get("value", "")), str(kvs[0].get("mod_revision"))
+
+    def _value(self) -> tuple[dict[str, Any] | None, str | None]:
+        found = self._raw()
+        if found is None:
             return None, None
-        raw = base64.b64decode(kvs[0].get("value", ""))
+        raw, revision = found
         try:
             info = json.loads(raw)
         except ValueError:
             info = {"value": raw.decode("utf-8", "replace")}
-        return (info if isinstance(info, dict) else {"value": info}), kvs[0].get("mod_revision")
+        return (info if isinstance(info, dict) else {"value": info}), revision
 
     def holder(self) -> dict[str, Any] | None:
         return self._value()[0]
@@ -134,6 +143,29 @@ class EtcdLock:
         if self.lease:
             self._post("/v3/lease/revoke", {"ID": self.lease})
             self.lease = None
+
+    def unlock(self) -> dict[str, Any]:
+        """Delete the key whoever holds it, if its value is a lock; who held it."""
+        found = self._raw()
+        if found is None:
+            raise DataflowRunnerError(f"lock {self.name} is not held")
+        raw, revision = found
+        holder = key_holder(raw, go=False)  # the Go tool never used etcd
+        if holder is None:
+            where = f"etcd key {self.key}"
+            raise DataflowRunnerError(not_a_lock(where, raw, go=False))
+        answer = self._post(
+            "/v3/kv/txn",
+            {
+                "compare": [{"key": _b64(self.key), "target": "MOD", "mod_revision": revision}],
+                "success": [{"request_delete_range": {"key": _b64(self.key)}}],
+            },
+        )
+        if not answer.get("succeeded"):
+            raise DataflowRunnerError(
+                f"refusing to unlock etcd key {self.key}: it changed while it was read; try again"
+            )
+        return holder
 
     def keep(self) -> None:
         """Keep the lock after this process ends (a failed run's hard lock)."""

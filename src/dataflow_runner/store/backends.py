@@ -44,6 +44,9 @@ class Backend(Protocol):
     """A database the store writes to, one transaction per ``transaction()`` block."""
 
     url_for_display: str
+    #: What tells this store from any other: its file's real path, or its URL
+    #: with the password masked (``pending.py`` files what it could not take by it).
+    identity: str
 
     def transaction(self) -> contextlib.AbstractContextManager[Tx]:
         """A write transaction: committed when the block ends, rolled back on error."""

@@ -59,6 +59,7 @@ class AlchemyBackend:
 
     def __init__(self, url: str) -> None:
         self.url_for_display = mask_url(url)
+        self.identity = self.url_for_display
         self._secret = ""
         try:
             parsed = sa.make_url(_with_driver(url))

@@ -23,6 +23,7 @@ upgrades from read to write would fail at once with "database is locked".
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -110,6 +111,7 @@ class SqliteBackend:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url_for_display = str(path)
+        self.identity = os.path.realpath(path)
         # One connection, possibly used from several threads: a transaction
         # must not interleave with another thread's statements.
         self._lock = threading.RLock()

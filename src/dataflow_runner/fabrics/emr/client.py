@@ -58,11 +58,13 @@ class Ambiguous(FabricUnavailable):
 
 
 def session(credentials: KeyPair, region: str) -> Any:
-    """A boto3 session with the credentials the config asks for."""
+    """A boto3 session with the credentials the config asks for, in ``region``; else
+    in ``AWS_REGION`` (the variable the Go tool's SDK reads, which botocore does
+    not), else wherever boto3 finds one (``AWS_DEFAULT_REGION``, the profile)."""
     import boto3
 
     mode = credentials.mode
-    region_name = region.strip() or None
+    region_name = region.strip() or os.environ.get("AWS_REGION", "").strip() or None
     if mode == "static":
         SECRETS.add(credentials.secret_access_key)
         return boto3.Session(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.config.model import ClusterConfig, Credentials, Playbook
-from dataflow_runner.errors import ConfigError, FabricError
+from dataflow_runner.errors import ConfigError, FabricError, FlagError
 from dataflow_runner.fabrics.base import Fabric, Options, Plan, TaggedCluster
 from dataflow_runner.fabrics.emr import requests
 
@@ -154,24 +154,31 @@ class EmrDriver:
         """EMR clusters tagged by this tool that are still up."""
         from dataflow_runner.fabrics.emr.client import call, clients, session
 
-        emr = clients(session(Credentials(), region), "emr")[0]
+        sess = session(Credentials(), region)
+        if not sess.region_name:
+            # Without one boto3 fails deep inside with NoRegionError.
+            raise FlagError("clusters --orphans needs a region: pass --region or set AWS_REGION")
+        emr = clients(sess, "emr")[0]
         active = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+        pages = emr.get_paginator("list_clusters").paginate(ClusterStates=active)
+        # Pages are fetched as they are read: read them all under ``call`` so that an
+        # error says what failed, in one line.
+        summaries = call("ListClusters", lambda: [c for p in pages for c in p.get("Clusters", [])])
         found = []
-        for page in emr.get_paginator("list_clusters").paginate(ClusterStates=active):
-            for summary in page.get("Clusters", []):
-                cluster = call("DescribeCluster", emr.describe_cluster, ClusterId=summary["Id"])[
-                    "Cluster"
-                ]
-                tags = {t["Key"]: t["Value"] for t in cluster.get("Tags", [])}
-                if requests.TOOL_TAG not in tags:
-                    continue
-                found.append(
-                    TaggedCluster(
-                        id=str(cluster["Id"]),
-                        name=str(cluster.get("Name", "")),
-                        state=str(cluster.get("Status", {}).get("State", "")),
-                        run_id=tags.get(requests.RUN_TAG, ""),
-                        transient=tags.get(requests.MODE_TAG) == "transient",
-                    )
+        for summary in summaries:
+            cluster = call("DescribeCluster", emr.describe_cluster, ClusterId=summary["Id"])[
+                "Cluster"
+            ]
+            tags = {t["Key"]: t["Value"] for t in cluster.get("Tags", [])}
+            if requests.TOOL_TAG not in tags:
+                continue
+            found.append(
+                TaggedCluster(
+                    id=str(cluster["Id"]),
+                    name=str(cluster.get("Name", "")),
+                    state=str(cluster.get("Status", {}).get("State", "")),
+                    run_id=tags.get(requests.RUN_TAG, ""),
+                    transient=tags.get(requests.MODE_TAG) == "transient",
                 )
+            )
         return found
