@@ -231,11 +231,15 @@ class Fabric(Protocol):
         keep_alive: bool,
         transient: bool = True,
         submissions: Sequence[Submission] = (),
+        concurrency: int | None = None,
     ) -> tuple[ClusterRef, list[StepRef]]:
         """Start a cluster (with steps attached, for a transient run). ``run_id``
         tags it, so a launch whose answer was lost is found, not repeated.
         ``transient``: the cluster lives for one run (else: ``up``, a cluster that
-        takes runs until it is terminated)."""
+        takes runs until it is terminated). ``concurrency``: how many of the run's
+        steps may run at once, as the engine worked it out once the run's steps
+        were known (all the partitions of a backfill); None: the fabric's own
+        choice for the playbook it was opened with."""
 
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus: ...
 

@@ -206,7 +206,10 @@ class LocalFabric:
         keep_alive: bool,
         transient: bool = True,
         submissions: Sequence[Submission] = (),
+        concurrency: int | None = None,
     ) -> tuple[ClusterRef, list[StepRef]]:
+        # ``concurrency``: the scheduler keeps the run within it, the slots within
+        # the cluster's (see set_concurrency).
         if not transient:  # ``up``: a cluster of its own, hosted by an engine host
             return local_cluster.spawn(to_doc(cluster), self.state_dir, self._store), []
         # A transient run's cluster is this fabric, in the runner's process.
