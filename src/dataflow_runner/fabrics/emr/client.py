@@ -153,7 +153,7 @@ def call(what: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
         message = str(error.get("Message", "")) or str(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in _THROTTLING:
-            raise FabricUnavailable(f"EMR throttled {what} ({code})") from exc
+            raise FabricUnavailable(f"AWS throttled {what} ({code})") from exc
         if code in _TRANSIENT or status >= 500:
             raise Ambiguous(
                 f"{what} failed with a server error ({code or status}): {message}"
