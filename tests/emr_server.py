@@ -5,7 +5,9 @@ moto never advances a step or a cluster by itself, so :class:`EmrDriver` plays
 EMR from the test process: it starts pending steps, completes or fails them,
 applies actionOnFailure, and ends transient clusters. Where moto lacks a call
 or a field (CancelSteps, a state change reason code, FailureDetails), the
-emulator is extended here, and :class:`Faults` injects throttling.
+emulator is extended here, and :class:`Faults` injects throttling. Every call is
+counted by its API name, S3's too (``ListObjectsV2``, ``HeadObject``...: S3's REST
+requests are named from their method, path and query).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -128,6 +131,10 @@ class Faults:
     - ``drop_after_share``: RunJobFlow / AddJobFlowSteps carried out, then the
       connection closed with no answer (the client cannot know it worked);
     - ``broken``: actions that always answer HTTP 500 InternalServerError.
+
+    S3 calls are counted in ``calls`` too; the shares above are for EMR only, and
+    ``s3_refusals`` gives the next calls of an S3 action an error instead:
+    ``{"ListObjectsV2": [(503, "SlowDown")] * 2}``.
     """
 
     throttle_share: float = 0.0
@@ -141,6 +148,7 @@ class Faults:
     failed: Counter[str] = field(default_factory=Counter)  # 5xx, dropped before or after
     history: list[str] = field(default_factory=list)  # "Action" or "Action fault", in order
     regions: Counter[str] = field(default_factory=Counter)  # calls by the region signed for
+    s3_refusals: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     _rng: random.Random = field(default_factory=random.Random)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -152,6 +160,16 @@ class Faults:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             action = target.split(".")[-1] if target.startswith("ElasticMapReduce") else ""
             if not action:
+                s3 = s3_action(environ)
+                if not s3:
+                    return app(environ, start_response)
+                with self._lock:
+                    self.calls[s3] += 1
+                    refusals = self.s3_refusals.get(s3)
+                    refusal = refusals.pop(0) if refusals else None
+                    self.history.append(f"{s3} {refusal[1]}" if refusal else s3)
+                if refusal is not None:
+                    return _s3_error(start_response, *refusal)
                 return app(environ, start_response)
             # "AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ..."
             scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")
@@ -201,6 +219,7 @@ class Faults:
             self.throttled.clear()
             self.failed.clear()
             self.history.clear()
+            self.s3_refusals.clear()
             self.throttle_share = self.error_share = 0.0
             self.drop_share = self.drop_after_share = 0.0
             self.broken.clear()
@@ -212,6 +231,40 @@ def _answer(start_response: Callable[..., Any], status: str, code: str) -> list[
     start_response(
         status,
         [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def s3_action(environ: dict[str, Any]) -> str:
+    """The S3 API call a request makes ("" when it is not for S3: the scope of its
+    signature names the service)."""
+    if "/s3/aws4_request" not in environ.get("HTTP_AUTHORIZATION", ""):
+        return ""
+    method = environ.get("REQUEST_METHOD", "")
+    key = environ.get("PATH_INFO", "").lstrip("/").partition("/")[2]
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if key:
+        names = {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject"}
+        return names.get(method, f"{method.title()}Object")
+    if method == "GET" and query.get("list-type") == ["2"]:
+        return "ListObjectsV2"
+    if method == "GET" and not set(query) - {"prefix", "delimiter", "marker", "max-keys"}:
+        return "ListObjects"
+    if method == "POST" and "delete" in query:
+        return "DeleteObjects"
+    names = {"HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}
+    return names.get(method, f"{method} bucket {','.join(sorted(query))}")
+
+
+def _s3_error(start_response: Callable[..., Any], status: int, code: str) -> list[bytes]:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+        "<Message>injected by the test</Message></Error>"
+    ).encode()
+    reason = {403: "Forbidden", 500: "Internal Server Error", 503: "Slow Down"}.get(status, "Error")
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
     )
     return [body]
 
@@ -303,6 +356,7 @@ class Outcome:
     seconds: float = 0.05  # how long it runs
     failure: dict[str, str] | None = None  # FailureDetails
     logs: dict[str, str] | None = None  # files written to the log URI when it ends
+    writes: tuple[str, ...] = ()  # S3 objects its job writes when it completes (uris)
 
 
 class EmrDriver:
@@ -417,6 +471,9 @@ class EmrDriver:
             step.failure_details = outcome.failure
         if outcome.logs and cluster.log_uri:
             write_logs(cluster.log_uri, cluster.id, step.id, outcome.logs)
+        if outcome.state == "COMPLETED":
+            for uri in outcome.writes:
+                put_object(uri)
         if outcome.state == "FAILED" and step.action_on_failure in (
             "CANCEL_AND_WAIT",
             "TERMINATE_CLUSTER",
@@ -437,20 +494,30 @@ class EmrDriver:
         raise AssertionError("condition not reached in time")
 
 
-def write_logs(log_uri: str, cluster_id: str, step_id: str, files: dict[str, str]) -> None:
-    """Put gzipped step logs where EMR would (``<logUri>/<cluster>/steps/<step>/``)."""
+def put_object(uri: str, body: bytes = b"") -> None:
+    """An object on the server's S3, put from the test process (no HTTP call, none
+    counted); its bucket is created if need be."""
     from moto.s3.models import s3_backends
 
     s3 = s3_backends[ACCOUNT]["global"]
-    uri = log_uri.replace("s3n://", "s3://").replace("s3a://", "s3://")
-    bucket, _, key = uri[len("s3://") :].partition("/")
+    bucket, _, key = uri.split("://", 1)[1].partition("/")
     if bucket not in s3.buckets:
         s3.create_bucket(bucket, REGION)
-    base = f"{key.rstrip('/')}/" if key.strip("/") else ""
+    s3.put_object(bucket, key, body)
+
+
+def delete_object(uri: str) -> None:
+    from moto.s3.models import s3_backends
+
+    bucket, _, key = uri.split("://", 1)[1].partition("/")
+    s3_backends[ACCOUNT]["global"].delete_object(bucket, key)
+
+
+def write_logs(log_uri: str, cluster_id: str, step_id: str, files: dict[str, str]) -> None:
+    """Put gzipped step logs where EMR would (``<logUri>/<cluster>/steps/<step>/``)."""
+    base = log_uri.rstrip("/") + "/"
     for name, text in files.items():
-        s3.put_object(
-            bucket, f"{base}{cluster_id}/steps/{step_id}/{name}.gz", gzip.compress(text.encode())
-        )
+        put_object(f"{base}{cluster_id}/steps/{step_id}/{name}.gz", gzip.compress(text.encode()))
 
 
 @contextmanager

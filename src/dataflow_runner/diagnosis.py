@@ -99,7 +99,7 @@ def diagnose_files(*paths: Path, exit_code: int | None = None) -> FailureCause |
         summary = diagnose_text(text)
         if summary:
             detail = tuple(_lines(text)[-DETAIL_LINES:])
-            return FailureCause(summary=summary[:500], detail=detail, exit_code=exit_code)
+            return FailureCause(summary=summary, detail=detail, exit_code=exit_code)
     return None
 
 
@@ -127,7 +127,7 @@ def cause_of(files: Mapping[str, str]) -> FailureCause | None:
         summary = diagnose_text(files[name])
         if summary:
             lines = [ln for ln in files[name].splitlines() if ln.strip()]
-            return FailureCause(summary=summary[:500], detail=tuple(lines[-DETAIL_LINES:]))
+            return FailureCause(summary=summary, detail=tuple(lines[-DETAIL_LINES:]))
     return None
 
 

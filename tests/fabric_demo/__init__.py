@@ -111,6 +111,7 @@ class DemoFabric:
         keep_alive: bool,
         transient: bool = True,
         submissions: Sequence[Submission] = (),
+        concurrency: int | None = None,
     ) -> tuple[ClusterRef, list[StepRef]]:
         cluster_id = f"d-{secrets.token_hex(4)}"
         with _LOCK:

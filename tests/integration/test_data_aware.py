@@ -268,7 +268,7 @@ def test_a_run_is_for_one_partition(cli_process: Any, tmp_path: Path) -> None:
 
 
 def test_depends_on_past_runs_partitions_in_order(cli_process: Any, tmp_path: Path) -> None:
-    write_cluster(tmp_path, concurrency=4)
+    write_cluster(tmp_path, concurrency=1)  # one at a time: the order is the priority
     daily_book(tmp_path)
     inputs_for(tmp_path, 1, 2, 3, 4)
     result = cli_run(

@@ -89,8 +89,10 @@ def test_runs_status_and_logs(cli_process: Any, tmp_path: Path) -> None:
 
 
 def test_logs_follow(cli_process: Any, tmp_path: Path) -> None:
+    # Long enough to be seen RUNNING by the polls below (two commands each) on a
+    # loaded machine: 0.9 s was missed at times, and the poll then waited for nothing.
     config, book = files(
-        tmp_path, "slow", [sh("ticker", "for i in 1 2 3; do echo tick $i; sleep 0.3; done")]
+        tmp_path, "slow", [sh("ticker", "for i in 1 2 3; do echo tick $i; sleep 1; done")]
     )
     runner = subprocess.Popen(
         [
@@ -222,3 +224,17 @@ def test_the_example_pipeline(cli_process: Any, tmp_path: Path) -> None:
     assert steps["rates"]["attempts"] == 2  # failed once, retried
     assert all(s["state"] == "COMPLETED" for s in steps.values())
     assert ("spark-totals" in steps) == spark
+
+
+def test_a_steps_control_characters_are_shown_not_obeyed(cli_process: Any, tmp_path: Path) -> None:
+    # The step's last words (its probable cause) would retitle and clear a terminal.
+    script = r'printf "\033]0;owned\007\033[2J boom\n" >&2; exit 3'
+    config, book = files(tmp_path, "evil", [sh("evil", script)])
+    run = cli_process("run-transient", "--emr-config", config, "--emr-playbook", book)
+    assert run.code == 1, run.err
+    assert "probable cause" in run.err
+    for result in (run, cli_process("status"), cli_process("runs")):
+        text = result.out + result.err
+        assert "\x1b" not in text
+        assert "\x07" not in text
+    assert r"\x1b]0;owned\x07\x1b[2J boom" in cli_process("status").out

@@ -1,19 +1,18 @@
-"""A corpus of bad inputs: each gives ONE clear line (file, line or JSON path,
-what was expected) and the right exit code, never a traceback.
+"""A corpus of bad config files and flags: each gives ONE clear line (file, line or
+JSON path, what was expected) and the right exit code, never a traceback.
 
 Each case is (id, files, argv, exit code, a regex the single error line must match).
 ``{d}`` in argv is the case's directory; files are written there first.
+``test_bad_input_table.py`` runs them, as subprocesses, beside the cases of every
+command.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 CLUSTER = "iglu:com.snowplowanalytics.dataflowrunner/ClusterConfig/avro/1-1-0"
 PLAYBOOK = "iglu:com.snowplowanalytics.dataflowrunner/PlaybookConfig/avro/1-0-1"
@@ -1044,27 +1043,6 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         r"c\.json: \$\.data\.local\.workDir: the work directory \S+/p\.json is not a directory$",
     ),
 ]
-
-
-@pytest.mark.parametrize(
-    ("files", "argv", "code", "pattern"), [pytest.param(*c[1:], id=c[0]) for c in CASES]
-)
-def test_bad_input_gives_one_clear_line(
-    cli: Any, tmp_path: Path, files: dict[str, str], argv: list[str], code: int, pattern: str
-) -> None:
-    for name, text in files.items():
-        if text == FIFO:
-            os.mkfifo(tmp_path / name)
-        else:
-            (tmp_path / name).write_bytes(text.encode("utf-8", "surrogateescape"))
-    result = cli(*[a.replace("{d}", str(tmp_path)) for a in argv])
-    assert result.code == code, result.err
-    lines = result.err_lines
-    assert len(lines) == 1, lines
-    message = _message(lines[0])
-    assert re.search(pattern, message), message
-    assert "Traceback" not in result.err
-    assert result.out == ""
 
 
 def _message(line: str) -> str:

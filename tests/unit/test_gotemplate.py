@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataflow_runner.config.template import DEFAULT_MAX_OUTPUT, default_funcs, render
+from dataflow_runner.config.template import DEFAULT_MAX_OUTPUT, Template, default_funcs, render
 from dataflow_runner.errors import ConfigError, TemplateError
 
 NOW = dt.datetime(2024, 3, 9, 7, 5, 1, 123456, tzinfo=dt.UTC)
@@ -1751,3 +1751,24 @@ def test_a_large_file_with_few_actions() -> None:
 def test_ten_thousand_actions() -> None:
     text = '"k": "{{ .a }}-{{ base64 .b }}",\n' * 5_000
     assert r(text, {"a": "1", "b": "2"}) == '"k": "1-Mg==",\n' * 5_000
+
+
+def test_a_parsed_template_renders_again_with_other_data() -> None:
+    """Parsed once (Go's Parse), executed many times (Execute): each rendering has
+    its own output limit and its own variables, and the clock is read each time."""
+    clock = iter([NOW, NOW + dt.timedelta(days=1)])
+    funcs = default_funcs(now=lambda: next(clock))
+    day = Template(
+        '{{ .date }}|{{ printf "%s" .date }}|{{ nowWithFormat "2006-01-02" }}',
+        "p.json",
+        funcs=funcs,
+        max_output=40,
+    )
+    assert day.render({"date": "2026-11-01"}) == "2026-11-01|2026-11-01|2024-03-09"
+    assert day.render({"date": "2026-11-02"}) == "2026-11-02|2026-11-02|2024-03-10"
+    with pytest.raises(TemplateError, match=r'p.json:1:3: executing "p.json" at <.date>: map'):
+        day.render({})
+    with pytest.raises(TemplateError, match="template output exceeds the limit of 40 bytes"):
+        day.render({"date": "x" * 30})
+    with pytest.raises(TemplateError, match=r"p.json:1: function \"nope\" not defined"):
+        Template("{{ nope }}", "p.json")

@@ -355,7 +355,7 @@ def resume(
     from dataflow_runner.cli import commands
 
     commands.resume(
-        run_id,
+        app_history.run_ref(run_id),
         vars,
         common=_common(
             output=output,

@@ -19,6 +19,28 @@ from dataflow_runner.cli.options import (
 )
 from dataflow_runner.errors import FlagError
 
+#: The most runs one page of ``runs`` shows (the store's MAX_PAGE; not imported, to
+#: keep the command line's start-up light: a test checks they agree).
+RUNS_LIMIT = 1000
+#: More attempts than a step can have (at most 100 retries).
+MAX_ATTEMPT = 1000
+#: The states a run may be in (``RunState``, not imported for the same reason).
+RUN_STATES = ("RUNNING", "SUBMITTED", "COMPLETED", "FAILED", "CANCELLED", "DEAD")
+#: Longer than any run id (``r-20261122-153012-8f3a1c``): a longer one matches none.
+MAX_RUN_REF = 128
+
+
+def run_ref(value: str) -> str:
+    """A run id (or a prefix of one) as given on the command line."""
+    if not value.strip():
+        raise FlagError(f"expected a run id, got {value!r}")
+    if len(value) > MAX_RUN_REF:
+        raise FlagError(
+            f"expected a run id of at most {MAX_RUN_REF} characters, got {value[:40]!r}... "
+            f"({len(value)} characters)"
+        )
+    return value
+
 
 def _engine(state_dir: str | None, store: str | None) -> Any:
     from dataflow_runner.cli.commands import Common, engine
@@ -28,11 +50,13 @@ def _engine(state_dir: str | None, store: str | None) -> Any:
 
 @click.command()
 @options(
-    click.option("--state", metavar="STATE", help="RUNNING, COMPLETED, FAILED, CANCELLED or DEAD."),
+    click.option("--state", metavar="STATE", help=", ".join(RUN_STATES[:-1]) + " or DEAD."),
     click.option("--playbook", metavar="NAME", help="Only runs of this playbook."),
     click.option("--since", metavar="WHEN", help="Started at or after (2026-11-22, 3h)."),
     click.option("--until", metavar="WHEN", help="Started before."),
-    click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True),
+    click.option(
+        "--limit", type=click.IntRange(min=1, max=RUNS_LIMIT), default=20, show_default=True
+    ),
     click.option(
         "--partition",
         metavar="DATE",
@@ -57,17 +81,20 @@ def runs(
     """Lists recent runs, newest first"""
     from dataflow_runner.cli import history
 
-    if state and state.upper() not in ("RUNNING", "COMPLETED", "FAILED", "CANCELLED", "DEAD"):
-        raise FlagError(
-            f"--state must be one of RUNNING, COMPLETED, FAILED, CANCELLED, DEAD; got {state}"
-        )
+    if state is not None and state.upper() not in RUN_STATES:
+        raise FlagError(f"--state must be one of {', '.join(RUN_STATES)}; got {state!r}")
+    bounds = {
+        flag: history.parse_when(flag, value)
+        for flag, value in (("--since", since), ("--until", until))
+        if value is not None
+    }
     with _engine(state_dir, store) as engine:
         history.runs(
             engine,
             state=state,
             playbook=playbook,
-            since=since,
-            until=until,
+            since=bounds.get("--since"),
+            until=bounds.get("--until"),
             limit=limit,
             output=output,
             partition=partition,
@@ -81,8 +108,9 @@ def status(run_id: str | None, output: str, state_dir: str | None, store: str | 
     """Shows a run's steps with their states, attempts and durations (default: the latest)"""
     from dataflow_runner.cli import history
 
+    ref = None if run_id is None else run_ref(run_id)
     with _engine(state_dir, store) as engine:
-        history.status(engine, run_id, output=output)
+        history.status(engine, ref, output=output)
 
 
 @click.command()
@@ -90,7 +118,9 @@ def status(run_id: str | None, output: str, state_dir: str | None, store: str | 
 @click.argument("step_id", metavar="STEP")
 @options(
     click.option(
-        "--attempt", type=click.IntRange(min=1), help="Which attempt (default: the last)."
+        "--attempt",
+        type=click.IntRange(min=1, max=MAX_ATTEMPT),
+        help="Which attempt (default: the last).",
     ),
     click.option(
         "--stream", type=click.Choice(["all", "stdout", "stderr"]), default="all", show_default=True
@@ -112,8 +142,9 @@ def logs(
     """Prints a step's output (stdout and stderr) from a run"""
     from dataflow_runner.cli import history
 
+    ref = run_ref(run_id)
     with _engine(state_dir, store) as engine:
-        history.logs(engine, run_id, step_id, attempt=attempt, stream=stream, follow=follow)
+        history.logs(engine, ref, step_id, attempt=attempt, stream=stream, follow=follow)
 
 
 @click.command()

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.cli.output import echo, print_json
+from dataflow_runner.cli.output import echo, print_json, printable
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
 from dataflow_runner.config.loading import load_cluster, parse_vars
 from dataflow_runner.config.model import ClusterConfig
@@ -94,15 +94,27 @@ def collect(*loaders: Callable[[], Any]) -> list[Any]:
 
 
 def state_dir(common: Common) -> Path:
+    """The state directory: it may not exist yet, but it may not be something else."""
+    from dataflow_runner.errors import StoreError
     from dataflow_runner.store import default_state_dir
 
-    return Path(common.state_dir) if common.state_dir else default_state_dir()
+    path = Path(common.state_dir) if common.state_dir else default_state_dir()
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"the state directory {path} is not a directory")
+    return path
 
 
 def engine(common: Common) -> Engine:
     from dataflow_runner.engine.api import Engine
 
     return Engine(state_dir=state_dir(common), store=common.store)
+
+
+def opened(eng: Engine) -> Engine:
+    """``eng`` with its store open: a store that cannot be used is found before
+    anything is launched, submitted or terminated (a dry run never opens it)."""
+    eng.store  # noqa: B018 (opening it is the point)
+    return eng
 
 
 def reporter(common: Common) -> Reporter:
@@ -121,10 +133,12 @@ def lock_spec(
     lock: str | None, soft_lock: str | None, consul: str | None, common: Common
 ) -> LockSpec | None:
     from dataflow_runner.engine.request import LockSpec
+    from dataflow_runner.locks import check_backend
 
     name = lock or soft_lock
     if not name:
         return None
+    check_backend(common.lock_backend)
     return LockSpec(name, soft=bool(soft_lock), consul=consul, backend=common.lock_backend)
 
 
@@ -207,6 +221,7 @@ def up(config_path: str, vars_text: str | None, *, dry_run: bool, common: Common
         if dry_run:
             show_plan(eng.plan_launch(config, common.fabric))
             return
+        opened(eng)
         token = token_for_signals()
         with stop_on_signals(
             lambda name: token.cancel(f"{name} received", signal=name), token.force
@@ -279,6 +294,7 @@ def run(
         if dry_run:
             show_plan(eng.plan(request))
             return
+        opened(eng)
         drawn = reporter(common)
         outcome = follow(eng.submit(request, on_event=drawn), drawn)
     finish(outcome, common=common)
@@ -293,7 +309,7 @@ def down(
         if dry_run:
             show_plan(eng.plan_terminate(config, cluster_id))
             return
-        info = eng.terminate_cluster(
+        info = opened(eng).terminate_cluster(
             config,
             cluster_id,
             poll_interval=common.poll_interval,
@@ -349,6 +365,7 @@ def run_transient(
         if dry_run:
             show_plan(eng.plan(request))
             return
+        opened(eng)
         drawn = reporter(common)
         outcome = follow(eng.submit(request, on_event=drawn), drawn)
     finish(outcome, success_line=f"Transient {outcome.fabric_label} run completed successfully")
@@ -373,7 +390,7 @@ def validate(
             shape = "serial" if item.is_serial else "DAG"
             every = f", every {item.partitions.every}" if item.partitions else ""
             summary.append(f"playbook '{item.name}' ({len(item.steps)} steps, {shape}{every})")
-    echo("valid: " + "; ".join(summary))
+    echo(printable("valid: " + "; ".join(summary)))
 
 
 def _validated_playbook(path: str, variables: dict[str, str], size: int) -> Playbook:

@@ -11,8 +11,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.cli.output import echo
-from dataflow_runner.errors import DataflowRunnerError
+from dataflow_runner.cli.output import clip, echo, printable
+from dataflow_runner.errors import DataflowRunnerError, FlagError
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
@@ -42,24 +42,54 @@ def took(start: float | None, end: float | None) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def parse_when(text: str) -> float:
-    """A date or time for filters: ISO (``2026-11-22``, ``2026-11-22T10:00``) or ``3h``/``2d``."""
-    text = text.strip()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if text[:-1].isdigit() and text[-1:] in units:
-        return time.time() - int(text[:-1]) * units[text[-1]]
+#: How far back (or ahead) a ``--since``/``--until`` may reach: a century.
+_FARTHEST = 100 * 366 * 86400
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_when(flag: str, text: str) -> float:
+    """A date or time for filters: ISO (``2026-11-22``, ``2026-11-22T10:00``) or ``3h``/``2d``.
+
+    >>> parse_when("--since", "2026-11-22")
+    1795305600.0
+    """
+    stripped = text.strip()
+    shown = stripped if len(stripped) <= 40 else stripped[:40] + "..."
+    if stripped[:-1].isdigit() and stripped[-1:] in _UNITS:
+        # Compared as text first: a 5,000-digit count is not even turned into a number.
+        digits = stripped[:-1].lstrip("0") or "0"
+        if len(digits) > 12 or int(digits) * _UNITS[stripped[-1]] > _FARTHEST:
+            raise FlagError(f"{flag}: the time {shown} is out of range (at most a century ago)")
+        return time.time() - int(digits) * _UNITS[stripped[-1]]
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise DataflowRunnerError(
-            f"cannot read the time {text!r}: expected e.g. 2026-11-22, 2026-11-22T10:00 or 3h"
+        parsed = datetime.fromisoformat(stripped)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
+        raise FlagError(
+            f"{flag}: cannot read the time {shown!r}: expected e.g. 2026-11-22, "
+            "2026-11-22T10:00 or 3h"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one; None when it is piped (a note is
+    then printed whole, for whoever reads it)."""
+    import shutil
+
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
+    """Aligned columns; every cell is shown escaped (anything may be in a name or
+    a step's words)."""
+    rows = [[printable(c) for c in row] for row in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -126,8 +156,8 @@ def runs(
     *,
     state: str | None,
     playbook: str | None,
-    since: str | None,
-    until: str | None,
+    since: float | None,
+    until: float | None,
     limit: int,
     output: str,
     partition: str | None = None,
@@ -137,8 +167,8 @@ def runs(
     where = RunFilter(
         state=RunState(state.upper()) if state else None,
         playbook=playbook,
-        since=parse_when(since) if since else None,
-        until=parse_when(until) if until else None,
+        since=since,
+        until=until,
         partition=partition_range(partition) if partition else None,
     )
     records = engine.runs(where, limit=limit).items
@@ -211,30 +241,42 @@ def status(engine: Engine, ref: str | None, *, output: str) -> None:
         _json(out)
         return
     echo(
-        f"run {run.id}  {run.state.value}  playbook '{run.playbook}'  fabric {run.fabric}"
-        f"  cluster {run.cluster_id or '-'}"
+        printable(
+            f"run {run.id}  {run.state.value}  playbook '{run.playbook}'  fabric {run.fabric}"
+            f"  cluster {run.cluster_id or '-'}"
+        )
     )
     echo(
-        f"started {when(run.started_at)}  took {took(run.started_at, run.ended_at)}"
-        + (f"  reason: {run.reason}" if run.reason else "")
+        printable(
+            f"started {when(run.started_at)}  took {took(run.started_at, run.ended_at)}"
+            + (f"  reason: {run.reason}" if run.reason else "")
+        )
     )
     if run.partition_first:
         echo(f"partitions {_partitions_text(run)}")
-    rows = []
-    for s in steps:
-        note = s.cause or s.reason or ""
-        rows.append(
-            [
-                s.step_id,
-                s.state.value,
-                str(s.attempts or "-"),
-                took(s.started_at, s.ended_at) if s.started_at else "-",
-                "-" if s.exit_code is None else str(s.exit_code),
-                note[:70],
-            ]
+    rows = [
+        [
+            s.step_id,
+            s.state.value,
+            str(s.attempts or "-"),
+            took(s.started_at, s.ended_at) if s.started_at else "-",
+            "-" if s.exit_code is None else str(s.exit_code),
+            printable(s.cause or s.reason or ""),
+        ]
+        for s in steps
+    ]
+    headers = ["STEP", "STATE", "TRIES", "TOOK", "EXIT", "NOTE"]
+    width = _terminal_width()
+    if width is not None and rows:
+        # In a terminal, the note gets what the other columns leave of its width.
+        used = sum(
+            max(len(h), *(len(printable(r[i])) for r in rows)) + 2
+            for i, h in enumerate(headers[:-1])
         )
+        for row in rows:
+            row[-1] = clip(row[-1], max(width - used, 12))
     echo("")
-    echo(_table(rows, ["STEP", "STATE", "TRIES", "TOOK", "EXIT", "NOTE"]))
+    echo(_table(rows, headers))
 
 
 def logs(

@@ -15,6 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from dataflow_runner.cli.output import clip, printable
 from dataflow_runner.cli.reporters import Reporter, step_line
 from dataflow_runner.config.redact import scrub
 from dataflow_runner.engine.events import RunOutcome, RunStarted, StepChanged
@@ -28,7 +29,10 @@ _STYLE = {
     StepState.CANCELLED: ("○", "yellow"),
     StepState.SKIPPED: ("≡", "dim green"),
 }
+_RETRYING = ("↻", "yellow")
 MAX_ROWS = 24
+#: The widest note shown in a row (cut at a word boundary).
+NOTE_WIDTH = 80
 
 
 def _duration(seconds: float) -> str:
@@ -55,10 +59,17 @@ class LiveReporter(Reporter):
     def started(self, event: RunStarted) -> None:
         self.info = event
         self.started_at = time.time()
+        # Text, not markup: a playbook's name is the user's ("[red]" stays as it is).
         self.console.print(
-            f"[bold]Run {event.run_id}[/] · playbook [bold]{event.playbook}[/] on the "
-            f"{event.fabric} fabric (cluster {event.cluster_id}) · {event.steps} steps, "
-            f"concurrency {event.concurrency}",
+            Text.assemble(
+                (f"Run {printable(event.run_id)}", "bold"),
+                " · playbook ",
+                (printable(event.playbook), "bold"),
+                printable(
+                    f" on the {event.fabric} fabric (cluster {event.cluster_id}) · "
+                    f"{event.steps} steps, concurrency {event.concurrency}"
+                ),
+            ),
             highlight=False,
         )
         self.live = Live(
@@ -79,9 +90,9 @@ class LiveReporter(Reporter):
         else:
             self.retrying.pop(key, None)
         if event.change == "finished" and event.state is StepState.FAILED:
-            self._print(Text(scrub(step_line(event)), style="red"))
+            self._print(Text(printable(scrub(step_line(event))), style="red"))
             for line in event.cause_detail:
-                self._print(Text("  │ " + scrub(line), style="dim"))
+                self._print(Text("  │ " + printable(scrub(line)), style="dim"))
 
     def finished(self, outcome: RunOutcome) -> None:
         self.close()
@@ -109,7 +120,7 @@ class LiveReporter(Reporter):
     def table(self, *, final: bool = False) -> Table:
         now = time.time()
         table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-        for col in ("", "step", "state", "try", "time", ""):
+        for col in ("", "step", "state", "try", "time", "exit", ""):
             table.add_column(col, no_wrap=col != "")
         tasks = sorted(self.tasks.values(), key=lambda t: t.position)
         rows = tasks
@@ -126,24 +137,34 @@ class LiveReporter(Reporter):
             state = t.state.value
             key = (t.run_id, t.step_id)
             if key in self.retrying:
+                icon, style = _RETRYING
                 state = f"RETRY in {_duration(max(0.0, self.retrying[key] - now))}"
             end = t.ended_at or now
             took = _duration(end - t.started_at) if t.started_at else ""
-            note = t.cause or t.reason or ""
+            # An exit code is an ended attempt's: a new attempt has none until it ends.
+            ended = t.change in ("finished", "retrying")
+            exit_code = "" if t.exit_code is None or not ended else str(t.exit_code)
+            note = printable(scrub(t.cause or t.reason or ""))
             table.add_row(
                 Text(icon, style=style),
-                t.step_id,
+                printable(t.step_id),
                 Text(state, style=style),
                 str(t.attempt or ""),
                 took,
-                Text(scrub(note)[:80], style="dim"),
+                exit_code,
+                Text(clip(note, NOTE_WIDTH), style="dim"),
             )
         return table
 
     def header(self) -> Group:
         total = self.info.steps if self.info else len(self.tasks)
         done = sum(1 for t in self.tasks.values() if t.state.finished)
-        running = sum(1 for t in self.tasks.values() if t.state is StepState.RUNNING)
+        # A step waiting to retry holds no slot: it is not running.
+        running = sum(
+            1
+            for key, t in self.tasks.items()
+            if t.state is StepState.RUNNING and key not in self.retrying
+        )
         failed = sum(1 for t in self.tasks.values() if t.state is StepState.FAILED)
         line = Text.assemble(
             (f"{done}/{total} done", "bold"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dataflow_runner.cli.output import echo
+from dataflow_runner.cli.output import echo, printable
+from dataflow_runner.errors import FlagError
 from dataflow_runner.locks import describe_holder, holder_is_dead, make_lock
 
 
@@ -19,9 +20,19 @@ def _recorded(engine: Any) -> list[tuple[str, str | None]]:
     return list(seen)
 
 
+def lock_name(name: str) -> str:
+    """A lock's name as given (a file lock's is a path: an empty one would be the
+    current directory)."""
+    if not name.strip():
+        raise FlagError(f"expected a lock name, got {name!r}")
+    return name
+
+
 def locks(
     engine: Any, names: tuple[str, ...], *, consul: str | None, backend: str | None, output: str
 ) -> None:
+    for name in names:
+        lock_name(name)
     wanted = [(n, backend) for n in names] if names else _recorded(engine)
     rows: list[dict[str, Any]] = []
     for name, where in wanted:
@@ -45,10 +56,10 @@ def locks(
     for row in rows:
         held_by: dict[str, Any] | None = row["holder"]
         state = "HELD" + describe_holder(held_by) if held_by is not None else "free"
-        echo(f"{row['name']}  [{row['backend']}]  {state}")
+        echo(printable(f"{row['name']}  [{row['backend']}]  {state}"))
 
 
 def unlock(name: str, *, consul: str | None, backend: str | None) -> None:
-    lock = make_lock(name, consul, backend)
+    lock = make_lock(lock_name(name), consul, backend)
     holder = lock.unlock()  # refuses what is not a lock
-    echo(f"released lock {lock.name}{describe_holder(holder, hint=False)}")
+    echo(printable(f"released lock {lock.name}{describe_holder(holder, hint=False)}"))

@@ -44,6 +44,36 @@ def normalize_go_flags(args: Sequence[str], long_flags: frozenset[str]) -> list[
     return out
 
 
+#: Flags whose value is a path: any bytes the file system takes (Python keeps the
+#: ones that are not UTF-8 as lone surrogates, which ``open`` turns back into bytes).
+_PATH_FLAGS = frozenset(
+    ("--emr-config", "--emr-playbook", "--state-dir", "--store", "--lock", "--softLock")
+)
+
+
+def check_text(args: Sequence[str]) -> None:
+    """Every argument but a path must be UTF-8 text: a run id, a step id, a name or a
+    variable that is not reaches the store or a config as a lone surrogate, which
+    neither can hold.
+
+    >>> check_text(["runs", "--playbook", "nightly"])
+    """
+    from dataflow_runner.errors import FlagError
+
+    for i, arg in enumerate(args):
+        if arg.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in arg):
+            continue
+        if arg.startswith("--") and "=" in arg:
+            flag, value = arg.split("=", 1)
+        else:
+            flag = args[i - 1] if i > 0 and args[i - 1].startswith("-") else ""
+            value = arg
+        if flag in _PATH_FLAGS:
+            continue
+        shown = os.fsencode(value).decode("utf-8", "backslashreplace")
+        raise FlagError(f"{flag + ': ' if flag else ''}expected UTF-8 text, got '{shown}'")
+
+
 def _debug_enabled(args: Sequence[str]) -> bool:
     for i, arg in enumerate(args):
         if arg in ("--log-level=debug", "-log-level=debug"):
@@ -86,15 +116,18 @@ def run(args: list[str]) -> int:
     setup_logging("debug" if _debug_enabled(args) else "info")
     args = normalize_go_flags(args, app.long_flag_names())
     try:
+        check_text(args)
         app.cli.main(args, prog_name=PROG, standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "")
         return 0
     except click.UsageError as exc:
+        from dataflow_runner.cli.output import printable
+
         where = f"{exc.ctx.command_path}: " if exc.ctx else f"{PROG}: "
         message = " ".join(exc.format_message().split())
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        sys.stderr.write(f"{where}{message}{hint}\n")
+        sys.stderr.write(printable(f"{where}{message}{hint}") + "\n")
         return EXIT_USAGE
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -153,6 +153,9 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
         return seconds
 
 
+#: The largest --max-config-size: a rendering is held in memory, several times over.
+MAX_CONFIG_SIZE_LIMIT = 1 << 30
+
 poll_interval = click.option(
     "--poll-interval",
     type=Seconds(0.1, 3600),
@@ -183,7 +186,7 @@ retry_timeout = click.option(
 )
 max_config_size = click.option(
     "--max-config-size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_CONFIG_SIZE_LIMIT),
     metavar="BYTES",
     envvar="DATAFLOW_RUNNER_MAX_CONFIG_SIZE",
     show_envvar=True,

@@ -42,7 +42,57 @@ _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 def _quote(text: str) -> str:
     if _PLAIN.issuperset(text):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    # JSON escapes C0 controls itself, but not DEL or the C1 controls (U+0080-U+009F,
+    # CSI among them), which some terminals act on.
+    return json.dumps(text, ensure_ascii=False).translate(_JSON_ESCAPES)
+
+
+# --- text for a terminal ------------------------------------------------------------
+#
+# What a step prints (its probable cause, its reason), a playbook's or a cluster's
+# name, a lock holder's record: anything may be in them, and a raw ESC, BEL or CR
+# written to a terminal can retitle it, clear it or hide what came before. Every
+# human renderer shows them through :func:`printable`; JSON output is JSON.
+
+_CONTROLS = [*range(0x20), 0x7F, *range(0x80, 0xA0)]
+_ESCAPES = str.maketrans(
+    {c: f"\\x{c:02x}" for c in _CONTROLS} | {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): " "}
+)
+_JSON_ESCAPES = str.maketrans({c: f"\\u{c:04x}" for c in _CONTROLS if c >= 0x7F})
+
+
+def printable(text: str) -> str:
+    r"""``text`` on one line, safe for a terminal: control characters shown as
+    escapes (``\x1b``, ``\n``), a tab as a space; other text untouched.
+
+    >>> printable("\x1b]0;owned\x07 ok\tdone\r\n")
+    '\\x1b]0;owned\\x07 ok done\\r\\n'
+    >>> printable("déjà vu")
+    'déjà vu'
+    """
+    if text.isprintable():
+        return text
+    return text.translate(_ESCAPES)
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters at a word boundary, with an ellipsis.
+
+    >>> clip("java.lang.OutOfMemoryError: Java heap space", 30)
+    'java.lang.OutOfMemoryError:…'
+    >>> clip("short", 30)
+    'short'
+    """
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    # A word longer than half the room is cut inside rather than leaving a gap.
+    if space >= width // 2:
+        cut = cut[: space + 1]
+    return cut.rstrip() + "…" if cut.strip() else "…"
 
 
 class LogrusFormatter(logging.Formatter):
@@ -68,12 +118,20 @@ class LogrusFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         level = _NAMES.get(record.levelno, "info")
         message = scrub(record.getMessage())
+        detail = ""
         if record.exc_info and record.levelno <= logging.DEBUG:
-            message += "\n" + scrub(self.formatException(record.exc_info))
+            detail = scrub(self.formatException(record.exc_info))
         if self.tty:
             elapsed = int(time.monotonic() - _START)
             tag = level.upper()[:4]
-            return f"\x1b[{_COLOURS[level]}m{tag}\x1b[0m[{elapsed:04d}] {message}"
+            # The only escapes written are this line's colour: the message's own
+            # are shown, not obeyed (a traceback keeps its lines).
+            text = printable(message) + "".join(
+                "\n" + printable(line) for line in detail.splitlines()
+            )
+            return f"\x1b[{_COLOURS[level]}m{tag}\x1b[0m[{elapsed:04d}] {text}"
+        if detail:
+            message += "\n" + detail
         return f'time="{self._stamp(record.created)}" level={level} msg={_quote(message)}'
 
 
@@ -103,7 +161,8 @@ def _isatty(stream: IO[str]) -> bool:
 def print_json(value: Any, stream: IO[str] | None = None) -> None:
     """Write one JSON document to stdout (indented as the Go tool's), secrets scrubbed."""
     out = stream or sys.stdout
-    out.write(scrub(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")
+    text = json.dumps(value, indent=2, ensure_ascii=False).translate(_JSON_ESCAPES)
+    out.write(scrub(text) + "\n")
     out.flush()
 
 

@@ -210,25 +210,51 @@ def render(
     """
     if "{{" not in text:
         return text  # most configs: no need to even load the template engine
-    from dataflow_runner.config import template
+    return ConfigTemplate(text, path, max_output=max_output, missing_key=missing_key).render(
+        variables
+    )
 
-    try:
-        out = template.render(
-            text,
-            os.path.basename(path),
-            variables,
-            max_output=max_output,
-            missing_key=missing_key,
-        )
-    except ConfigError as exc:
-        raise exc.with_file(path) from None
-    # Values passed with --vars keep the bytes of the command line that are not
-    # UTF-8 as lone surrogates: no config may hold them.
-    found = _SURROGATE.search(out)
-    if found:
-        line = out.count("\n", 0, found.start()) + 1
-        raise ConfigError("the rendered text is not UTF-8 text", file=path, line=line)
-    return out
+
+class ConfigTemplate:
+    """A config file's text parsed once as a template, rendered as :func:`render`
+    renders it for each set of variables given (a partitioned playbook: once per
+    partition)."""
+
+    def __init__(
+        self,
+        text: str,
+        path: str,
+        *,
+        max_output: int = DEFAULT_MAX_SIZE,
+        missing_key: MissingKey = "error",
+    ) -> None:
+        self.text, self.path = text, path
+        self._template = None
+        if "{{" not in text:
+            return
+        from dataflow_runner.config import template
+
+        try:
+            self._template = template.Template(
+                text, os.path.basename(path), max_output=max_output, missing_key=missing_key
+            )
+        except ConfigError as exc:
+            raise exc.with_file(path) from None
+
+    def render(self, variables: Mapping[str, str]) -> str:
+        if self._template is None:
+            return self.text
+        try:
+            out = self._template.render(variables)
+        except ConfigError as exc:
+            raise exc.with_file(self.path) from None
+        # Values passed with --vars keep the bytes of the command line that are not
+        # UTF-8 as lone surrogates: no config may hold them.
+        found = _SURROGATE.search(out)
+        if found:
+            line = out.count("\n", 0, found.start()) + 1
+            raise ConfigError("the rendered text is not UTF-8 text", file=self.path, line=line)
+        return out
 
 
 def _is_yaml(path: str) -> bool:
@@ -420,13 +446,20 @@ def load_document(
 
 
 def _load(
-    kind: Kind, path: str, variables: Mapping[str, str], max_size: int, text: str | None = None
+    kind: Kind,
+    path: str,
+    variables: Mapping[str, str],
+    max_size: int,
+    text: str | None = None,
+    template: ConfigTemplate | None = None,
 ) -> Any:
     if kind == "cluster" and is_python(path):
         raise ConfigError(
             "a cluster config is a JSON or YAML file (only a playbook may be Python)", file=path
         )
-    if text is None:
+    if template is not None:
+        text = template.text
+    elif text is None:
         text = (
             playbook_text(path, variables, max_size)
             if kind == "playbook"
@@ -435,7 +468,11 @@ def _load(
     notes: list[str] = []
     try:
         with python_lines(path, text):
-            doc = parse(render(text, path, variables, max_output=max_size), path)
+            if template is not None:
+                rendered = template.render(variables)
+            else:
+                rendered = render(text, path, variables, max_output=max_size)
+            doc = parse(rendered, path)
             uri, found = _schema_kind(doc, path, kind, notes)
             return found.read(doc["data"], path, uri, notes)
     except RecursionError:
@@ -469,11 +506,12 @@ def load_playbook(
     *,
     max_size: int = DEFAULT_MAX_SIZE,
     text: str | None = None,
+    template: ConfigTemplate | None = None,
 ) -> Playbook:
     """Load and validate a playbook (Snowplow's format, this project's, or a Python
     playbook's: ``dataflow_runner.dsl``); ``text``: the file's text, read already (a
-    Python playbook's: its YAML form)."""
-    book: Playbook = _load("playbook", path, variables, max_size, text)
+    Python playbook's: its YAML form); ``template``: that text, parsed already."""
+    book: Playbook = _load("playbook", path, variables, max_size, text, template)
     SECRETS.add(book.credentials.secret_access_key)
     SECRETS.add(book.credentials.access_key_id)
     return book

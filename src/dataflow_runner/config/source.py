@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
-from dataflow_runner.config.loading import load_playbook, parse, playbook_text, python_lines, render
+from dataflow_runner.config.loading import (
+    ConfigTemplate,
+    load_playbook,
+    parse,
+    playbook_text,
+    python_lines,
+    render,
+)
 from dataflow_runner.config.model import PARTITION_VARIABLES, Param, Partitions, Playbook
 from dataflow_runner.config.params import check
 from dataflow_runner.config.validation import raise_all, validate
@@ -66,6 +73,7 @@ class PlaybookSource:
         self.max_size = max_size
         self._text = text
         self._head: Head | None = None
+        self._template: ConfigTemplate | None = None
 
     @property
     def text(self) -> str:
@@ -129,9 +137,13 @@ class PlaybookSource:
         return out
 
     def load(self, partition: Partition | None = None) -> Playbook:
-        """The playbook (of one partition of a partitioned playbook)."""
+        """The playbook (of one partition of a partitioned playbook): the file's
+        template is parsed once, rendered for each."""
+        if self._template is None:
+            with python_lines(self.path, self.text):
+                self._template = ConfigTemplate(self.text, self.path, max_output=self.max_size)
         return load_playbook(
-            self.path, self.variables(partition), max_size=self.max_size, text=self.text
+            self.path, self.variables(partition), max_size=self.max_size, template=self._template
         )
 
 

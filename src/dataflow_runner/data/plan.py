@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import msgspec
 
@@ -70,8 +71,9 @@ class Plan:
             return "wait"
         return "run"
 
-    @property
+    @cached_property
     def _steps(self) -> dict[str, Step]:
+        """The steps by id (built once: a backfill's grid asks for thousands)."""
         return {s.id: s for s in self.playbook.steps}
 
     @property

@@ -144,6 +144,7 @@ class RunJob:
             keep_alive=not self.ordered,
             transient=True,
             submissions=subs,
+            concurrency=self.concurrency,
         )
 
     def _follow(self, cluster: ClusterRef, refs: list[StepRef]) -> RunOutcome:

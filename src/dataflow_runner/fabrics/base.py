@@ -84,13 +84,38 @@ class ClusterStatus:
     reason_code: str | None = None  # the vendor's code: BOOTSTRAP_FAILURE is retried
 
 
+#: The longest cause (and line of its detail) kept: a step's own words, stored with
+#: its record and shown on every failure, so a 10 MB line must not come along whole.
+MAX_CAUSE = 2048
+#: How many lines of detail are kept.
+MAX_DETAIL_LINES = 10
+
+
+def bounded(text: str, limit: int = MAX_CAUSE) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut.
+
+    >>> bounded("x" * 5, 3)
+    'xx…'
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class FailureCause:
-    """The probable cause of a failure, found in the step's logs."""
+    """The probable cause of a failure, found in the step's logs (or told by the
+    fabric, as EMR's FailureDetails). Every cause is bounded here, where it is made:
+    what is stored, sent to front ends and printed is at most :data:`MAX_CAUSE`
+    characters and :data:`MAX_DETAIL_LINES` lines of as many."""
 
     summary: str  # one line: "java.lang.OutOfMemoryError: Java heap space"
     detail: tuple[str, ...] = ()  # the last relevant lines
     exit_code: int | None = None
+
+    def __post_init__(self) -> None:
+        # Frozen: the bounded values are set the way dataclasses set them.
+        object.__setattr__(self, "summary", bounded(self.summary))
+        lines = tuple(bounded(line) for line in self.detail[-MAX_DETAIL_LINES:])
+        object.__setattr__(self, "detail", lines)
 
 
 @dataclass(frozen=True)
@@ -206,11 +231,15 @@ class Fabric(Protocol):
         keep_alive: bool,
         transient: bool = True,
         submissions: Sequence[Submission] = (),
+        concurrency: int | None = None,
     ) -> tuple[ClusterRef, list[StepRef]]:
         """Start a cluster (with steps attached, for a transient run). ``run_id``
         tags it, so a launch whose answer was lost is found, not repeated.
         ``transient``: the cluster lives for one run (else: ``up``, a cluster that
-        takes runs until it is terminated)."""
+        takes runs until it is terminated). ``concurrency``: how many of the run's
+        steps may run at once, as the engine worked it out once the run's steps
+        were known (all the partitions of a backfill); None: the fabric's own
+        choice for the playbook it was opened with."""
 
     def cluster_status(self, ref: ClusterRef) -> ClusterStatus: ...
 

@@ -10,8 +10,9 @@ without importing the fabric itself (mrjob's runner-by-alias is the model):
 * ``section``: the type of the fabric's section of a cluster config
   (``data.<name>``), validated with the rest of the config;
 * ``cluster_ids``: the cluster ids it owns (``run --emr-cluster ID`` finds the
-  fabric by its id); the fabric marked ``claims_other_ids`` takes any id no
-  other fabric claims (EMR: the Go tool accepted any jobflow id);
+  fabric by its id); a fabric marked ``claims_other_ids`` takes any id no
+  other fabric claims (none does: an id no fabric owns is a typo, found before
+  anything is sent);
 * ``formats``: other cluster-config formats it reads, each with the function
   that turns that format's data into a cluster config (Snowplow's EMR config).
 
@@ -63,6 +64,7 @@ class FabricEntry:
     section: str
     cluster_ids: str = ""
     claims_other_ids: bool = False
+    id_example: str = ""  # a cluster id it owns, for messages
     formats: tuple[ConfigFormat, ...] = ()
 
     def owns(self, cluster_id: str) -> bool:
@@ -75,13 +77,16 @@ _BUILTIN = (
         driver="dataflow_runner.fabrics.local.driver:LocalDriver",
         section="dataflow_runner.fabrics.local.config:LocalSection",
         cluster_ids=r"l-[A-Z2-7]{13}",
+        id_example="l-ABCDEFGHIJKLM",
     ),
     FabricEntry(
         "emr",
         driver="dataflow_runner.fabrics.emr.driver:EmrDriver",
         section="dataflow_runner.fabrics.emr.config:EmrSection",
-        cluster_ids=r"j-[A-Z0-9]+",
-        claims_other_ids=True,
+        # EMR's ids (at most 256 characters); anything else is a typo, found before
+        # any call to AWS.
+        cluster_ids=r"j-[A-Z0-9]{1,254}",
+        id_example="j-2AXXXXXXGAPLF",
         formats=(
             ConfigFormat(
                 "com.snowplowanalytics.dataflowrunner",
@@ -141,7 +146,12 @@ def for_cluster_id(cluster_id: str) -> FabricEntry:
     for candidate in _ENTRIES.values():
         if candidate.claims_other_ids:
             return candidate
-    raise ConfigError(f"no fabric knows the cluster id {cluster_id!r}")
+    shown = cluster_id if len(cluster_id) <= 40 else cluster_id[:40] + "..."
+    examples = " or ".join(f"{e.id_example} ({e.name})" for e in _ENTRIES.values() if e.id_example)
+    raise ConfigError(
+        f"no fabric knows the cluster id {shown!r}"
+        + (f": expected e.g. {examples}" if examples else "")
+    )
 
 
 def formats() -> list[tuple[FabricEntry, ConfigFormat]]:

@@ -83,6 +83,16 @@ def describe_holder(holder: dict[str, Any] | None, *, hint: bool = True) -> str:
     return text
 
 
+def check_backend(backend: str | None) -> str:
+    """The kind of ``--lock-backend``: ``file`` or ``etcd`` (anything else is refused,
+    by a dry run too)."""
+    if not backend or backend in ("file", "file://"):
+        return "file"
+    if not backend.startswith("etcd://"):
+        raise FlagError(f"--lock-backend must be file or etcd://HOST:PORT, got {backend}")
+    return "etcd"
+
+
 def make_lock(name: str, consul: str | None = None, backend: str | None = None) -> Lock:
     """The lock named ``name``: a Consul key when ``consul`` is given, an etcd key
     when ``backend`` is ``etcd://host:port``, else a file."""
@@ -90,9 +100,7 @@ def make_lock(name: str, consul: str | None = None, backend: str | None = None) 
         from dataflow_runner.locks.consul import ConsulLock
 
         return ConsulLock(consul, name)
-    if backend and backend not in ("file", "file://"):
-        if not backend.startswith("etcd://"):
-            raise FlagError(f"--lock-backend must be file or etcd://HOST:PORT, got {backend}")
+    if backend and check_backend(backend) == "etcd":
         from dataflow_runner.locks.etcd import EtcdLock
 
         return EtcdLock.from_backend(backend, name)

@@ -94,7 +94,8 @@ def sqlite_path(url: str | None, state_dir: Path) -> Path | None:
         return state_dir / "store.db"
     if url.startswith("sqlite:///"):
         return Path(url[len("sqlite:///") :]).expanduser()
-    if "://" not in url:
+    if "://" not in url and not url.startswith("sqlite:"):
+        # (``sqlite:store.db`` is a mistyped URL, not a file of that name.)
         return Path(url).expanduser()
     return None
 

@@ -71,6 +71,8 @@ from dataflow_runner.config.template.fmt import OutputLimit
 from dataflow_runner.config.template.funcs import (
     DEFAULT_MAX_OUTPUT,
     Budget,
+    Fn,
+    bind,
     default_funcs,
     function_table,
 )
@@ -80,7 +82,7 @@ from dataflow_runner.config.template.parse import parse as parse_tree
 from dataflow_runner.config.template.strconv import quote
 from dataflow_runner.errors import TemplateError
 
-__all__ = ["DEFAULT_MAX_OUTPUT", "MissingKey", "default_funcs", "render"]
+__all__ = ["DEFAULT_MAX_OUTPUT", "MissingKey", "Template", "default_funcs", "render"]
 
 
 def render(
@@ -109,30 +111,69 @@ def render(
     >>> render("{{ .day }}/{{ .day.hour }}", "t", {}, missing_key="default")
     '<no value>/<no value>'
     """
-    if missing_key not in MISSING_KEYS:  # Go panics on an unknown option
-        raise ValueError(f"unrecognized option: missingkey={missing_key}")
-    if "{{" not in text:
-        return text
-    budget = Budget(max_output)
-    if funcs is None:
-        funcs = default_funcs(max_file_size=max_output)
-    table = function_table(funcs, budget)
-    try:
-        tree = parse_tree(text, name, table)
-        run = Exec(table, data, budget, missing_key)
-        run.walk(data, tree)
-        return "".join(run.out)
-    except OutputLimit:
-        message = f"template output exceeds the limit of {size_text(max_output)} ({RAISE_IT})"
-        raise TemplateError(message, file=name) from None
-    except ParseFail as exc:
-        raise TemplateError(exc.message, file=name, line=exc.line) from None
-    except ExecFail as exc:
-        raise _exec_error(text, name, exc) from None
-    except RecursionError:
-        raise TemplateError("template nested too deeply", file=name) from None
-    except (BreakLoop, ContinueLoop):  # pragma: no cover - the parser allows them in range only
-        raise TemplateError("{{break}} or {{continue}} outside {{range}}", file=name) from None
+    return Template(text, name, funcs=funcs, max_output=max_output, missing_key=missing_key).render(
+        data
+    )
+
+
+class Template:
+    """A template parsed once and rendered for as many sets of data as needed, as
+    Go's ``Parse`` then ``Execute`` (a partitioned playbook: once per partition).
+    The arguments are :func:`render`'s; a syntax error is raised here, an
+    execution error by :meth:`render`. Renderings share nothing but the parse
+    tree, which they only read: two threads may render one template.
+
+    >>> day = Template("s3://b/{{ .date }}/", "t")
+    >>> [day.render({"date": d}) for d in ("2026-11-01", "2026-11-02")]
+    ['s3://b/2026-11-01/', 's3://b/2026-11-02/']
+    """
+
+    def __init__(
+        self,
+        text: str,
+        name: str,
+        *,
+        funcs: Mapping[str, Callable[..., Any]] | None = None,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+        missing_key: MissingKey = "error",
+    ) -> None:
+        if missing_key not in MISSING_KEYS:  # Go panics on an unknown option
+            raise ValueError(f"unrecognized option: missingkey={missing_key}")
+        self.text, self.name = text, name
+        self.max_output, self.missing_key = max_output, missing_key
+        self._funcs: dict[str, Fn] = {}
+        self._tree: list[Any] | None = None
+        if "{{" not in text:
+            return
+        self._funcs = bind(default_funcs(max_file_size=max_output) if funcs is None else funcs)
+        try:
+            self._tree = parse_tree(text, name, function_table(self._funcs, Budget(max_output)))
+        except ParseFail as exc:
+            raise TemplateError(exc.message, file=name, line=exc.line) from None
+        except RecursionError:
+            raise TemplateError("template nested too deeply", file=name) from None
+
+    def render(self, data: Mapping[str, Any]) -> str:
+        """The text with ``data`` (Go's ``Execute``); text without ``{{`` as it is."""
+        if self._tree is None:
+            return self.text
+        name = self.name
+        budget = Budget(self.max_output)
+        try:
+            run = Exec(function_table(self._funcs, budget), data, budget, self.missing_key)
+            run.walk(data, self._tree)
+            return "".join(run.out)
+        except OutputLimit:
+            message = (
+                f"template output exceeds the limit of {size_text(self.max_output)} ({RAISE_IT})"
+            )
+            raise TemplateError(message, file=name) from None
+        except ExecFail as exc:
+            raise _exec_error(self.text, name, exc) from None
+        except RecursionError:
+            raise TemplateError("template nested too deeply", file=name) from None
+        except (BreakLoop, ContinueLoop):  # pragma: no cover - the parser allows them in range
+            raise TemplateError("{{break}} or {{continue}} outside {{range}}", file=name) from None
 
 
 def _exec_error(text: str, name: str, fail: ExecFail) -> TemplateError:

@@ -320,14 +320,16 @@ def _go_type_of(annotation: Any) -> str:
     return ANY_T
 
 
-def function_table(funcs: Mapping[str, Callable[..., Any]], budget: Budget) -> dict[str, Fn]:
-    """Go's builtins and ``funcs``, for one rendering (the formatting builtins draw
-    on its ``budget``)."""
-    table = _BUILTINS | _formatting_builtins(budget)
-    for name, fn in funcs.items():  # as in Go, a template's functions hide the builtins
-        params, variadic = _signature(fn)
-        table[name] = Fn(fn, params, variadic)
-    return table
+def bind(funcs: Mapping[str, Callable[..., Any]]) -> dict[str, Fn]:
+    """``funcs`` with their Go parameter types (read once per template: Go's ``Funcs``)."""
+    return {name: Fn(fn, *_signature(fn)) for name, fn in funcs.items()}
+
+
+def function_table(funcs: Mapping[str, Fn], budget: Budget) -> dict[str, Fn]:
+    """Go's builtins and ``funcs`` (from :func:`bind`), for one rendering (the
+    formatting builtins draw on its ``budget``); as in Go, a template's functions
+    hide the builtins."""
+    return _BUILTINS | _formatting_builtins(budget) | dict(funcs)
 
 
 # --- the Go tool's functions -----------------------------------------------------------------

@@ -57,6 +57,9 @@ class Ambiguous(FabricUnavailable):
     connection, a 5xx): check before sending it again."""
 
 
+NO_REGION = "no AWS region: set 'region' in the config or AWS_REGION"
+
+
 def session(credentials: KeyPair, region: str) -> Any:
     """A boto3 session with the credentials the config asks for, in ``region``; else
     in ``AWS_REGION`` (the variable the Go tool's SDK reads, which botocore does
@@ -113,27 +116,21 @@ def clients(sess: Any, service: str) -> tuple[Any, Any]:
     that got no answer twice, and a RunJobFlow or AddJobFlowSteps whose answer
     was lost would create a second cluster or second steps."""
     from botocore.config import Config
+    from botocore.exceptions import NoRegionError
 
     agent = f"dataflow-runner/{__version__}"
-    retrying = sess.client(
-        service,
-        config=Config(
-            retries={"mode": "adaptive", "total_max_attempts": 10},
-            user_agent_extra=agent,
-            connect_timeout=10,
-            read_timeout=60,
-        ),
-    )
-    once = sess.client(
-        service,
-        config=Config(
-            retries={"mode": "standard", "total_max_attempts": 1},
-            user_agent_extra=agent,
-            connect_timeout=10,
-            read_timeout=60,
-        ),
-    )
-    return retrying, once
+
+    def client(mode: str, attempts: int) -> Any:
+        retries = {"mode": mode, "total_max_attempts": attempts}
+        settings = Config(
+            retries=retries, user_agent_extra=agent, connect_timeout=10, read_timeout=60
+        )
+        return sess.client(service, config=settings)
+
+    try:
+        return client("adaptive", 10), client("standard", 1)
+    except NoRegionError as exc:  # found when the client is made, before any call
+        raise FabricError(NO_REGION) from exc
 
 
 def call(what: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
@@ -156,7 +153,7 @@ def call(what: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
         message = str(error.get("Message", "")) or str(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in _THROTTLING:
-            raise FabricUnavailable(f"EMR throttled {what} ({code})") from exc
+            raise FabricUnavailable(f"AWS throttled {what} ({code})") from exc
         if code in _TRANSIENT or status >= 500:
             raise Ambiguous(
                 f"{what} failed with a server error ({code or status}): {message}"
@@ -168,7 +165,7 @@ def call(what: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
             "the environment, or a profile)"
         ) from exc
     except NoRegionError as exc:
-        raise FabricError("no AWS region: set 'region' in the config or AWS_REGION") from exc
+        raise FabricError(NO_REGION) from exc
     except EndpointConnectionError as exc:
         # Nothing reached AWS: safe to send again.
         raise FabricUnavailable(f"cannot reach AWS for {what}: {exc}") from exc

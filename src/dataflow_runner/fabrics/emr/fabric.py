@@ -28,7 +28,7 @@ from dataflow_runner.fabrics.base import (
     Submission,
     Target,
 )
-from dataflow_runner.fabrics.emr import logs, requests
+from dataflow_runner.fabrics.emr import logs, requests, s3data
 from dataflow_runner.fabrics.emr.client import Ambiguous, call, clients, session
 from dataflow_runner.fabrics.emr.config import NAME, EmrSection
 from dataflow_runner.store.records import ClusterState, StepState
@@ -117,6 +117,7 @@ class EmrFabric:
         keep_alive: bool,
         steps: Sequence[Any] = (),
         transient: bool = True,
+        concurrency: int | None = None,
     ) -> dict[str, Any]:
         emr = cluster.section(NAME)
         if not isinstance(emr, EmrSection):
@@ -128,7 +129,7 @@ class EmrFabric:
             keep_alive=keep_alive,
             steps=steps,
             region=self.region,
-            concurrency=self.concurrency,
+            concurrency=concurrency or self.concurrency,
         )
 
     def plan(self, cluster: ClusterConfig, playbook: Playbook) -> dict[str, Any]:
@@ -144,6 +145,7 @@ class EmrFabric:
         keep_alive: bool,
         submissions: Sequence[Submission] = (),
         transient: bool = True,
+        concurrency: int | None = None,
     ) -> tuple[ClusterRef, list[StepRef]]:
         request = self.launch_request(
             cluster,
@@ -151,6 +153,7 @@ class EmrFabric:
             keep_alive=keep_alive,
             steps=[s.step for s in submissions],
             transient=transient,
+            concurrency=concurrency,
         )
         started = time.time()
         earlier = self._unsure.get(run_id) if run_id else None
@@ -444,43 +447,10 @@ class EmrFabric:
         return (f"s3://{bucket}/{key}", files) if files else None
 
     def exists(self, targets: Sequence[Target]) -> dict[str, bool | None]:
-        """S3 outputs and inputs, in bulk: one ListObjectsV2 (paged) per parent
-        directory, whatever the number of files in it. The cluster's own HDFS cannot
-        be seen from here: None."""
-        out: dict[str, bool | None] = {}
-        listings: dict[tuple[str, str], set[str]] = {}
-        for target in targets:
-            if not target.uri.startswith("s3://"):
-                out[target.uri] = None
-                continue
-            bucket, _, key = target.uri[len("s3://") :].partition("/")
-            folder = key if target.directory else key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-            if (bucket, folder) not in listings:
-                listings[(bucket, folder)] = self._keys(bucket, folder)
-            keys = listings[(bucket, folder)]
-            if not target.directory:
-                out[target.uri] = key in keys
-            elif target.marker:
-                out[target.uri] = f"{key}_SUCCESS" in keys
-            else:
-                out[target.uri] = bool(keys)
-        return out
-
-    def _keys(self, bucket: str, prefix: str) -> set[str]:
-        keys: set[str] = set()
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-        while True:
-            try:
-                page = self._call("ListObjectsV2", self.s3.list_objects_v2, **kwargs)
-            except FabricError as exc:
-                if "NoSuchBucket" in str(exc):
-                    return keys
-                raise
-            keys.update(str(o["Key"]) for o in page.get("Contents", []))
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                return keys
-            kwargs["ContinuationToken"] = token
+        """S3 outputs and inputs in bulk, a few ListObjectsV2 calls for many keys
+        (``s3data.py``), with the fabric's client: its credentials, endpoint and
+        retries. The cluster's own HDFS cannot be seen from here: None."""
+        return s3data.exists(targets, s3data.lister(self.s3, self._call))
 
     def close(self) -> None:
         pass

@@ -48,12 +48,13 @@ from dataflow_runner.fabrics.base import (
     Target,
 )
 from dataflow_runner.fabrics.local import cluster as local_cluster
-from dataflow_runner.fabrics.local import commands, processes
+from dataflow_runner.fabrics.local import commands, datafiles, processes
 from dataflow_runner.fabrics.local.supervised import (
     Journaled,
     SupervisorClient,
     alive,
     attempt_key,
+    await_end,
     read_journal,
 )
 from dataflow_runner.store.records import ClusterState, StepState
@@ -206,7 +207,10 @@ class LocalFabric:
         keep_alive: bool,
         transient: bool = True,
         submissions: Sequence[Submission] = (),
+        concurrency: int | None = None,
     ) -> tuple[ClusterRef, list[StepRef]]:
+        # ``concurrency``: the scheduler keeps the run within it, the slots within
+        # the cluster's (see set_concurrency).
         if not transient:  # ``up``: a cluster of its own, hosted by an engine host
             return local_cluster.spawn(to_doc(cluster), self.state_dir, self._store), []
         # A transient run's cluster is this fabric, in the runner's process.
@@ -491,9 +495,13 @@ class LocalFabric:
     ) -> Reattached:
         if entry is None:
             return Reattached(Recovered.NEVER_STARTED)
+        key = attempt_key(step_id, attempt)
+        if not entry.ended and not (entry.pid and processes.ours(entry.pid, run_id, step_id)):
+            # Gone, no end journaled yet: it may have just ended (journaled next).
+            entry = await_end(logfiles.run_dir(self.state_dir, run_id), key) or entry
         prefix = logfiles.prefix(self.state_dir, run_id, step_id, attempt)
         ref = StepRef(run_id, step_id, attempt, "", {"logs": prefix, "pid": entry.pid})
-        proc = _Proc(ref, attempt_key(step_id, attempt), None, {}, sent=True)
+        proc = _Proc(ref, key, None, {}, sent=True)
         proc.pid, proc.started_at = entry.pid, entry.started_at
         if entry.ended:
             proc.code, proc.ended_at, proc.error = entry.code, entry.ended_at, entry.error
@@ -553,26 +561,8 @@ class LocalFabric:
         return location, out
 
     def exists(self, targets: Sequence[Target]) -> dict[str, bool | None]:
-        """One ``stat`` (or one directory listing) per path, mapped as the steps
-        see it; None for a remote path no mapping covers."""
-        out: dict[str, bool | None] = {}
-        for target in targets:
-            mapped = self.settings.map(target.uri)
-            if self.settings.unmapped(mapped):
-                out[target.uri] = None
-                continue
-            path = Path(self.settings.work_dir, mapped)  # an absolute path stays itself
-            if not target.directory:
-                out[target.uri] = path.is_file()
-            elif target.marker:
-                out[target.uri] = (path / "_SUCCESS").is_file()
-            else:
-                try:
-                    with os.scandir(path) as entries:
-                        out[target.uri] = next(entries, None) is not None
-                except OSError:
-                    out[target.uri] = False
-        return out
+        """One ``stat`` per path, mapped as the steps see it (``datafiles.py``)."""
+        return datafiles.exists(self.settings, targets)
 
     def close(self) -> None:
         """Stop whatever still runs (a run left by an error) and end the supervisors."""

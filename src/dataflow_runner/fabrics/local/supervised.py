@@ -140,6 +140,28 @@ def read_journal(run_dir: Path) -> dict[str, Journaled]:
     return found
 
 
+#: How long a resume waits for the journal to say how a step ended that it found
+#: gone: its supervisor reaps a step, then journals its end (a moment, unless the
+#: machine is loaded, or the supervisor died too: then the end is never known).
+END_GRACE = 10.0
+
+
+def await_end(run_dir: Path, key: str, grace: float = END_GRACE) -> Journaled | None:
+    """The journal's entry for ``key`` once it records an end, or None when it does
+    not within ``grace`` seconds. A step seen gone whose end the journal does not
+    hold yet may be a step that has just ended: its supervisor is about to say so."""
+    import time
+
+    deadline = time.monotonic() + grace
+    while True:
+        entry = read_journal(run_dir).get(key)
+        if entry is not None and entry.ended:
+            return entry
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
 def alive(pid: int) -> bool:
     """Whether ``pid`` still runs (a zombie, exited but not reaped, does not)."""
     from dataflow_runner.procs import pid_alive
