@@ -197,3 +197,18 @@ def shown(value: Any) -> Any:
     from dataflow_runner.config.redact import redact_tree, scrub
 
     return json.loads(scrub(json.dumps(redact_tree(value), ensure_ascii=False)))
+
+
+def register_document_secrets(doc: Any, key: str = "") -> None:
+    """The values under secret-looking keys of a document (credentials...) are
+    masked in whatever this process shows."""
+    from dataflow_runner.config.redact import SECRETS, is_secret_key
+
+    if isinstance(doc, Mapping):
+        for k, v in doc.items():
+            register_document_secrets(v, str(k))
+    elif isinstance(doc, list):
+        for v in doc:
+            register_document_secrets(v, key)
+    elif isinstance(doc, str) and key and is_secret_key(key):
+        SECRETS.add(doc)
