@@ -22,7 +22,7 @@ def test_a_submitted_run_is_accepted_then_completes_and_its_logs_are_served(
                 sh("extract", "echo extracting {{.day}}"),
                 sh("load", "echo loading; echo done >&2", dependsOn=["extract"]),
             ],
-        ),  # fmt: skip
+        ),
         "vars": {"day": "2026-11-20"},
     }
     accepted = server.api.post("/api/v1/runs", json=body)
