@@ -47,6 +47,10 @@ def serve(settings: ServerSettings) -> None:
         def handle_exit(self, sig: int, frame: Any) -> None:
             made.draining = True  # refuse new runs at once; the workers stop with the app
             super().handle_exit(sig, frame)
+            # A stop asked for is a clean one: exit 0, not by the signal raised again.
+            captured = getattr(self, "_captured_signals", None)
+            if isinstance(captured, list):
+                captured.clear()
 
     config = uvicorn.Config(
         app,
