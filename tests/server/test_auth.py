@@ -162,7 +162,7 @@ def test_without_tokens_a_server_takes_loopback_clients_only(tmp_path: Path) -> 
     try:
         assert "taking loopback clients only" in server.output()
         response = server.client(token="").get("/api/v1/session")
-        assert response.json() == {"name": "local", "role": "admin", "csrf": None}
+        assert response.json() == {"name": "loopback", "role": "admin", "csrf": None}
     finally:
         assert server.stop() == 0
     refused = subprocess.run(

@@ -46,7 +46,7 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 @dataclass(frozen=True)
 class Principal:
-    """Who calls: a token's name and role (``local``: a loopback client of a
+    """Who calls: a token's name and role (``loopback``: a loopback client of a
     server without tokens; ``anonymous``: any client of an ``--insecure`` one)."""
 
     name: str
@@ -134,7 +134,7 @@ def principal(request: Request) -> Principal:
         if who.settings.insecure:
             found = Principal("anonymous", Role.ADMIN)
         elif request.client is not None and is_loopback(request.client.host):
-            found = Principal("local", Role.ADMIN)
+            found = Principal("loopback", Role.ADMIN)
         else:
             raise _unauthorized(
                 "this server has no tokens yet and takes loopback clients only "

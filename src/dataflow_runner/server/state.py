@@ -32,7 +32,7 @@ class ServerParts:
 
         self.settings = settings
         self.engine = Engine(state_dir=settings.state_dir, store=settings.store)
-        self.engine.writer  # noqa: B018 - opens (and migrates) the store now, not at a request
+        self.engine.store  # noqa: B018 - opens (and migrates) the store now, not at a request
         self.keyring = Keyring.load(settings.secret_key_file, self.engine.state_dir)
         self.queue = RunQueue(self.engine, self.keyring)
         self.metrics = Metrics(self)
