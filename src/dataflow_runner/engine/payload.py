@@ -33,6 +33,10 @@ KEY_FILE = "server.key"
 KEY_ENV = "DATAFLOW_RUNNER_SECRET_KEY"
 
 
+class WrongKey(DataflowRunnerError):
+    """A payload sealed with another key than this server's."""
+
+
 class Keyring:
     """One Fernet key: seals and opens payloads, and derives the other secrets a
     server needs (the session cookie's signing key) from it."""
@@ -84,7 +88,7 @@ class Keyring:
         try:
             found: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken:
-            raise DataflowRunnerError(
+            raise WrongKey(
                 f"cannot decrypt {what}: it was sealed with another secret key than this "
                 f"server's (key {self.fingerprint}); servers sharing a store must share "
                 "their key (--secret-key-file or DATAFLOW_RUNNER_SECRET_KEY)"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from dataflow_runner.config.redact import redact_tree
 from dataflow_runner.engine.handle import RunHandle
-from dataflow_runner.engine.payload import Keyring, Submission
+from dataflow_runner.engine.payload import Keyring, Submission, WrongKey
 from dataflow_runner.engine.recorder import document, this_host
 from dataflow_runner.engine.request import LockSpec, RunRequest
 from dataflow_runner.engine.run import new_run_id
@@ -191,10 +191,16 @@ class RunQueue:
 
     def start(self, run_id: str, on_event: Listener | None = None) -> RunHandle | None:
         """Start (or, for a retry, resume) a run this server claimed. A run that
-        cannot start is recorded FAILED with why; None then."""
+        cannot start is recorded FAILED with why; None then. One this server cannot
+        decrypt (``WrongKey``) is given back to the queue, for a server that can."""
         reader = self.engine.store.reader
         try:
             submission = self.submission(run_id)
+        except WrongKey:
+            pid, host = this_host()
+            self.engine.writer.release_queued(run_id, pid=pid, host=host)
+            raise
+        try:
             if reader.steps(run_id):  # a retry: its completed steps are kept
                 return self.engine.resume(run_id, on_event=on_event, documents=submission.documents)
             request = self.request(submission, run_id, queued=True)
@@ -218,6 +224,8 @@ class RunQueue:
             try:
                 documents = self.documents(run.id)
                 handle = self.engine.resume(run.id, on_event=on_event, documents=documents)
+            except WrongKey:
+                raise
             except DataflowRunnerError as exc:
                 log.warning("run %s could not be taken over: %s", run.id, exc)
                 continue

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataflow_runner.engine.cancel import RunSuspended
 from dataflow_runner.engine.events import Event, Listener
 from dataflow_runner.engine.handle import RunHandle
+from dataflow_runner.engine.payload import WrongKey
 from dataflow_runner.engine.queue import RunQueue
 
 log = logging.getLogger("dataflow_runner.server")
@@ -52,6 +53,8 @@ class Workers:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_takeover = 0.0
+        #: Why this server takes no runs (it cannot decrypt its store's requests).
+        self.locked_out: str | None = None
 
     # --- control -------------------------------------------------------------------------
 
@@ -111,6 +114,9 @@ class Workers:
         while not self._stopping.is_set():
             try:
                 self._round()
+            except WrongKey as exc:
+                self.locked_out = str(exc)
+                log.error("this server takes no runs: %s", exc)
             except Exception as exc:  # the store may be away for a while: try again
                 log.warning("the workers could not look at the queue: %s", exc)
                 log.debug("workers' round", exc_info=True)
@@ -124,6 +130,8 @@ class Workers:
             ids = list(self._runs)
         for run_id, reason in self.queue.cancels_asked(ids).items():
             self.cancel(run_id, reason)
+        if self.locked_out is not None:
+            return
         now = time.monotonic()
         if now - self._last_takeover >= TAKEOVER_INTERVAL and self._room():
             self._last_takeover = now

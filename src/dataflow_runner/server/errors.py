@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from dataflow_runner.config.redact import scrub
+from dataflow_runner.engine.payload import WrongKey
 from dataflow_runner.engine.queue import RunConflict, RunNotFound
 from dataflow_runner.engine.saved import SavedNotFound
 from dataflow_runner.errors import (
@@ -115,6 +116,8 @@ def error_response(exc: BaseException) -> JSONResponse:
         return respond(404, "not_found", str(exc))
     if isinstance(exc, RunConflict):
         return respond(409, "conflict", str(exc))
+    if isinstance(exc, WrongKey):
+        return respond(503, "secret_key", str(exc))
     if isinstance(exc, StoreError):
         return respond(503, "store_unavailable", str(exc))
     if isinstance(exc, DataflowRunnerError):

@@ -111,7 +111,8 @@ def _events(who: ServerParts, chunks: Iterator[str]) -> Iterator[str]:
     """The log's growth as Server-Sent Events (a partial line waits for its end)."""
     pending = ""
     for chunk in chunks:
-        pending += chunk
+        # A carriage return ends a line in an event stream: lines end at any of them.
+        pending += chunk.replace("\r\n", "\n").replace("\r", "\n")
         *lines, pending = pending.split("\n")
         if lines:
             yield "".join(f"data: {line}\n" for line in lines) + "\n"

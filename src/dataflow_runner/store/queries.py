@@ -224,6 +224,11 @@ END_QUEUED = (
     "WHERE id = :id AND state = 'QUEUED'{claimer}"
 )
 OF_CLAIMER = " AND pid = :pid AND host = :host"
+# A claim given up (the claimer cannot start it): any worker may claim the run again.
+RELEASE_QUEUED = (
+    "UPDATE runs SET pid = NULL, host = '', heartbeat_at = NULL WHERE id = :id "
+    "AND state = 'QUEUED' AND pid = :pid AND host = :host"
+)
 # A retry: the run goes back to the queue, its failed and cancelled steps to PENDING.
 REQUEUE_RUN = (
     "UPDATE runs SET state = 'QUEUED', pid = NULL, host = '', heartbeat_at = NULL, "

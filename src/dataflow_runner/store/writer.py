@@ -248,6 +248,11 @@ class StoreWriter:
             f"queued run '{run.id}' claimed by {run.pid} on {run.host}",
         )
 
+    def release_queued(self, run_id: str, *, pid: int, host: str) -> None:
+        """Give a claimed QUEUED run back to the queue (its claimer cannot start it)."""
+        with self._backend.transaction() as tx:
+            tx.execute(q.RELEASE_QUEUED, {"id": run_id, "pid": pid, "host": host})
+
     def end_queued(
         self,
         run_id: str,
