@@ -240,13 +240,20 @@ class StoreWriter:
 
     def start_queued(self, run: RunRecord, steps: Sequence[StepRecord]) -> None:
         """A claimed QUEUED run becomes ``run`` (RUNNING) with its steps, in one
-        transaction; only its claimer (``run.pid`` on ``run.host``) may."""
-        values = q.params("runs", run)
+        transaction; only its claimer (``run.pid`` on ``run.host``) may. The options
+        recorded when it was queued (its saved playbook...) are kept."""
         rows = [q.params("steps", s) for s in steps]
-        self._write(
-            [(q.START_QUEUED, values), (q.INSERT_STEP, rows)],
-            f"queued run '{run.id}' claimed by {run.pid} on {run.host}",
-        )
+        with self._backend.transaction() as tx:
+            found = tx.fetch(q.SELECT_RUN, {"id": run.id})
+            queued = q.decode(RunRecord, found[0]).options if found else {}
+            values = q.params("runs", run)
+            values["options"] = q.encode("runs", "options", {**queued, **run.options})
+            if tx.execute(q.START_QUEUED, values) != 1:
+                raise StoreError(
+                    f"no queued run '{run.id}' claimed by {run.pid} on {run.host} in the store "
+                    f"at {self._where}"
+                )
+            tx.execute_many(q.INSERT_STEP, rows)
 
     def release_queued(self, run_id: str, *, pid: int, host: str) -> None:
         """Give a claimed QUEUED run back to the queue (its claimer cannot start it)."""
