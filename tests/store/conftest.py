@@ -144,7 +144,10 @@ def sqlalchemy_sqlite_store(tmp_path: Path) -> Iterator[Store]:
 def pg_store(postgres_server: PostgresServer) -> Iterator[Store]:
     """The session's PostgreSQL database, emptied for each test."""
     with open_store(postgres_server.url()) as store:
-        postgres_server.admin("TRUNCATE attempts, steps, runs, clusters", database="dfr")
+        postgres_server.admin(
+            "TRUNCATE attempts, steps, run_requests, runs, clusters, tokens, saved_playbooks",
+            database="dfr",
+        )
         yield store
 
 

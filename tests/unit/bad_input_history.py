@@ -80,7 +80,8 @@ for what, value in (("bogus", "bogus"), ("empty", ""), ("submitted-typo", "SUBMI
         "an unknown state",
         ["runs", "--state", value],
         1,
-        r"^--state must be one of RUNNING, SUBMITTED, COMPLETED, FAILED, CANCELLED, DEAD; got ",
+        r"^--state must be one of QUEUED, RUNNING, SUBMITTED, COMPLETED, FAILED, CANCELLED, "
+        r"DEAD; got ",
     )
 
 # --- status, logs, resume: run and step ids --------------------------------------------

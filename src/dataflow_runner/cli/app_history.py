@@ -25,7 +25,7 @@ RUNS_LIMIT = 1000
 #: More attempts than a step can have (at most 100 retries).
 MAX_ATTEMPT = 1000
 #: The states a run may be in (``RunState``, not imported for the same reason).
-RUN_STATES = ("RUNNING", "SUBMITTED", "COMPLETED", "FAILED", "CANCELLED", "DEAD")
+RUN_STATES = ("QUEUED", "RUNNING", "SUBMITTED", "COMPLETED", "FAILED", "CANCELLED", "DEAD")
 #: Longer than any run id (``r-20261122-153012-8f3a1c``): a longer one matches none.
 MAX_RUN_REF = 128
 

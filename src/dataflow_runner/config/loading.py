@@ -483,15 +483,19 @@ def _load(
 
 
 def load_cluster(
-    path: str, variables: Mapping[str, str], *, max_size: int = DEFAULT_MAX_SIZE
+    path: str,
+    variables: Mapping[str, str],
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    text: str | None = None,
 ) -> ClusterConfig:
     """Load and validate a cluster config (this project's format, or one a fabric
-    reads, such as Snowplow's ClusterConfig)."""
+    reads, such as Snowplow's ClusterConfig); ``text``: the file's text, read already."""
     import msgspec
 
     from dataflow_runner.config.model import ClusterConfig, to_doc
 
-    config = _load("cluster", path, variables, max_size)
+    config = _load("cluster", path, variables, max_size, text)
     if not isinstance(config, ClusterConfig):
         raise TypeError(f"the reader of {path} gave a {type(config).__name__}")
     config = msgspec.structs.replace(config, file=path)

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig, Playbook
     from dataflow_runner.data.grid import Grid
     from dataflow_runner.data.plan import Plan as DataPlan
+    from dataflow_runner.engine.payload import Documents
     from dataflow_runner.locks import LockHold
     from dataflow_runner.store import Page, RunFilter, Store
     from dataflow_runner.store.writer import StoreWriter
@@ -314,15 +315,17 @@ class Engine:
         cleanup_timeout: float = 60.0,
         retry_timeout: float = lifecycle.PATIENCE,
         on_event: Listener | None = None,
+        documents: Documents | None = None,
     ) -> RunHandle:
         """Continue a run whose runner died (``engine/resume.py``): nothing done is
-        done again, nothing submitted twice."""
+        done again, nothing submitted twice. ``documents``: a server's run, loaded
+        from what it was asked to run instead of files."""
         from dataflow_runner.engine.resume import prepare
 
         # First: a run's end kept while the store could not be written is recorded.
         writer = self.writer
         run = self.store.reader.find_run(ref)
-        ready = prepare(self, run, variables or {}, poll_interval, max_config_size)
+        ready = prepare(self, run, variables or {}, poll_interval, max_config_size, documents)
         pid, host = this_host()
         # Taken over first (one resume wins), then the run's lock taken back.
         if not writer.claim_run(run, pid=pid, host=host, at=time.time()):
@@ -401,7 +404,8 @@ class Engine:
         data: DataPlan | None,
     ) -> None:
         run = run_record(request, run_id, fabric.name, level, book, data)
-        self.writer.create_run(run, step_records(run_id, book.steps, data))
+        record = self.writer.start_queued if request.queued else self.writer.create_run
+        record(run, step_records(run_id, book.steps, data))
 
     # --- clusters -------------------------------------------------------------------
 

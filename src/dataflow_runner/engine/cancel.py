@@ -6,6 +6,9 @@ cancelled (with their grace period), nothing new starts, and the run is
 recorded CANCELLED once everything is accounted for. :meth:`CancelToken.force`
 (a second Ctrl-C) stops the steps at once and ends the run without waiting.
 Signals are only translated into these calls, at the command line's edge.
+:meth:`CancelToken.suspend` (a server that stops) is none of these: the run
+stops being driven, its steps go on and nothing is recorded, so that the next
+runner resumes it (``engine/resume.py``) as if this one had died.
 
 >>> token = CancelToken()
 >>> token.cancel("interrupted by SIGINT", signal="SIGINT")
@@ -21,6 +24,10 @@ import threading
 import time
 
 
+class RunSuspended(Exception):
+    """A run left to be resumed by another runner (:meth:`CancelToken.suspend`)."""
+
+
 class CancelToken:
     """See the module's docstring. Safe to call from any thread (or a signal handler)."""
 
@@ -29,6 +36,7 @@ class CancelToken:
         #: The signal that asked for it (``SIGINT``...), None when a caller did.
         self.signal: str | None = None
         self.forced = False
+        self.suspended = False
         #: When the first cancel came (``time.monotonic()``), None before.
         self.requested_at: float | None = None
         self._event = threading.Event()
@@ -58,6 +66,12 @@ class CancelToken:
             self.requested_at = time.monotonic()
         self.forced = True
         self._forced.set()
+        self._notify()
+
+    def suspend(self) -> None:
+        """Stop driving the run without cancelling its steps or recording its end:
+        it stays RUNNING, and is resumed once this process has gone."""
+        self.suspended = True
         self._notify()
 
     def _notify(self) -> None:

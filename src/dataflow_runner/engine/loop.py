@@ -58,6 +58,8 @@ def drive(
     must_poll = True
     while True:
         now = clock()
+        if token is not None and token.suspended:
+            return False  # left as it is, for another runner to resume
         if token is not None and token.requested:
             late = cleanup_timeout is not None and token.past(cleanup_timeout)
             if token.forced or late:

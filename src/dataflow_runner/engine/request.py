@@ -70,6 +70,9 @@ class RunRequest:
     force: bool = False
     force_steps: tuple[str, ...] = ()
     concurrency: int | None = None
+    #: The run was recorded QUEUED by a server (``engine/queue.py``), and its worker
+    #: claimed it: starting it turns that record into the running run.
+    queued: bool = False
 
     def __post_init__(self) -> None:
         if self.playbook is None and self.source is None:

@@ -50,6 +50,7 @@ from dataflow_runner.store.records import (
 if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig, Playbook
     from dataflow_runner.engine.api import Engine
+    from dataflow_runner.engine.payload import Documents
     from dataflow_runner.store.reader import StoreReader
     from dataflow_runner.store.writer import StoreWriter
 
@@ -78,14 +79,18 @@ def prepare(
     variables: Mapping[str, str],
     poll_interval: float | None,
     max_size: int | None = None,
+    documents: Documents | None = None,
 ) -> Prepared:
-    """Check that ``run`` can be resumed and load what it ran."""
+    """Check that ``run`` can be resumed and load what it ran (from ``documents``
+    for a server's run: a QUEUED one is a retry its worker claimed)."""
     if run.state.finished:
         raise DataflowRunnerError(f"run {run.id} already ended: {run.state.value}")
     resumer = run.options.get("resumed_by")
     if run.state is RunState.RUNNING and resumer == f"{run.pid} on {run.host}":
         raise DataflowRunnerError(f"run {run.id} is being resumed by {resumer}")
-    if run.state is not RunState.DEAD:
+    if run.state is not RunState.DEAD and not (
+        run.state is RunState.QUEUED and documents is not None
+    ):
         raise DataflowRunnerError(
             f"run {run.id} is still {run.state.value} (its runner, pid {run.pid} on "
             f"{run.host}, is alive): resume is for a run whose runner died"
@@ -98,9 +103,11 @@ def prepare(
             + ", ".join(hidden)
             + " are secret and were not stored: pass them again with --vars"
         )
-    if not run.playbook_path:
+    if documents is not None:
+        given = {**documents.variables, **variables}
+    elif not run.playbook_path:
         raise DataflowRunnerError(f"run {run.id} has no playbook file to resume from")
-    book, config = _load(run, given, max_size or DEFAULT_MAX_SIZE)
+    book, config = _load(run, given, max_size or DEFAULT_MAX_SIZE, documents)
     recorded = [s.step_id for s in engine.store.reader.steps(run.id)]
     if recorded != [s.id for s in book.steps]:
         raise DataflowRunnerError(
@@ -136,7 +143,7 @@ def prepare(
 
 
 def _load(
-    run: RunRecord, variables: Mapping[str, str], max_size: int
+    run: RunRecord, variables: Mapping[str, str], max_size: int, documents: Documents | None
 ) -> tuple[Playbook, ClusterConfig | None]:
     """The run's playbook and cluster config, from the files it ran, every problem
     reported at once. A data-aware run's playbook is every step it had: each of its
@@ -145,14 +152,16 @@ def _load(
     book: Playbook | None = None
     config: ClusterConfig | None = None
     try:
-        book = _playbook(run, variables, max_size)
+        book = _playbook(run, variables, max_size, documents)
     except ConfigErrors as exc:
         errors.extend(exc.errors)
     except ConfigError as exc:
         errors.append(exc)
-    if run.cluster_config_path:
+    cluster_text = documents.cluster_text if documents is not None else None
+    if run.cluster_config_path or cluster_text is not None:
+        path = run.cluster_config_path or "cluster"
         try:
-            config = load_cluster(run.cluster_config_path, variables, max_size=max_size)
+            config = load_cluster(path, variables, max_size=max_size, text=cluster_text)
         except ConfigErrors as exc:
             errors.extend(exc.errors)
         except ConfigError as exc:
@@ -163,13 +172,20 @@ def _load(
     return book, config
 
 
-def _playbook(run: RunRecord, variables: Mapping[str, str], max_size: int) -> Playbook:
+def _playbook(
+    run: RunRecord, variables: Mapping[str, str], max_size: int, documents: Documents | None
+) -> Playbook:
     import msgspec
 
     from dataflow_runner.config.source import PlaybookSource
     from dataflow_runner.engine import prepare
 
-    source = PlaybookSource(run.playbook_path, variables, max_size=max_size)
+    if documents is not None:
+        source = PlaybookSource(
+            "playbook", variables, max_size=max_size, text=documents.playbook_text
+        )
+    else:
+        source = PlaybookSource(run.playbook_path, variables, max_size=max_size)
     partitions = source.head().partitions
     if partitions is None:
         selection = prepare.Selection(source.load())

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.engine import lifecycle
-from dataflow_runner.engine.cancel import CancelToken
+from dataflow_runner.engine.cancel import CancelToken, RunSuspended
 from dataflow_runner.engine.events import Listener, RunFinished, RunOutcome, RunStarted
 from dataflow_runner.engine.loop import drive
 from dataflow_runner.engine.recorder import Recorder, document, step_changed
@@ -119,6 +119,8 @@ class RunJob:
             raise
         try:
             outcome = self._follow(cluster, refs)
+        except RunSuspended:
+            raise  # nothing stopped, nothing recorded: the next runner resumes it
         except StoreError as exc:
             self._clean_up(cluster, None, exc)
             raise StoreError(f"{exc}{self._kept}") from exc
@@ -222,6 +224,8 @@ class RunJob:
             cleanup_timeout=self.cleanup_timeout,
             patience=self.patience,
         )
+        if self.token.suspended:
+            raise RunSuspended(self.run_id)
         if not finished:  # a forced stop: what was left is cancelled, now
             self._abandon(scheduler.run_tasks(self.run_id))
         state, reason = self._verdict(scheduler.run_tasks(self.run_id))

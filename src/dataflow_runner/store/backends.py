@@ -21,7 +21,7 @@ from dataflow_runner.errors import StoreError
 
 #: Every schema revision this code knows, oldest first: the numbered Alembic
 #: revisions of ``migrations/versions`` (a test checks they agree).
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD = REVISIONS[-1]
 
 #: How long a writer waits for another process's write transaction to end.
@@ -39,11 +39,17 @@ class Tx(Protocol):
         """Run one statement for each of ``rows`` (an INSERT of many rows)."""
         ...
 
+    def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run one statement that returns rows (``... RETURNING``) inside the transaction."""
+        ...
+
 
 class Backend(Protocol):
     """A database the store writes to, one transaction per ``transaction()`` block."""
 
     url_for_display: str
+    #: ``sqlite`` or ``postgresql`` (what SQL a few queries need: ``queries.CLAIM_QUEUED``).
+    dialect: str
     #: What tells this store from any other: its file's real path, or its URL
     #: with the password masked (``pending.py`` files what it could not take by it).
     identity: str

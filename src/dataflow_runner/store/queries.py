@@ -28,11 +28,23 @@ from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
     ClusterState,
+    RequestRecord,
     RunRecord,
+    SavedPlaybookRecord,
     StepRecord,
+    TokenRecord,
 )
 
-R = TypeVar("R", RunRecord, StepRecord, AttemptRecord, ClusterRecord)
+R = TypeVar(
+    "R",
+    RunRecord,
+    StepRecord,
+    AttemptRecord,
+    ClusterRecord,
+    RequestRecord,
+    TokenRecord,
+    SavedPlaybookRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -174,6 +186,93 @@ CLUSTER_FILTERS = {
     "fabric": "fabric = :fabric",
     "active": f"state NOT IN ({_FINISHED})",
 }
+
+
+# --- a server's queue (``engine/queue.py``) -------------------------------------------
+INSERT_REQUEST = _insert("run_requests")
+SELECT_REQUEST = f"{_select('run_requests')} WHERE run_id = :run_id"
+# A worker claims the oldest QUEUED run nobody holds (a claim is a lease: the
+# claimer's heartbeat, which goes stale if it dies before starting the run). On
+# PostgreSQL, concurrent claimers skip each other's rows; SQLite serialises writers.
+_CLAIMABLE = (
+    "SELECT id FROM runs WHERE state = 'QUEUED' AND COALESCE(heartbeat_at, 0) < :stale "
+    "ORDER BY created_at, id LIMIT 1"
+)
+_CLAIM = (
+    "UPDATE runs SET pid = :pid, host = :host, heartbeat_at = :at WHERE id = ({pick}) "
+    "AND state = 'QUEUED' RETURNING id"
+)
+CLAIM_QUEUED = {
+    "postgresql": _CLAIM.format(pick=_CLAIMABLE + " FOR UPDATE SKIP LOCKED"),
+    "sqlite": _CLAIM.format(pick=_CLAIMABLE),
+}
+# Take a QUEUED run over from a claimer that died (compare-and-set on its claim).
+RECLAIM_QUEUED = (
+    "UPDATE runs SET pid = :pid, host = :host, heartbeat_at = :at WHERE id = :id "
+    "AND state = 'QUEUED' AND COALESCE(pid, -1) = :was_pid AND host = :was_host "
+    "AND COALESCE(heartbeat_at, -1) = :was_beat"
+)
+_STARTED = tuple(c for c in COLUMNS["runs"] if c not in ("id", "created_at", "submitted_by"))
+# A claimed QUEUED run becomes the run its worker started (only by its claimer).
+START_QUEUED = (
+    "UPDATE runs SET "
+    + ", ".join(f"{c} = :{c}" for c in _STARTED)
+    + " WHERE id = :id AND state = 'QUEUED' AND pid = :pid AND host = :host"
+)
+END_QUEUED = (
+    "UPDATE runs SET state = :state, ended_at = :at, reason = :reason, heartbeat_at = :at "
+    "WHERE id = :id AND state = 'QUEUED'{claimer}"
+)
+OF_CLAIMER = " AND pid = :pid AND host = :host"
+# A claim given up (the claimer cannot start it): any worker may claim the run again.
+RELEASE_QUEUED = (
+    "UPDATE runs SET pid = NULL, host = '', heartbeat_at = NULL WHERE id = :id "
+    "AND state = 'QUEUED' AND pid = :pid AND host = :host"
+)
+# A retry: the run goes back to the queue, its failed and cancelled steps to PENDING.
+REQUEUE_RUN = (
+    "UPDATE runs SET state = 'QUEUED', pid = NULL, host = '', heartbeat_at = NULL, "
+    "ended_at = NULL, reason = NULL WHERE id = :id AND state IN ('FAILED', 'CANCELLED')"
+)
+REQUEUE_STEPS = (
+    "UPDATE steps SET state = 'PENDING', ended_at = NULL, exit_code = NULL, reason = NULL, "
+    "cause = NULL WHERE run_id = :id AND state IN ('FAILED', 'CANCELLED')"
+)
+ASK_CANCEL = "UPDATE run_requests SET cancel_reason = :reason WHERE run_id = :run_id"
+CANCELS_ASKED = (
+    "SELECT run_id, cancel_reason FROM run_requests WHERE cancel_reason IS NOT NULL "
+    "AND run_id IN ({ids})"
+)
+# The runs a server may have to take over: started from a request, stored RUNNING
+# (the reader tells the DEAD ones), or QUEUED and claimed.
+SERVER_RUNS = (
+    f"{_select('runs', 'r')} JOIN run_requests q ON q.run_id = r.id "
+    "WHERE r.state = :state ORDER BY r.created_at, r.id LIMIT :limit"
+)
+COUNT_BY_STATE = "SELECT state, COUNT(*) AS n FROM runs GROUP BY state"
+# The steps running on a cluster now (``GET /clusters``).
+ACTIVE_STEPS = (
+    f"{_select('steps', 's')} JOIN runs r ON r.id = s.run_id "
+    "WHERE r.cluster_id = :cluster_id AND s.state IN ('RUNNING', 'PENDING') "
+    "AND r.state = 'RUNNING' ORDER BY r.created_at, s.position"
+)
+
+# --- tokens and saved playbooks -----------------------------------------------------------
+INSERT_TOKEN = _insert("tokens")
+TOKEN_BY_HASH = f"{_select('tokens')} WHERE hash = :hash"
+TOKENS_NAMED = f"{_select('tokens')} WHERE name = :name AND revoked_at IS NULL"
+LIST_TOKENS = f"{_select('tokens')} ORDER BY created_at, id"
+ANY_TOKEN = "SELECT id FROM tokens WHERE revoked_at IS NULL LIMIT 1"
+REVOKE_TOKEN = (
+    "UPDATE tokens SET revoked_at = :at WHERE (name = :ref OR id = :ref) AND revoked_at IS NULL"
+)
+TOUCH_TOKEN = "UPDATE tokens SET last_used_at = :at WHERE id = :id"
+UPSERT_SAVED = f"{_insert('saved_playbooks')} ON CONFLICT (name) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in COLUMNS["saved_playbooks"] if c not in ("name", "created_at")
+)
+SELECT_SAVED = f"{_select('saved_playbooks')} WHERE name = :name"
+LIST_SAVED = f"{_select('saved_playbooks')} ORDER BY name"
+DELETE_SAVED = "DELETE FROM saved_playbooks WHERE name = :name"
 
 
 def where(conditions: Iterable[str]) -> str:

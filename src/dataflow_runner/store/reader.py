@@ -27,10 +27,13 @@ from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
     ClusterState,
+    RequestRecord,
     RunKind,
     RunRecord,
     RunState,
+    SavedPlaybookRecord,
     StepRecord,
+    TokenRecord,
 )
 
 #: A RUNNING run whose heartbeat is older than this has lost its runner.
@@ -263,3 +266,57 @@ class StoreReader:
                 break
             offset += len(rows)
         return found[:limit]
+
+    # --- a server's queue, tokens and saved playbooks -----------------------------------
+
+    def request(self, run_id: str) -> RequestRecord | None:
+        """What a server was asked to run (None: the run was not made by a server)."""
+        rows = self._backend.query(q.SELECT_REQUEST, {"run_id": run_id})
+        return q.decode(RequestRecord, rows[0]) if rows else None
+
+    def cancels_asked(self, run_ids: list[str]) -> dict[str, str]:
+        """The runs among ``run_ids`` that a server was asked to cancel, with why."""
+        if not run_ids:
+            return {}
+        names = {f"id{i}": run_id for i, run_id in enumerate(run_ids)}
+        sql = q.CANCELS_ASKED.format(ids=", ".join(":" + n for n in names))
+        return {r["run_id"]: r["cancel_reason"] for r in self._backend.query(sql, names)}
+
+    def server_runs(self, state: RunState, *, limit: int = 100) -> list[RunRecord]:
+        """Runs made by a server and stored in ``state`` (RUNNING ones as observed:
+        DEAD when their runner is gone), oldest first."""
+        stored = RunState.RUNNING if state is RunState.DEAD else state
+        rows = self._backend.query(q.SERVER_RUNS, {"state": str(stored), "limit": limit})
+        runs = [self._observed(q.decode(RunRecord, r)) for r in rows]
+        return [r for r in runs if r.state is state]
+
+    def claimer_alive(self, run: RunRecord) -> bool | None:
+        """Whether the worker that claimed a QUEUED run runs (None: another host's)."""
+        return self._alive_here(run.host, run.pid)
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many runs the store holds in each stored state."""
+        return {str(r["state"]): int(r["n"]) for r in self._backend.query(q.COUNT_BY_STATE, {})}
+
+    def active_steps(self, cluster_id: str) -> list[StepRecord]:
+        """The steps of RUNNING runs on ``cluster_id`` that are not finished."""
+        rows = self._backend.query(q.ACTIVE_STEPS, {"cluster_id": cluster_id})
+        return [q.decode(StepRecord, r) for r in rows]
+
+    def token_by_hash(self, digest: str) -> TokenRecord | None:
+        rows = self._backend.query(q.TOKEN_BY_HASH, {"hash": digest})
+        return q.decode(TokenRecord, rows[0]) if rows else None
+
+    def tokens(self) -> list[TokenRecord]:
+        return [q.decode(TokenRecord, r) for r in self._backend.query(q.LIST_TOKENS, {})]
+
+    def any_token(self) -> bool:
+        """Whether any token is live (a server then asks every client for one)."""
+        return bool(self._backend.query(q.ANY_TOKEN, {}))
+
+    def saved(self, name: str) -> SavedPlaybookRecord | None:
+        rows = self._backend.query(q.SELECT_SAVED, {"name": name})
+        return q.decode(SavedPlaybookRecord, rows[0]) if rows else None
+
+    def saved_list(self) -> list[SavedPlaybookRecord]:
+        return [q.decode(SavedPlaybookRecord, r) for r in self._backend.query(q.LIST_SAVED, {})]

@@ -27,6 +27,8 @@ class RunKind(enum.StrEnum):
 
 
 class RunState(enum.StrEnum):
+    #: Accepted by a server, not started yet (a server's worker starts it).
+    QUEUED = "QUEUED"
     RUNNING = "RUNNING"
     SUBMITTED = "SUBMITTED"  # --async: the steps are with the cluster, nobody follows them
     COMPLETED = "COMPLETED"
@@ -134,6 +136,8 @@ class RunRecord:
     #: UTC RFC 3339: they sort as they read), None otherwise.
     partition_first: str | None = None
     partition_last: str | None = None
+    #: The name of the server token that submitted the run ("" for anything else).
+    submitted_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,4 +225,75 @@ class ClusterRecord:
     config_doc: dict[str, Any] = field(default_factory=dict)  # rendered, redacted
 
 
-RECORDS: tuple[type[Any], ...] = (RunRecord, StepRecord, AttemptRecord, ClusterRecord)
+class Role(enum.StrEnum):
+    """What a server token may do; each role may do what the ones before it may."""
+
+    VIEWER = "viewer"  # read
+    SUBMITTER = "submitter"  # read, submit, cancel and retry its own runs
+    ADMIN = "admin"  # everything: any run, saved playbooks, tokens
+
+    def allows(self, needed: Role) -> bool:
+        order = list(Role)
+        return order.index(self) >= order.index(needed)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What a server was asked to run, for a run made from documents rather than
+    files: the documents, variables and options, encrypted (they may hold secrets;
+    ``engine/payload.py``), and a cancel asked of whichever server runs it."""
+
+    TABLE: ClassVar[Table] = Table(
+        "run_requests", keys=("run_id",), foreign_keys=((("run_id",), "runs", ("id",)),)
+    )
+
+    run_id: str
+    payload: str  # a Fernet token
+    created_at: float
+    cancel_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A server's bearer token: only its SHA-256 is kept."""
+
+    TABLE: ClassVar[Table] = Table(
+        "tokens",
+        keys=("id",),
+        indexes=(("ix_tokens_hash", ("hash",)), ("ix_tokens_name", ("name",))),
+    )
+
+    id: str
+    name: str
+    role: Role
+    hash: str  # hex SHA-256 of the token
+    created_at: float
+    revoked_at: float | None = None
+    last_used_at: float | None = None
+
+
+@dataclass(frozen=True)
+class SavedPlaybookRecord:
+    """A playbook kept on a server under a name, with its cluster config (or the
+    name of a pool of clusters) and default variables, encrypted like a request."""
+
+    TABLE: ClassVar[Table] = Table("saved_playbooks", keys=("name",))
+
+    name: str
+    payload: str  # a Fernet token: the documents and the default variables
+    created_at: float
+    updated_at: float
+    playbook: str = ""  # the playbook's own name, shown without decrypting
+    pool: str | None = None
+    updated_by: str = ""
+
+
+RECORDS: tuple[type[Any], ...] = (
+    RunRecord,
+    StepRecord,
+    AttemptRecord,
+    ClusterRecord,
+    RequestRecord,
+    TokenRecord,
+    SavedPlaybookRecord,
+)

@@ -48,6 +48,10 @@ class _AlchemyTx:
         if rows:
             self._connection.execute(_text(sql), [dict(r) for r in rows])
 
+    def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        result = self._connection.execute(_text(sql), dict(params))
+        return [dict(row._mapping) for row in result]
+
 
 class AlchemyBackend:
     """A store at a SQLAlchemy URL, one pooled connection per transaction.
@@ -77,6 +81,7 @@ class AlchemyBackend:
             ) from None
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise StoreError(self._message("cannot open the store", exc)) from None
+        self.dialect = self._engine.dialect.name
         try:
             ensure_schema(self._engine, self.url_for_display)
         except Exception as exc:

@@ -48,6 +48,9 @@ class _SqliteTx:
     def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         self._conn.executemany(sql, rows)
 
+    def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._conn.execute(sql, params)]
+
 
 class _Transaction:
     """``with backend.transaction() as tx``: BEGIN IMMEDIATE ... COMMIT under the
@@ -111,6 +114,7 @@ class SqliteBackend:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url_for_display = str(path)
+        self.dialect = "sqlite"
         self.identity = os.path.realpath(path)
         # One connection, possibly used from several threads: a transaction
         # must not interleave with another thread's statements.

@@ -18,10 +18,13 @@ from dataflow_runner.store.backends import Backend
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
+    RequestRecord,
     RunRecord,
     RunState,
+    SavedPlaybookRecord,
     StepRecord,
     StepState,
+    TokenRecord,
 )
 
 # SQL, and its parameters or the rows of an INSERT of many.
@@ -195,3 +198,124 @@ class StoreWriter:
         >>> writer.update_cluster("j-1", state=ClusterState.TERMINATED)  # doctest: +SKIP
         """
         self._update(ClusterRecord, {"id": cluster_id}, fields, f"cluster '{cluster_id}'")
+
+    # --- a server's queue, tokens and saved playbooks -----------------------------------
+
+    def enqueue_run(self, run: RunRecord, request: RequestRecord) -> None:
+        """Record a QUEUED run and what it was asked to run, in one transaction."""
+        self._write(
+            [
+                (q.INSERT_RUN, q.params("runs", run)),
+                (q.INSERT_REQUEST, q.params("run_requests", request)),
+            ],
+            f"run '{run.id}'",
+        )
+
+    def claim_queued(self, *, pid: int, host: str, at: float, stale: float) -> str | None:
+        """Claim the oldest QUEUED run that nobody holds (or whose claimer's lease is
+        older than ``stale``): its id, or None. Concurrent claimers get different runs."""
+        params = {"pid": pid, "host": host, "at": at, "stale": stale}
+        sql = q.CLAIM_QUEUED["postgresql" if self._backend.dialect == "postgresql" else "sqlite"]
+        with self._backend.transaction() as tx:
+            rows = tx.fetch(sql, params)
+        return str(rows[0]["id"]) if rows else None
+
+    def reclaim_queued(self, run: RunRecord, *, pid: int, host: str, at: float) -> bool:
+        """Take over a QUEUED run whose claimer died before starting it, if it is
+        still as it was read (compare-and-set)."""
+        with self._backend.transaction() as tx:
+            changed = tx.execute(
+                q.RECLAIM_QUEUED,
+                {
+                    "id": run.id,
+                    "pid": pid,
+                    "host": host,
+                    "at": at,
+                    "was_pid": run.pid if run.pid is not None else -1,
+                    "was_host": run.host,
+                    "was_beat": run.heartbeat_at if run.heartbeat_at is not None else -1.0,
+                },
+            )
+        return changed == 1
+
+    def start_queued(self, run: RunRecord, steps: Sequence[StepRecord]) -> None:
+        """A claimed QUEUED run becomes ``run`` (RUNNING) with its steps, in one
+        transaction; only its claimer (``run.pid`` on ``run.host``) may. The options
+        recorded when it was queued (its saved playbook...) are kept."""
+        rows = [q.params("steps", s) for s in steps]
+        with self._backend.transaction() as tx:
+            found = tx.fetch(q.SELECT_RUN, {"id": run.id})
+            queued = q.decode(RunRecord, found[0]).options if found else {}
+            values = q.params("runs", run)
+            values["options"] = q.encode("runs", "options", {**queued, **run.options})
+            if tx.execute(q.START_QUEUED, values) != 1:
+                raise StoreError(
+                    f"no queued run '{run.id}' claimed by {run.pid} on {run.host} in the store "
+                    f"at {self._where}"
+                )
+            tx.execute_many(q.INSERT_STEP, rows)
+
+    def release_queued(self, run_id: str, *, pid: int, host: str) -> None:
+        """Give a claimed QUEUED run back to the queue (its claimer cannot start it)."""
+        with self._backend.transaction() as tx:
+            tx.execute(q.RELEASE_QUEUED, {"id": run_id, "pid": pid, "host": host})
+
+    def end_queued(
+        self,
+        run_id: str,
+        state: RunState,
+        reason: str,
+        *,
+        at: float,
+        claimer: tuple[int, str] | None = None,
+    ) -> bool:
+        """End a run that never started (it could not, or it was cancelled while
+        QUEUED); with ``claimer``, only if that worker still holds it."""
+        params: dict[str, Any] = {
+            "id": run_id,
+            "state": q.encode("runs", "state", state),
+            "reason": reason,
+            "at": at,
+        }
+        if claimer is not None:
+            params["pid"], params["host"] = claimer
+        sql = q.END_QUEUED.format(claimer=q.OF_CLAIMER if claimer is not None else "")
+        with self._backend.transaction() as tx:
+            return tx.execute(sql, params) == 1
+
+    def requeue_run(self, run_id: str) -> bool:
+        """A retry: an ended (FAILED or CANCELLED) run goes back to the queue, its
+        failed and cancelled steps PENDING (their attempts kept: numbers continue)."""
+        with self._backend.transaction() as tx:
+            if tx.execute(q.REQUEUE_RUN, {"id": run_id}) != 1:
+                return False
+            tx.execute(q.REQUEUE_STEPS, {"id": run_id})
+            tx.execute(q.ASK_CANCEL, {"run_id": run_id, "reason": None})
+        return True
+
+    def ask_cancel(self, run_id: str, reason: str) -> None:
+        """Ask whichever server runs ``run_id`` to cancel it."""
+        self._write([(q.ASK_CANCEL, {"run_id": run_id, "reason": reason})], f"request '{run_id}'")
+
+    def create_token(self, token: TokenRecord) -> None:
+        """Record a new token; a name already given to a live token is a StoreError."""
+        with self._backend.transaction() as tx:
+            if tx.fetch(q.TOKENS_NAMED, {"name": token.name}):
+                raise StoreError(f"a token named '{token.name}' exists already (revoke it first)")
+            tx.execute(q.INSERT_TOKEN, q.params("tokens", token))
+
+    def revoke_token(self, ref: str, *, at: float) -> int:
+        """Revoke the live token named (or whose id is) ``ref``; how many were."""
+        with self._backend.transaction() as tx:
+            return tx.execute(q.REVOKE_TOKEN, {"ref": ref, "at": at})
+
+    def touch_token(self, token_id: str, *, at: float) -> None:
+        self._write([(q.TOUCH_TOKEN, {"id": token_id, "at": at})], f"token '{token_id}'")
+
+    def put_saved(self, saved: SavedPlaybookRecord) -> None:
+        """Create or replace a saved playbook (its creation time kept)."""
+        self._write([(q.UPSERT_SAVED, q.params("saved_playbooks", saved))], "")
+
+    def delete_saved(self, name: str) -> bool:
+        with self._backend.transaction() as tx:
+            return tx.execute(q.DELETE_SAVED, {"name": name}) == 1

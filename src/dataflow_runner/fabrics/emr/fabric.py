@@ -16,6 +16,7 @@ from typing import Any
 
 from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.errors import ConfigError, FabricError
+from dataflow_runner.fabrics import calls
 from dataflow_runner.fabrics.base import (
     ClusterRef,
     ClusterStatus,
@@ -89,7 +90,13 @@ class EmrFabric:
 
     def _call(self, name: str, fn: Any, **kwargs: Any) -> Any:
         self.calls[name] = self.calls.get(name, 0) + 1
-        return call(name, fn, **kwargs)
+        try:
+            result = call(name, fn, **kwargs)
+        except BaseException:
+            calls.record(NAME, name, ok=False)
+            raise
+        calls.record(NAME, name, ok=True)
+        return result
 
     @property
     def s3(self) -> Any:

@@ -35,6 +35,7 @@ from dataflow_runner import logfiles
 from dataflow_runner.config.model import ClusterConfig, Playbook, to_doc
 from dataflow_runner.diagnosis import diagnose_files
 from dataflow_runner.errors import ConfigError, ConfigErrors
+from dataflow_runner.fabrics import calls
 from dataflow_runner.fabrics.base import (
     ClusterRef,
     ClusterStatus,
@@ -249,6 +250,7 @@ class LocalFabric:
         refs = []
         for sub in submissions:
             proc = self._prepare(sub)
+            calls.record(self.name, "submit", ok=proc.argv is not None)
             self._track(proc)
             if self._slots is None or proc.argv is None:
                 self._launch(proc)

@@ -1,0 +1,95 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+Its start opens the store (migrating it), loads the secret key and starts the
+workers; its stop (uvicorn's, on SIGTERM or SIGINT) refuses new runs (503),
+stops the workers and suspends the runs they were executing: they stay RUNNING
+and the next server on the store resumes them (``engine/workers.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from dataflow_runner import __version__
+from dataflow_runner.server import errors, logs, playbooks, runs, system
+from dataflow_runner.server.accesslog import AccessLog
+from dataflow_runner.server.auth import Viewer
+from dataflow_runner.server.metrics import CONTENT_TYPE
+from dataflow_runner.server.settings import ServerSettings
+from dataflow_runner.server.state import ScrubbedJSON, ServerParts, parts
+
+log = logging.getLogger("dataflow_runner.server")
+
+DESCRIPTION = """\
+Run playbooks on dataflow fabrics (this machine, AWS EMR) through HTTP.
+
+Send `Authorization: Bearer TOKEN` (a token made with `dataflow-runner tokens create
+--name NAME --role viewer|submitter|admin`). Errors are
+`{"error": {"code", "message", "details"}}`; secrets are masked everywhere.
+"""
+
+
+def create_app(settings: ServerSettings, server_parts: ServerParts | None = None) -> FastAPI:
+    """The application; ``server_parts`` when they were made already (``main.py``
+    makes them first, to check the store before listening)."""
+    made = server_parts or ServerParts(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        made.workers.start()
+        yield
+        stop(made)
+
+    app = FastAPI(
+        title="Dataflow Runner",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ScrubbedJSON,
+        responses=errors.COMMON,
+    )
+    app.state.parts = made
+    errors.install(app)
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(runs.router)
+    api.include_router(logs.router)
+    api.include_router(playbooks.router)
+    api.include_router(system.router)
+    api.add_api_route(
+        "/metrics",
+        metrics,
+        methods=["GET"],
+        response_class=Response,
+        tags=["server"],
+        summary="Prometheus metrics (text format)",
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
+    app.include_router(api)
+    # Where the tools that scrape and probe look first.
+    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/healthz", system.health, methods=["GET"], include_in_schema=False)
+    app.add_middleware(AccessLog)
+    return app
+
+
+def metrics(request: Request, _caller: Viewer) -> Response:
+    return Response(parts(request).metrics.render(), media_type=CONTENT_TYPE)
+
+
+def stop(made: ServerParts) -> None:
+    """Refuse new runs, stop the workers, suspend the runs going, close the store."""
+    made.draining = True
+    left = made.workers.stop(timeout=made.settings.shutdown_timeout)
+    if left:
+        log.info(
+            "stopped; %d runs left RUNNING for the next server to resume: %s",
+            len(left),
+            ", ".join(left),
+        )
+    else:
+        log.info("stopped")
+    made.engine.close()

@@ -1,0 +1,38 @@
+"""What ``dataflow-runner server`` is told."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    state_dir: Path | None = None
+    #: A store URL (None: SQLite in the state directory).
+    store: str | None = None
+    #: Runs executed at once by this process.
+    workers: int = 4
+    #: Serve another address than loopback without tokens.
+    insecure: bool = False
+    secret_key_file: Path | None = None
+    #: Seconds the runs of a server that stops get to be suspended, and open
+    #: connections (a followed log) to end.
+    shutdown_timeout: float = 5.0
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the server listens on a loopback address only."""
+        return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
