@@ -305,6 +305,7 @@ def validate(
     state_dir,
     store_option,
     poll_interval,
+    consul,
     lock_backend,
     max_config_size,
     log_level_option,
@@ -316,6 +317,7 @@ def resume(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    consul: str | None,
     lock_backend: str | None,
     max_config_size: int | None,
 ) -> None:
@@ -325,6 +327,7 @@ def resume(
     commands.resume(
         run_id,
         vars,
+        consul=consul,
         common=_common(
             output=output,
             state_dir=state_dir,

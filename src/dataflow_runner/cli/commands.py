@@ -61,8 +61,9 @@ class Common:
 
 def _sentry(dsn: str | None) -> None:
     if dsn:
-        SECRETS.add(dsn)
         from dataflow_runner.cli import sentry
+
+        SECRETS.add_all(sentry.dsn_secrets(dsn))
 
         sentry.init(dsn)
 
@@ -325,7 +326,7 @@ def validate(
     echo("valid: " + "; ".join(summary))
 
 
-def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
+def resume(ref: str, vars_text: str | None, *, consul: str | None, common: Common) -> None:
     """Continue a run whose runner died (``engine/resume.py``)."""
     with engine(common) as eng:
         drawn = reporter(common)
@@ -333,6 +334,7 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
             ref,
             variables=parse_vars(vars_text),
             lock_backend=common.lock_backend,
+            consul=consul,
             poll_interval=common.poll_interval,
             max_config_size=common.max_config_size,
             on_event=drawn,

@@ -55,9 +55,16 @@ class LiveReporter(Reporter):
         self.info = event
         self.started_at = time.time()
         self.console.print(
-            f"[bold]Run {event.run_id}[/] · playbook [bold]{event.playbook}[/] on the "
-            f"{event.fabric} fabric (cluster {event.cluster_id}) · {event.steps} steps, "
-            f"concurrency {event.concurrency}",
+            Text.assemble(
+                ("Run ", "bold"),
+                (event.run_id, "bold"),
+                " · playbook ",
+                (scrub(event.playbook), "bold"),
+                scrub(
+                    f" on the {event.fabric} fabric (cluster {event.cluster_id}) · "
+                    f"{event.steps} steps, concurrency {event.concurrency}"
+                ),
+            ),
             highlight=False,
         )
         self.live = Live(
@@ -130,7 +137,7 @@ class LiveReporter(Reporter):
             note = t.cause or t.reason or ""
             table.add_row(
                 Text(icon, style=style),
-                t.step_id,
+                Text(scrub(t.step_id)),
                 Text(state, style=style),
                 str(t.attempt or ""),
                 took,

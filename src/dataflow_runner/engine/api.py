@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataflow_runner.config.redact import redact_tree
+from dataflow_runner.config.model import to_doc
+from dataflow_runner.config.redact import SECRETS, register
 from dataflow_runner.engine import lifecycle
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Event, Listener, RunOutcome
@@ -158,6 +159,7 @@ class Engine:
 
     def plan(self, request: RunRequest) -> Plan:
         """What a run of ``request`` would send, without sending anything (a dry run)."""
+        SECRETS.add_all(request.secret_values())
         book = request.playbook
         action: Callable[[], Plan]
         if request.cluster_id is not None:
@@ -175,6 +177,9 @@ class Engine:
     def submit(self, request: RunRequest, *, on_event: Listener | None = None) -> RunHandle:
         """Start a run: everything is validated and the lock taken before the run is
         recorded; then a thread drives it. Errors found before are raised here."""
+        # What the request holds of secrets is masked in everything the run writes
+        # and says, here or in an engine host (which learns them from the request).
+        SECRETS.add_all(request.secret_values())
         emit = _Guarded(on_event)
         book = request.playbook
         run_id = request.run_id or new_run_id()
@@ -244,6 +249,7 @@ class Engine:
             log_failed_steps=request.log_failed_steps,
             lock=hold,
             ordered=ordered,
+            state_dir=self.state_dir,
         )
         self._launch(handle, job)
         return handle
@@ -258,15 +264,18 @@ class Engine:
         *,
         variables: Mapping[str, str] | None = None,
         lock_backend: str | None = None,
+        consul: str | None = None,
         poll_interval: float | None = None,
         max_config_size: int | None = None,
         on_event: Listener | None = None,
     ) -> RunHandle:
         """Continue a run whose runner died (``engine/resume.py``): nothing done is
-        done again, nothing submitted twice."""
-        from dataflow_runner.engine.resume import prepare
+        done again, nothing submitted twice. ``consul``, ``lock_backend``: where its
+        lock is, when not as recorded (a password is never recorded)."""
+        from dataflow_runner.engine.resume import prepare, recorded_lock
 
         run = self.store.reader.find_run(ref)
+        spec = recorded_lock(run, consul=consul, backend=lock_backend)
         ready = prepare(self, run, variables or {}, poll_interval, max_config_size)
         pid, host = this_host()
         # Taken over first (one resume wins), then the run's lock taken back.
@@ -276,14 +285,7 @@ class Engine:
             by = f"{now.pid} on {now.host}" if now is not None else "another runner"
             raise DataflowRunnerError(f"run {run.id} is being resumed by {by}")
         hold = None
-        lock = run.options.get("lock")
-        if lock:
-            spec = LockSpec(
-                str(lock),
-                soft=bool(run.options.get("soft_lock")),
-                consul=run.options.get("consul"),
-                backend=lock_backend or run.options.get("lock_backend"),
-            )
+        if spec is not None:
             try:
                 hold = _take_lock(spec, run.id, take_over=True)
             except BaseException:
@@ -305,6 +307,7 @@ class Engine:
             restore=ready.restore,
             lock=hold,
             ordered=_ordered(ready.fabric, ready.playbook),
+            state_dir=self.state_dir,
         )
         self._launch(handle, job)
         return handle
@@ -362,7 +365,7 @@ class Engine:
             cluster_id=request.cluster_id,
             pid=pid,
             host=host,
-            variables=redact_tree(dict(request.variables)),
+            variables=dict(request.variables),  # masked by the writer, as all it stores
             playbook_doc=document(book),
             cluster_doc=document(request.cluster),
             options=options,
@@ -373,6 +376,7 @@ class Engine:
 
     def plan_launch(self, config: ClusterConfig, fabric: str | None = None) -> Plan:
         """What ``up`` would send."""
+        register(to_doc(config, exclude_defaults=True))
         return registry.driver(fabric or config.fabric).plan_launch(config)
 
     def plan_terminate(self, config: ClusterConfig, cluster_id: str) -> Plan:
@@ -390,6 +394,7 @@ class Engine:
     ) -> ClusterInfo:
         """``up``: launch a long-lived cluster and wait until it takes steps (a
         bootstrap failure is tried again, as the Go tool does)."""
+        register(to_doc(config, exclude_defaults=True))
         driver = registry.driver(fabric or config.fabric)
         opened = driver.open(config, None, self.options(poll_interval))
         writer = self.store.writer
@@ -430,6 +435,8 @@ class Engine:
         self, config: ClusterConfig | None, cluster_id: str, *, poll_interval: float | None = None
     ) -> ClusterInfo:
         """``down``: terminate a cluster and wait until it has ended."""
+        if config is not None:
+            register(to_doc(config, exclude_defaults=True))
         driver = registry.driver(registry.for_cluster_id(cluster_id).name)
         opened = driver.open(config, None, self.options(poll_interval))
         known = self.store.reader.cluster(cluster_id) is not None
@@ -486,7 +493,7 @@ class Engine:
         """An attempt's log files by name (``stdout``, ``stderr``, ...)."""
         from dataflow_runner.engine.history import read_logs
 
-        return read_logs(run, attempt)
+        return read_logs(run, attempt, self.state_dir)
 
     def follow_logs(
         self, run: RunRecord, attempt: AttemptRecord, streams: tuple[str, ...]
@@ -494,7 +501,7 @@ class Engine:
         """The attempt's output as it grows, until the attempt (or its run) ends."""
         from dataflow_runner.engine.history import follow
 
-        return follow(self.store.reader, run, attempt, streams)
+        return follow(self.store.reader, run, attempt, streams, self.state_dir)
 
     def orphans(self, region: str | None) -> list[dict[str, str]]:
         """Clusters this tool launched for a transient run that no live run owns."""

@@ -17,16 +17,17 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataflow_runner import logfiles
 from dataflow_runner.config.model import ClusterConfig, Playbook, to_doc
-from dataflow_runner.config.redact import redact_tree
 from dataflow_runner.engine import lifecycle
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Listener, RunFinished, RunOutcome, RunStarted
 from dataflow_runner.engine.loop import drive
 from dataflow_runner.engine.recorder import Recorder, step_changed
-from dataflow_runner.engine.scheduler import Scheduler, Task, TaskEvent
+from dataflow_runner.engine.scheduler import EventKind, Scheduler, Task, TaskEvent
 from dataflow_runner.errors import FabricError
 from dataflow_runner.fabrics.base import ClusterRef, ClusterStatus, Fabric, StepRef, Submission
 from dataflow_runner.store.records import (
@@ -62,11 +63,10 @@ def new_run_id(now: float | None = None) -> str:
 
 
 def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
-    """A config as stored: JSON-able, with anything secret masked."""
+    """A config as stored: JSON-able (the store's writer masks what is secret)."""
     if model is None:
         return {}
-    redacted: dict[str, Any] = redact_tree(to_doc(model, exclude_defaults=True))
-    return redacted
+    return to_doc(model, exclude_defaults=True)
 
 
 def this_host() -> tuple[int, str]:
@@ -100,6 +100,8 @@ class RunJob:
     lock: LockHold | None = None
     ordered: bool = False
     cleanup_timeout: float = CLEANUP_TIMEOUT
+    #: Where the run's local files are (the secrets of fetched logs are recorded there).
+    state_dir: Path | None = None
     _terminated: bool = field(default=False, repr=False)
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _recorder: Recorder | None = field(default=None, repr=False)
@@ -147,6 +149,8 @@ class RunJob:
         recorder = self._recorder = Recorder(writer)
 
         def on_event(event: TaskEvent) -> None:
+            if event.kind in (EventKind.FINISHED, EventKind.RETRYING):
+                self._seal(event.task)
             recorder(event)
             self.emit(step_changed(event))
 
@@ -210,6 +214,19 @@ class RunJob:
         outcome = self._outcome(state, reason)
         self.emit(RunFinished(outcome))
         return outcome
+
+    def _seal(self, task: Task, texts: dict[str, str] | None = None) -> None:
+        """An attempt has ended: where the secrets this process knows sit in its log
+        files is recorded for ``logs``, which runs elsewhere (``logfiles.seal``)."""
+        location = str(task.ref.data.get("logs", "")) if task.ref else ""
+        if texts is not None and self.state_dir is not None:
+            location = logfiles.prefix(self.state_dir, self.run_id, task.id, task.attempt)
+        elif not logfiles.is_local(location):
+            return
+        try:
+            logfiles.seal(location, texts)
+        except OSError as exc:
+            log.debug("could not record where the secrets are in %s: %s", location, exc)
 
     def _verdict(self, tasks: Sequence[Task]) -> tuple[RunState, str | None]:
         completed = sum(1 for t in tasks if t.state is StepState.COMPLETED)
@@ -417,6 +434,7 @@ class RunJob:
             if found is None:
                 continue
             location, files = found
+            self._seal(task, files)
             self.writer.update_attempt(self.run_id, task.id, task.attempt, log_location=location)
             cause = show_logs(files, task.fabric_id, location)
             if cause is not None:
