@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_runner import hostwire
 from dataflow_runner.config.model import to_doc
+from dataflow_runner.config.redact import SECRETS
 from dataflow_runner.engine.events import (
     Listener,
     LogLine,
@@ -40,8 +41,11 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 
 
 def request_doc(request: RunRequest) -> dict[str, Any]:
-    """What the host needs of a request: the playbook as rendered and validated here."""
-    return {
+    """What the host needs of a request: the playbook as rendered and validated here,
+    and the secret values it holds, which the host masks in all it records, logs
+    and sends (this process knows more of them than the request names: a value
+    read with ``systemEnv``). They travel over the socket only, never to a file."""
+    doc: dict[str, Any] = {
         "playbook": to_doc(request.playbook, exclude_defaults=True),
         "cluster_id": request.cluster_id,
         "variables": dict(request.variables),
@@ -49,6 +53,8 @@ def request_doc(request: RunRequest) -> dict[str, Any]:
         "run_id": request.run_id,
         "log_failed_steps": request.log_failed_steps,
     }
+    doc["secrets"] = sorted(SECRETS.found_in(doc))
+    return doc
 
 
 def error_doc(exc: DataflowRunnerError) -> dict[str, Any]:
