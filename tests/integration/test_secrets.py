@@ -253,6 +253,7 @@ FAIL = sh(
     "{{.db_password}}",
     '{{systemEnv "FOO_TOKEN"}}',
     dependsOn=["args"],
+    after=["long"],  # which it would cancel
 )
 # Its cause is cut to 500 characters, across the password: masked before it is cut.
 LONG = sh(

@@ -247,6 +247,7 @@ def secret_values(value: Any, *, key: str = "") -> Iterator[str]:
             yield from url_secrets(value)
     elif isinstance(value, Mapping):
         for k, v in value.items():
+            yield from url_secrets(str(k))  # a key may be a URL too
             yield from secret_values(v, key=str(k))
     elif isinstance(value, list | tuple):
         for v in value:
