@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from dataflow_runner.config.redact import scrub
 from dataflow_runner.fabrics.base import FailureCause
 
 log = logging.getLogger("dataflow_runner")
@@ -93,8 +94,10 @@ def diagnose_text(text: str) -> str | None:
 
 
 def diagnose_files(*paths: Path, exit_code: int | None = None) -> FailureCause | None:
-    """The cause from the first of ``paths`` that says something (stderr first)."""
-    texts = [tail(p) for p in paths]
+    """The cause from the first of ``paths`` that says something (stderr first),
+    masked before it is cut to length (a secret cut in two would be masked in
+    neither part)."""
+    texts = [scrub(tail(p)) for p in paths]
     for text in texts:
         summary = diagnose_text(text)
         if summary:
@@ -124,9 +127,10 @@ def ordered(files: Iterable[str]) -> list[str]:
 def cause_of(files: Mapping[str, str]) -> FailureCause | None:
     """The probable cause found in a step's log files, the most telling first."""
     for name in ordered(files):
-        summary = diagnose_text(files[name])
+        text = scrub(files[name])
+        summary = diagnose_text(text)
         if summary:
-            lines = [ln for ln in files[name].splitlines() if ln.strip()]
+            lines = [ln for ln in text.splitlines() if ln.strip()]
             return FailureCause(summary=summary, detail=tuple(lines[-DETAIL_LINES:]))
     return None
 

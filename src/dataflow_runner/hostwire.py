@@ -3,8 +3,10 @@ Unix socket (``engine/host.py`` serves, ``engine/remote.py`` and the fabrics
 that start hosts call); and the host's directory, where whoever started it
 finds out how it is doing:
 
-* ``host.json``: what it hosts (a cluster config, the store), 0600, removed
-  when the host ends (it may hold environment values);
+* ``host.json``: what it hosts (a cluster config, the store), 0600; it may
+  hold the values of secret environment variables, so the host removes it as
+  soon as it has read it, and whoever finds the host dead before it did
+  removes it (:func:`remove_spec`);
 * ``engine.sock``: its socket; ``host.pid``: its process; ``host.log``: its log;
 * ``ended.json``: how it ended, written as it exits.
 
@@ -85,11 +87,16 @@ def write_spec(here: Path, spec: dict[str, Any]) -> None:
         json.dump(spec, fh)
 
 
+def remove_spec(here: Path) -> None:
+    """Remove the host's spec (see the module's docstring), if it is still there."""
+    with contextlib.suppress(FileNotFoundError):
+        (here / SPEC_NAME).unlink()
+
+
 def write_ended(here: Path, state: str, reason: str | None) -> None:
     """Written by the host as it exits: how it ended (its spec goes with it)."""
     (here / ENDED_NAME).write_text(json.dumps({"state": state, "reason": reason}))
-    with contextlib.suppress(FileNotFoundError):
-        (here / SPEC_NAME).unlink()
+    remove_spec(here)
 
 
 def read_ended(here: Path) -> dict[str, Any] | None:

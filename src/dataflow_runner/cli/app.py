@@ -333,6 +333,7 @@ def validate(
     state_dir,
     store_option,
     poll_interval,
+    consul,
     lock_backend,
     max_config_size,
     cleanup_timeout,
@@ -346,6 +347,7 @@ def resume(
     state_dir: str | None,
     store: str | None,
     poll_interval: float | None,
+    consul: str | None,
     lock_backend: str | None,
     max_config_size: int | None,
     cleanup_timeout: float,
@@ -357,6 +359,7 @@ def resume(
     commands.resume(
         app_history.run_ref(run_id),
         vars,
+        consul=consul,
         common=_common(
             output=output,
             state_dir=state_dir,

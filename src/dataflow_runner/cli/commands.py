@@ -71,8 +71,9 @@ def common_options(**kwargs: Any) -> Common:
 
 def _sentry(dsn: str | None) -> None:
     if dsn:
-        SECRETS.add(dsn)
         from dataflow_runner.cli import sentry
+
+        SECRETS.add_all(sentry.dsn_secrets(dsn))
 
         sentry.init(dsn)
 
@@ -458,7 +459,7 @@ def _yaml_form(source: PlaybookSource, book: Playbook) -> str:
     return text
 
 
-def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
+def resume(ref: str, vars_text: str | None, *, consul: str | None, common: Common) -> None:
     """Continue a run whose runner died (``engine/resume.py``)."""
     with engine(common) as eng:
         drawn = reporter(common)
@@ -466,6 +467,7 @@ def resume(ref: str, vars_text: str | None, *, common: Common) -> None:
             ref,
             variables=parse_vars(vars_text),
             lock_backend=common.lock_backend,
+            consul=consul,
             poll_interval=common.poll_interval,
             max_config_size=common.max_config_size,
             cleanup_timeout=common.cleanup_timeout,

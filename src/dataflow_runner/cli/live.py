@@ -64,7 +64,7 @@ class LiveReporter(Reporter):
             Text.assemble(
                 (f"Run {printable(event.run_id)}", "bold"),
                 " · playbook ",
-                (printable(event.playbook), "bold"),
+                (printable(scrub(event.playbook)), "bold"),
                 printable(
                     f" on the {event.fabric} fabric (cluster {event.cluster_id}) · "
                     f"{event.steps} steps, concurrency {event.concurrency}"
@@ -147,7 +147,7 @@ class LiveReporter(Reporter):
             note = printable(scrub(t.cause or t.reason or ""))
             table.add_row(
                 Text(icon, style=style),
-                printable(t.step_id),
+                Text(printable(scrub(t.step_id))),
                 Text(state, style=style),
                 str(t.attempt or ""),
                 took,

@@ -107,12 +107,16 @@ def run(args: list[str]) -> int:
 
     log = logging.getLogger("dataflow_runner")
     from dataflow_runner.cli.output import setup_logging
-    from dataflow_runner.config.redact import SECRETS
+    from dataflow_runner.config.redact import SECRETS, scrub
     from dataflow_runner.errors import EXIT_FAILURE, EXIT_USAGE, DataflowRunnerError
 
     # Secret-looking environment variables (AWS_SECRET_ACCESS_KEY, ..._PASSWORD,
     # ..._TOKEN) may reach a config through systemEnv: mask their values everywhere.
     SECRETS.add_environment()
+    # The password of a URL given as a flag (--consul, --lock-backend, --store, a
+    # --vars value) is masked wherever it is quoted, a usage error included.
+    for arg in args:
+        SECRETS.add_url(arg)
     setup_logging("debug" if _debug_enabled(args) else "info")
     args = normalize_go_flags(args, app.long_flag_names())
     try:
@@ -127,7 +131,7 @@ def run(args: list[str]) -> int:
         where = f"{exc.ctx.command_path}: " if exc.ctx else f"{PROG}: "
         message = " ".join(exc.format_message().split())
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        sys.stderr.write(printable(f"{where}{message}{hint}") + "\n")
+        sys.stderr.write(printable(scrub(f"{where}{message}{hint}")) + "\n")
         return EXIT_USAGE
     except click.exceptions.Exit as exc:
         return exc.exit_code

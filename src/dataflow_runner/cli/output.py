@@ -13,7 +13,7 @@ import sys
 import time
 from typing import IO, Any
 
-from dataflow_runner.config.redact import scrub
+from dataflow_runner.config.redact import redact, scrub
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -159,10 +159,11 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 def print_json(value: Any, stream: IO[str] | None = None) -> None:
-    """Write one JSON document to stdout (indented as the Go tool's), secrets scrubbed."""
+    """Write one JSON document to stdout (indented as the Go tool's), secrets masked
+    (as a tree, before JSON escapes a secret holding a quote: see ``redact``)."""
     out = stream or sys.stdout
-    text = json.dumps(value, indent=2, ensure_ascii=False).translate(_JSON_ESCAPES)
-    out.write(scrub(text) + "\n")
+    text = json.dumps(redact(value), indent=2, ensure_ascii=False)
+    out.write(text.translate(_JSON_ESCAPES) + "\n")
     out.flush()
 
 

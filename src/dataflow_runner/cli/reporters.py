@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from dataflow_runner.config.redact import scrub
+from dataflow_runner.config.redact import redact
 from dataflow_runner.engine.events import (
     Event,
     LogLine,
@@ -200,7 +200,9 @@ class JsonReporter(Reporter):
         if self.stream is None:
             return
         try:
-            self.stream.write(scrub(json.dumps(event, separators=(",", ":"))) + "\n")
+            # Masked as a tree, before JSON escapes a secret holding a quote (the
+            # text would then hide it from a scrub).
+            self.stream.write(json.dumps(redact(event), separators=(",", ":")) + "\n")
             self.stream.flush()
         except BrokenPipeError:
             # The reader went away (``| head -1``): the run goes on, unheard.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE, RAISE_IT, size_text
-from dataflow_runner.config.redact import SECRETS, is_secret_key
+from dataflow_runner.config.redact import register
 from dataflow_runner.config.uris import (
     CLUSTER_SCHEMA,
     NATIVE_VENDOR,
@@ -440,7 +440,10 @@ def _shown(value: Any) -> str:
 def load_document(
     path: str, variables: Mapping[str, str], *, max_size: int = DEFAULT_MAX_SIZE
 ) -> Any:
-    """Read, render and parse a config file (no validation)."""
+    """Read, render and parse a config file (no validation). The values of
+    secret-looking variables (``db_password``...) are registered as secrets first:
+    whatever they are rendered into, and any error quoting them, is masked."""
+    register(dict(variables))
     text = render(read_text(path, max_size), path, variables, max_output=max_size)
     return parse(text, path)
 
@@ -457,6 +460,9 @@ def _load(
         raise ConfigError(
             "a cluster config is a JSON or YAML file (only a playbook may be Python)", file=path
         )
+    # Secret-looking variables (``db_password``...) first: whatever they are rendered
+    # into, and any error quoting them, is masked.
+    register(dict(variables))
     if template is not None:
         text = template.text
     elif text is None:
@@ -499,8 +505,9 @@ def load_cluster(
     if not isinstance(config, ClusterConfig):
         raise TypeError(f"the reader of {path} gave a {type(config).__name__}")
     config = msgspec.structs.replace(config, file=path)
-    for name, section in config.sections.items():
-        _register_secrets(to_doc(section), name)
+    # Its credentials, the secret-looking entries of its environment, the
+    # passwords of URLs it holds: masked wherever they show up.
+    register(to_doc(config, exclude_defaults=True))
     return config
 
 
@@ -515,20 +522,9 @@ def load_playbook(
     """Load and validate a playbook (Snowplow's format, this project's, or a Python
     playbook's: ``dataflow_runner.dsl``); ``text``: the file's text, read already (a
     Python playbook's: its YAML form); ``template``: that text, parsed already."""
+    from dataflow_runner.config.model import to_doc
+
     book: Playbook = _load("playbook", path, variables, max_size, text, template)
-    SECRETS.add(book.credentials.secret_access_key)
-    SECRETS.add(book.credentials.access_key_id)
+    # Static credentials, the secret-looking entries of the steps' ``env``...
+    register(to_doc(book, exclude_defaults=True))
     return book
-
-
-def _register_secrets(value: Any, key: str) -> None:
-    """Every value under a secret-looking key (a section's credentials, a secret
-    environment variable...) is scrubbed from whatever the tool prints."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _register_secrets(v, str(k))
-    elif isinstance(value, list):
-        for v in value:
-            _register_secrets(v, key)
-    elif isinstance(value, str) and is_secret_key(key):
-        SECRETS.add(value)

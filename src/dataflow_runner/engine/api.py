@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataflow_runner.config.model import to_doc
+from dataflow_runner.config.redact import SECRETS, register
 from dataflow_runner.engine import lifecycle, prepare
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Event, Listener, RunOutcome
@@ -174,6 +176,9 @@ class Engine:
 
     def plan(self, request: RunRequest) -> Plan:
         """What a run of ``request`` would send, without sending anything (a dry run)."""
+        # What the request holds of secrets is masked in everything the run writes
+        # and says, here or in an engine host (which learns them from the request).
+        SECRETS.add_all(request.secret_values())
         book = _addressed(lambda: prepare.expanded(prepare.select(request, self.clock())), request)
         action: Callable[[], Plan]
         if request.cluster_id is not None:
@@ -191,6 +196,9 @@ class Engine:
     def submit(self, request: RunRequest, *, on_event: Listener | None = None) -> RunHandle:
         """Start a run: everything is validated and the lock taken before the run is
         recorded; then a thread drives it. Errors found before are raised here."""
+        # What the request holds of secrets is masked in everything the run writes
+        # and says, here or in an engine host (which learns them from the request).
+        SECRETS.add_all(request.secret_values())
         emit = _Guarded(on_event)
         run_id = request.run_id or new_run_id()
         cluster_ref: ClusterRef | None = None
@@ -274,6 +282,7 @@ class Engine:
             ordered=ordered,
             cleanup_timeout=request.cleanup_timeout,
             patience=request.retry_timeout,
+            state_dir=self.state_dir,
         )
         self._launch(handle, job)
         return handle
@@ -310,6 +319,7 @@ class Engine:
         *,
         variables: Mapping[str, str] | None = None,
         lock_backend: str | None = None,
+        consul: str | None = None,
         poll_interval: float | None = None,
         max_config_size: int | None = None,
         cleanup_timeout: float = 60.0,
@@ -319,12 +329,14 @@ class Engine:
     ) -> RunHandle:
         """Continue a run whose runner died (``engine/resume.py``): nothing done is
         done again, nothing submitted twice. ``documents``: a server's run, loaded
-        from what it was asked to run instead of files."""
-        from dataflow_runner.engine.resume import prepare
+        from what it was asked to run instead of files. ``consul``, ``lock_backend``:
+        where its lock is, when not as recorded (a password is never recorded)."""
+        from dataflow_runner.engine.resume import prepare, recorded_lock
 
         # First: a run's end kept while the store could not be written is recorded.
         writer = self.writer
         run = self.store.reader.find_run(ref)
+        spec = recorded_lock(run, consul=consul, backend=lock_backend)
         ready = prepare(self, run, variables or {}, poll_interval, max_config_size, documents)
         pid, host = this_host()
         # Taken over first (one resume wins), then the run's lock taken back.
@@ -334,14 +346,7 @@ class Engine:
             by = f"{now.pid} on {now.host}" if now is not None else "another runner"
             raise DataflowRunnerError(f"run {run.id} is being resumed by {by}")
         hold = None
-        lock = run.options.get("lock")
-        if lock:
-            spec = LockSpec(
-                str(lock),
-                soft=bool(run.options.get("soft_lock")),
-                consul=run.options.get("consul"),
-                backend=lock_backend or run.options.get("lock_backend"),
-            )
+        if spec is not None:
             try:
                 hold = _take_lock(spec, run.id, take_over=True)
             except BaseException:
@@ -366,6 +371,7 @@ class Engine:
             ordered=_ordered(ready.fabric, ready.playbook),
             cleanup_timeout=cleanup_timeout,
             patience=retry_timeout,
+            state_dir=self.state_dir,
         )
         self._launch(handle, job)
         return handle
@@ -411,6 +417,7 @@ class Engine:
 
     def plan_launch(self, config: ClusterConfig, fabric: str | None = None) -> Plan:
         """What ``up`` would send."""
+        register(to_doc(config, exclude_defaults=True))
         return registry.driver(fabric or config.fabric).plan_launch(config)
 
     def plan_terminate(self, config: ClusterConfig, cluster_id: str) -> Plan:
@@ -429,6 +436,7 @@ class Engine:
     ) -> ClusterInfo:
         """``up``: launch a long-lived cluster and wait until it takes steps (a
         bootstrap failure is tried again, as the Go tool does)."""
+        register(to_doc(config, exclude_defaults=True))
         driver = registry.driver(fabric or config.fabric)
         opened = driver.open(config, None, self.options(poll_interval))
         writer = self.writer
@@ -461,6 +469,8 @@ class Engine:
         retry_timeout: float = lifecycle.PATIENCE,
     ) -> ClusterInfo:
         """``down``: terminate a cluster and wait until it has ended."""
+        if config is not None:
+            register(to_doc(config, exclude_defaults=True))
         driver = registry.driver(registry.for_cluster_id(cluster_id).name)
         opened = driver.open(config, None, self.options(poll_interval))
         known = self.store.reader.cluster(cluster_id) is not None
@@ -518,7 +528,7 @@ class Engine:
         """An attempt's log files by name (``stdout``, ``stderr``, ...)."""
         from dataflow_runner.engine.history import read_logs
 
-        return read_logs(run, attempt)
+        return read_logs(run, attempt, self.state_dir)
 
     def follow_logs(
         self, run: RunRecord, attempt: AttemptRecord, streams: tuple[str, ...]
@@ -526,7 +536,7 @@ class Engine:
         """The attempt's output as it grows, until the attempt (or its run) ends."""
         from dataflow_runner.engine.history import follow
 
-        return follow(self.store.reader, run, attempt, streams)
+        return follow(self.store.reader, run, attempt, streams, self.state_dir)
 
     def orphans(self, region: str | None) -> list[dict[str, str]]:
         """Clusters this tool launched for a transient run that no live run owns."""

@@ -41,42 +41,60 @@ def find_attempt(
     return run, chosen
 
 
-def read_logs(run: RunRecord, attempt: AttemptRecord) -> dict[str, str]:
-    """The attempt's log files by name, secrets scrubbed: local files, or what its
-    fabric keeps (EMR's on S3)."""
+def read_logs(run: RunRecord, attempt: AttemptRecord, state_dir: Path) -> dict[str, str]:
+    """The attempt's log files by name, secrets masked: local files, or what its
+    fabric keeps (EMR's on S3). The step's files hold what it printed; masked here
+    are the secrets this process knows, and those the run's process knew where it
+    recorded them (``logfiles.seal``)."""
     location = attempt.log_location
     if logfiles.is_local(location):
         out = {}
         for name, path in zip(logfiles.STREAMS, logfiles.files(location), strict=True):
-            out[name] = _read(path)
+            out[name] = _read(path, location, name)
         return out
     files = registry.driver(run.fabric).read_logs(run, attempt)
-    return {name: scrub(text) for name, text in files.items()}
+    sealed = logfiles.prefix(state_dir, run.id, attempt.step_id, attempt.attempt)
+    return {name: _unsealed(sealed, name, text) for name, text in files.items()}
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, location: str, name: str) -> str:
     try:
-        return scrub(path.read_text(errors="replace"))
+        data = path.read_bytes()
     except FileNotFoundError:
         return ""
+    return scrub(logfiles.unseal(location, name, data).decode("utf-8", "replace"))
+
+
+def _unsealed(location: str, name: str, text: str) -> str:
+    data = logfiles.unseal(location, name, text.encode("utf-8", "surrogateescape"))
+    return scrub(data.decode("utf-8", "replace"))
 
 
 def follow(
-    reader: StoreReader, run: RunRecord, attempt: AttemptRecord, streams: tuple[str, ...]
+    reader: StoreReader,
+    run: RunRecord,
+    attempt: AttemptRecord,
+    streams: tuple[str, ...],
+    state_dir: Path,
 ) -> Iterator[str]:
     """The attempt's output as it grows (``tail -f``), until the attempt ends or its
-    run is over (finished, or DEAD: its runner is gone, nothing more will come)."""
+    run is over (finished, or DEAD: its runner is gone, nothing more will come).
+
+    An attempt that has ended is read whole (its secrets masked where its run
+    recorded them); while it runs, its output is masked of the secrets this process
+    knows only, line by line."""
     location = attempt.log_location
-    if not logfiles.is_local(location):
-        files = read_logs(run, attempt)
-        yield from (files[name] for name in streams if name in files)
+    if not logfiles.is_local(location) or attempt.state.finished:
+        files = read_logs(run, attempt, state_dir)
+        yield from (files[name] for name in streams if files.get(name))
         return
     paths = [
         p for n, p in zip(logfiles.STREAMS, logfiles.files(location), strict=True) if n in streams
     ]
     offsets = dict.fromkeys(paths, 0)
+    held = dict.fromkeys(paths, b"")
 
-    def more() -> Iterator[str]:
+    def more(final: bool = False) -> Iterator[str]:
         for path in paths:
             try:
                 with open(path, "rb") as fh:
@@ -84,9 +102,14 @@ def follow(
                     chunk = fh.read()
             except FileNotFoundError:
                 continue
-            if chunk:
-                offsets[path] += len(chunk)
-                yield scrub(chunk.decode("utf-8", "replace"))
+            offsets[path] += len(chunk)
+            # Whole lines only (but at the end): a secret cut in two by a read
+            # would be masked in neither half.
+            data = held[path] + chunk
+            cut = len(data) if final else data.rfind(b"\n") + 1
+            held[path] = data[cut:]
+            if cut:
+                yield scrub(data[:cut].decode("utf-8", "replace"))
 
     while True:
         yield from more()
@@ -99,7 +122,7 @@ def follow(
         if latest is None or latest.state.finished or latest.state is RunState.DEAD:
             break
         time.sleep(FOLLOW_INTERVAL)
-    yield from more()  # whatever was written between the last read and the end
+    yield from more(final=True)  # whatever was written between the last read and the end
 
 
 def orphans(reader: StoreReader, region: str | None) -> list[dict[str, str]]:

@@ -4,7 +4,8 @@ once. A local cluster (``up`` on the local fabric) is one; the server is
 another host of the same engine, over HTTP.
 
 Run as ``python -m dataflow_runner.engine.host DIR``, where ``DIR/host.json``
-says what it hosts: ``{"id", "state_dir", "store", "config"}``. Requests:
+says what it hosts: ``{"id", "state_dir", "store", "config"}`` (removed once
+read: the config may hold secrets). Requests:
 
 * ``ping`` → the cluster's state;
 * ``submit`` (a playbook and the run's options) → the run's id, then, when the
@@ -34,6 +35,7 @@ from typing import Any
 
 from dataflow_runner import hostwire
 from dataflow_runner.config.model import ClusterConfig, from_doc
+from dataflow_runner.config.redact import SECRETS, redact, register
 from dataflow_runner.engine.api import Engine
 from dataflow_runner.engine.events import Event, LogLine, RunFinished, event_to_json
 from dataflow_runner.engine.handle import RunHandle
@@ -74,7 +76,16 @@ class Host:
     """See the module's docstring."""
 
     def __init__(self, directory: Path) -> None:
-        spec = json.loads((directory / hostwire.SPEC_NAME).read_text())
+        spec_path = directory / hostwire.SPEC_NAME
+        spec = json.loads(spec_path.read_text())
+        # It may hold the values of the cluster's environment: once read, they
+        # live in this process only (a host killed leaves nothing on disk).
+        with contextlib.suppress(FileNotFoundError):
+            spec_path.unlink()
+        # Masked in all this host records, logs and sends: the secrets of its
+        # environment and its config (``local.env``...); each run adds its own.
+        SECRETS.add_environment()
+        register(spec["config"])
         self.dir = directory
         self.cluster_id: str = spec["id"]
         self.state_dir = Path(spec["state_dir"])
@@ -124,10 +135,10 @@ class Host:
             request = json.loads(line)
             op = request["op"]
         except (ValueError, KeyError, TypeError):
-            self._send(wfile, {"ok": False, "error": {"message": "bad request"}})
+            send(wfile, {"ok": False, "error": {"message": "bad request"}})
             return
         if op == "ping":
-            self._send(
+            send(
                 wfile,
                 {"ok": True, "cluster": self.cluster_id, "pid": os.getpid(), "state": self.state},
             )
@@ -135,25 +146,17 @@ class Host:
             self._submit(request, wfile)
         elif op == "cancel":
             self._cancel(request)
-            self._send(wfile, {"ok": True})
+            send(wfile, {"ok": True})
         elif op == "terminate":
             self.terminate("cluster terminated")
-            self._send(wfile, {"ok": True})
+            send(wfile, {"ok": True})
         else:
-            self._send(wfile, {"ok": False, "error": {"message": f"unknown op {op!r}"}})
-
-    def _send(self, wfile: Any, doc: dict[str, Any]) -> bool:
-        try:
-            wfile.write(hostwire.encode(doc))
-            wfile.flush()
-        except OSError:
-            return False  # the client went away; the run goes on
-        return True
+            send(wfile, {"ok": False, "error": {"message": f"unknown op {op!r}"}})
 
     def _submit(self, request: dict[str, Any], wfile: Any) -> None:
         if self.stopping:
             error = {"message": f"cluster {self.cluster_id} is {self.stopping}"}
-            self._send(wfile, {"ok": False, "error": error})
+            send(wfile, {"ok": False, "error": error})
             return
         doc = request["request"]
         run_id = doc.get("run_id") or new_run_id()
@@ -168,19 +171,19 @@ class Host:
             steps = len(self.engine.steps(run_id))
         except DataflowRunnerError as exc:
             self._forget(run_id, events)
-            self._send(wfile, {"ok": False, "error": error_doc(exc)})
+            send(wfile, {"ok": False, "error": error_doc(exc)})
             return
         threading.Thread(
             target=self._watch, args=(handle,), name=f"watch {run_id}", daemon=True
         ).start()
         self.refresh()
         answer = {"ok": True, "run_id": run_id, "label": self.label, "steps": steps}
-        if not self._send(wfile, answer) or not request.get("follow"):
+        if not send(wfile, answer) or not request.get("follow"):
             self._forget(run_id, events)
             return
         while True:
             event = events.get()
-            if event is None or not self._send(wfile, event_to_json(event)):
+            if event is None or not send(wfile, event_to_json(event)):
                 break
             if isinstance(event, RunFinished):
                 break
@@ -282,6 +285,17 @@ class Host:
         self.engine.writer.update_cluster(self.cluster_id, updated_at=now)
         for handle in self.engine.active():
             self.engine.writer.heartbeat(handle.run_id, now)
+
+
+def send(wfile: Any, doc: dict[str, Any]) -> bool:
+    """Answer a client (False when it went away: the run goes on), secrets masked:
+    a client knows those of its request, not this cluster's (its ``local.env``)."""
+    try:
+        wfile.write(hostwire.encode(redact(doc)))
+        wfile.flush()
+    except OSError:
+        return False
+    return True
 
 
 def _put(events: queue.Queue[Event | None], event: Event | None) -> None:

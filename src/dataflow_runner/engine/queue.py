@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from dataflow_runner.config.redact import redact_tree
+from dataflow_runner.config.redact import redact
 from dataflow_runner.engine.handle import RunHandle
 from dataflow_runner.engine.payload import Keyring, Submission, WrongKey
 from dataflow_runner.engine.recorder import document, this_host
@@ -149,7 +149,7 @@ class RunQueue:
             state=RunState.QUEUED,
             created_at=now,
             cluster_name=config.name if config is not None else "",
-            variables=redact_tree(dict(request.variables)),
+            variables=redact(dict(request.variables)),
             playbook_doc=document(book),
             cluster_doc=document(config),
             options=options,

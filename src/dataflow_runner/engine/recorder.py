@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.config.model import ClusterConfig, Playbook, Step, to_doc
-from dataflow_runner.config.redact import redact_tree
+from dataflow_runner.config.redact import redact
 from dataflow_runner.engine.events import StepChanged
 from dataflow_runner.engine.scheduler import EventKind, Task, TaskEvent
 from dataflow_runner.errors import StoreError
@@ -41,7 +41,7 @@ def document(model: ClusterConfig | Playbook | None) -> dict[str, Any]:
     """A config as stored: JSON-able, with anything secret masked."""
     if model is None:
         return {}
-    redacted: dict[str, Any] = redact_tree(to_doc(model, exclude_defaults=True))
+    redacted: dict[str, Any] = redact(to_doc(model, exclude_defaults=True))
     return redacted
 
 
@@ -109,7 +109,7 @@ def run_record(
         cluster_id=request.cluster_id,
         pid=pid,
         host=host,
-        variables=redact_tree(dict(request.variables)),
+        variables=redact(dict(request.variables)),
         playbook_doc=document(book),
         cluster_doc=document(request.cluster),
         options=options,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_runner import hostwire
 from dataflow_runner.config.model import to_doc
+from dataflow_runner.config.redact import SECRETS
 from dataflow_runner.engine.events import (
     Listener,
     LogLine,
@@ -43,7 +44,10 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 def request_doc(request: RunRequest) -> dict[str, Any]:
     """What the host needs of a request: the playbook as rendered and validated here
     or, for a partitioned one, its source (the host renders each partition, and
-    looks at the data as the cluster's steps see it)."""
+    looks at the data as the cluster's steps see it); and the secret values it holds,
+    which the host masks in all it records, logs and sends (this process knows more
+    of them than the request names: a value read with ``systemEnv``). They travel
+    over the socket only, never to a file."""
     doc: dict[str, Any] = {
         "cluster_id": request.cluster_id,
         "variables": dict(request.variables),
@@ -66,6 +70,7 @@ def request_doc(request: RunRequest) -> dict[str, Any]:
         }
     if request.window is not None:
         doc["window"] = dataclasses.asdict(request.window)
+    doc["secrets"] = sorted(SECRETS.found_in(doc))
     return doc
 
 
@@ -99,6 +104,7 @@ def request_from_doc(doc: dict[str, Any], cluster_id: str, run_id: str) -> RunRe
         force=bool(doc.get("force")),
         force_steps=tuple(doc.get("force_steps") or ()),
         concurrency=doc.get("concurrency"),
+        secrets=frozenset(str(v) for v in doc.get("secrets") or ()),
     )
 
 

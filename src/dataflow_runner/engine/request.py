@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dataflow_runner.config.model import ClusterConfig, Playbook
+from dataflow_runner.config.model import ClusterConfig, Playbook, to_doc
+from dataflow_runner.config.redact import secret_values, url_secrets
 from dataflow_runner.config.source import PlaybookSource
 from dataflow_runner.data.partitions import Window
 from dataflow_runner.errors import FlagError
@@ -73,6 +74,10 @@ class RunRequest:
     #: The run was recorded QUEUED by a server (``engine/queue.py``), and its worker
     #: claimed it: starting it turns that record into the running run.
     queued: bool = False
+    #: Secret values the request holds that nothing in it names as such (a value
+    #: read with ``systemEnv`` and rendered into a step's argument): an engine
+    #: host that runs the request is told them, to mask them. Never stored.
+    secrets: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.playbook is None and self.source is None:
@@ -87,3 +92,20 @@ class RunRequest:
     @property
     def kind(self) -> RunKind:
         return RunKind.ATTACHED if self.cluster_id else RunKind.TRANSIENT
+
+    def secret_values(self) -> set[str]:
+        """Every secret value the request holds: its secret-looking variables, the
+        configs' credentials and secret-looking ``env`` entries, the passwords of
+        the URLs in it (its lock's address...), and :attr:`secrets`."""
+        found = set(self.secrets)
+        found.update(secret_values(dict(self.variables)))
+        if self.playbook is not None:
+            found.update(secret_values(to_doc(self.playbook, exclude_defaults=True)))
+        if self.source is not None:  # a partitioned playbook's, rendered per partition
+            found.update(secret_values(dict(self.source.given)))
+        if self.cluster is not None:
+            found.update(secret_values(to_doc(self.cluster, exclude_defaults=True)))
+        if self.lock is not None:
+            found.update(url_secrets(self.lock.consul or ""))
+            found.update(url_secrets(self.lock.backend or ""))
+        return found

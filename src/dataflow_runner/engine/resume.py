@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING
 
 from dataflow_runner.config.limits import DEFAULT_MAX_SIZE
 from dataflow_runner.config.loading import load_cluster
+from dataflow_runner.config.redact import MASK
 from dataflow_runner.data.plan import waits_of
 from dataflow_runner.engine.recorder import Recorder
+from dataflow_runner.engine.request import LockSpec
 from dataflow_runner.engine.run import Restore
 from dataflow_runner.engine.scheduler import Scheduler
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
@@ -96,7 +98,9 @@ def prepare(
             f"{run.host}, is alive): resume is for a run whose runner died"
         )
     given = {**run.variables, **variables}
-    hidden = sorted(k for k, v in given.items() if v == "***")
+    # A secret variable is stored masked, and so is one holding a secret (a URL
+    # with its password): resuming with the mask instead would be wrong.
+    hidden = sorted(k for k, v in given.items() if MASK in str(v))
     if hidden:
         raise FlagError(
             "the run's variables "
@@ -340,3 +344,22 @@ def rebuild(
         )
 
     return restore
+
+
+def recorded_lock(run: RunRecord, *, consul: str | None, backend: str | None) -> LockSpec | None:
+    """The lock a run took, where it took it (``consul``/``backend`` given again
+    win: the store holds their addresses with the passwords masked)."""
+    name = run.options.get("lock")
+    if not name:
+        return None
+    consul = consul or run.options.get("consul")
+    backend = backend or run.options.get("lock_backend")
+    for flag, address in (("--consul", consul), ("--lock-backend", backend)):
+        if address and MASK in address:
+            raise FlagError(
+                f"run {run.id} took its lock at {address}, whose password was not "
+                f"stored: give the address again with {flag}"
+            )
+    return LockSpec(
+        str(name), soft=bool(run.options.get("soft_lock")), consul=consul, backend=backend
+    )

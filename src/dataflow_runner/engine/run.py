@@ -21,8 +21,10 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataflow_runner import logfiles
 from dataflow_runner.config.model import ClusterConfig, Playbook
 from dataflow_runner.engine import lifecycle
 from dataflow_runner.engine.cancel import CancelToken, RunSuspended
@@ -97,6 +99,8 @@ class RunJob:
     patience: float = lifecycle.PATIENCE
     #: Where the run's end is kept when the store cannot take it.
     pending: Pending | None = None
+    #: Where the run's local files are (the secrets of fetched logs are recorded there).
+    state_dir: Path | None = None
     _terminated: bool = field(default=False, repr=False)
     #: The store could not be written: nothing more is written to it.
     _store_error: StoreError | None = field(default=None, repr=False)
@@ -158,6 +162,8 @@ class RunJob:
         recorder = self._recorder = Recorder(writer)
 
         def on_event(event: TaskEvent) -> None:
+            if event.kind in (EventKind.FINISHED, EventKind.RETRYING):
+                self._seal(event.task)
             recorder(event)
             self.emit(step_changed(event))
 
@@ -258,6 +264,19 @@ class RunJob:
             scheduler.watchers.append(
                 Sensors(scheduler, self.run_id, plan.waiting, self.fabric.exists, now)
             )
+
+    def _seal(self, task: Task, texts: dict[str, str] | None = None) -> None:
+        """An attempt has ended: where the secrets this process knows sit in its log
+        files is recorded for ``logs``, which runs elsewhere (``logfiles.seal``)."""
+        location = str(task.ref.data.get("logs", "")) if task.ref else ""
+        if texts is not None and self.state_dir is not None:
+            location = logfiles.prefix(self.state_dir, self.run_id, task.id, task.attempt)
+        elif not logfiles.is_local(location):
+            return
+        try:
+            logfiles.seal(location, texts)
+        except OSError as exc:
+            log.debug("could not record where the secrets are in %s: %s", location, exc)
 
     def _verdict(self, tasks: Sequence[Task]) -> tuple[RunState, str | None]:
         completed = sum(1 for t in tasks if t.state.done)
@@ -497,6 +516,7 @@ class RunJob:
             if found is None:
                 continue
             location, files = found
+            self._seal(task, files)
             self.writer.update_attempt(self.run_id, task.id, task.attempt, log_location=location)
             cause = show_logs(files, task.fabric_id, location)
             if cause is not None:

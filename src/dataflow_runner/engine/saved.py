@@ -10,7 +10,6 @@ A document without templates is validated when it is saved; one with templates
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -194,9 +193,9 @@ def _opened(keyring: Keyring, record: SavedPlaybookRecord) -> Saved:
 
 def shown(value: Any) -> Any:
     """A document as a server shows it: secrets masked (by key, and by value)."""
-    from dataflow_runner.config.redact import redact_tree, scrub
+    from dataflow_runner.config.redact import redact
 
-    return json.loads(scrub(json.dumps(redact_tree(value), ensure_ascii=False)))
+    return redact(value)
 
 
 def register_document_secrets(doc: Any, key: str = "") -> None:

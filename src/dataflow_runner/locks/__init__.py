@@ -8,10 +8,12 @@ line ``lock already held at NAME``. Acquiring is atomic in every backend
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import socket
 import time
+import urllib.parse
 from typing import Any, Protocol
 
 from dataflow_runner.errors import FlagError
@@ -91,6 +93,30 @@ def check_backend(backend: str | None) -> str:
     if not backend.startswith("etcd://"):
         raise FlagError(f"--lock-backend must be file or etcd://HOST:PORT, got {backend}")
     return "etcd"
+
+
+def http_endpoint(address: str) -> tuple[str, str, dict[str, str]]:
+    """A lock server's address → (its base URL, without credentials; the address
+    as messages show it, its password masked; the headers that carry the
+    credentials it held, as HTTP basic authentication). Its password is registered
+    as a secret: whatever quotes it is masked.
+
+    >>> http_endpoint("http://u:pw1234@consul:8500/")[:2]
+    ('http://consul:8500', 'http://u:***@consul:8500')
+    """
+    from dataflow_runner.config.redact import SECRETS, mask_urls
+
+    url = (address if "://" in address else f"http://{address}").rstrip("/")
+    SECRETS.add_url(url)
+    parts = urllib.parse.urlsplit(url)
+    headers: dict[str, str] = {}
+    if parts.username is not None or parts.password is not None:
+        user = urllib.parse.unquote(parts.username or "")
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return url, mask_urls(address.rstrip("/")), headers
 
 
 def make_lock(name: str, consul: str | None = None, backend: str | None = None) -> Lock:

@@ -33,11 +33,12 @@ class ConsulLock:
                 f"the Consul key {key!r} starts with '/', which Consul rejects: "
                 "name the lock without it"
             )
-        base = address if "://" in address else f"http://{address}"
-        self.base = base.rstrip("/")
+        from dataflow_runner.locks import http_endpoint
+
+        self.base, self.shown, auth = http_endpoint(address)
         self.name = key
         self.token = secrets.token_hex(8)
-        self._headers = {"Content-Type": "application/json"}
+        self._headers = {"Content-Type": "application/json", **auth}
         acl = os.environ.get("CONSUL_HTTP_TOKEN")
         if acl:
             from dataflow_runner.config.redact import SECRETS
@@ -59,12 +60,12 @@ class ConsulLock:
             if exc.code == 404:
                 return 404, b""
             raise DataflowRunnerError(
-                f"Consul at {self.base} answered {exc.code} for lock {self.name}"
+                f"Consul at {self.shown} answered {exc.code} for lock {self.name}"
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DataflowRunnerError(
-                f"cannot reach Consul at {self.base} for lock {self.name}: {reason}"
+                f"cannot reach Consul at {self.shown} for lock {self.name}: {reason}"
             ) from None
 
     def _entry(self) -> dict[str, Any] | None:

@@ -33,8 +33,9 @@ def _b64(text: str | bytes) -> str:
 
 class EtcdLock:
     def __init__(self, endpoint: str, name: str) -> None:
-        base = endpoint if "://" in endpoint else f"http://{endpoint}"
-        self.base = base.rstrip("/")
+        from dataflow_runner.locks import http_endpoint
+
+        self.base, self.shown, self._auth = http_endpoint(endpoint)
         self.name = name
         self.key = f"dataflow-runner/locks/{name}"
         self.token = secrets.token_hex(8)
@@ -52,7 +53,7 @@ class EtcdLock:
             f"{self.base}{path}",
             data=json.dumps(payload).encode(),
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **self._auth},
         )
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
@@ -60,12 +61,12 @@ class EtcdLock:
                 return answer
         except urllib.error.HTTPError as exc:
             raise DataflowRunnerError(
-                f"etcd at {self.base} answered {exc.code} for lock {self.name}"
+                f"etcd at {self.shown} answered {exc.code} for lock {self.name}"
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DataflowRunnerError(
-                f"cannot reach etcd at {self.base} for lock {self.name}: {reason}"
+                f"cannot reach etcd at {self.shown} for lock {self.name}: {reason}"
             ) from None
 
     def acquire(self, owner: dict[str, Any]) -> None:

@@ -5,10 +5,9 @@ documents, and by value: whatever this process knows to be secret)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-from dataflow_runner.config.redact import redact_tree, scrub
+from dataflow_runner.config.redact import redact, scrub
 from dataflow_runner.store.records import AttemptRecord, ClusterRecord, RunRecord, StepRecord
 
 API = "/api/v1"
@@ -20,7 +19,7 @@ def when(at: float | None) -> dt.datetime | None:
 
 def masked(value: Any) -> Any:
     """``value`` with secrets masked, by key and by value."""
-    return json.loads(scrub(json.dumps(redact_tree(value), ensure_ascii=False)))
+    return redact(value)
 
 
 def run_links(run_id: str) -> dict[str, str]:

@@ -2,7 +2,12 @@
 clusters, each one transaction committed as it happens.
 
 Only the engine writes (``engine/``): front ends read through
-:class:`~dataflow_runner.store.reader.StoreReader`.
+:class:`~dataflow_runner.store.reader.StoreReader`. Every value written but the
+keys goes through the one redaction (``config/redact.py``) first: free text
+(causes, reasons, names, paths) is scrubbed of the secret values this process
+knows and of URL credentials, and JSON (variables, options, rendered configs)
+is masked under secret-looking names too. A later reader (``status`` in
+another process) knows no secret: the store must hold none.
 
 >>> writer.update_run("r-1", state=RunState.COMPLETED, ended_at=time.time())  # doctest: +SKIP
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dataflow_runner.config.redact import redact, scrub
 from dataflow_runner.errors import StoreError
 from dataflow_runner.store import queries as q
 from dataflow_runner.store.backends import Backend
@@ -29,6 +35,31 @@ from dataflow_runner.store.records import (
 
 # SQL, and its parameters or the rows of an INSERT of many.
 _Statement = tuple[str, Mapping[str, Any] | list[dict[str, Any]]]
+
+# The columns that hold what a user or a step wrote: free text and JSON, not the
+# keys (an UPDATE must find its row) nor the enums.
+_MASKED: dict[str, frozenset[str]] = {
+    table: frozenset(
+        c.name
+        for c in cols
+        if c.name not in q.KEYS[table] and (c.kind == "json" or (c.kind == "text" and not c.enum))
+    )
+    for table, cols in q.SCHEMA.items()
+}
+
+
+def masked(table: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` of a row of ``table``, fit to be stored (see the module's docstring)."""
+    which = _MASKED[table]
+    return {
+        name: redact(value) if name in which and value is not None else value
+        for name, value in fields.items()
+    }
+
+
+def _params(table: str, record: object) -> dict[str, Any]:
+    fields = {c: getattr(record, c) for c in q.COLUMNS[table]}
+    return q.encode_fields(table, masked(table, fields))
 
 
 class StoreWriter:
@@ -55,7 +86,7 @@ class StoreWriter:
     def _update(self, cls: type, keys: dict[str, Any], fields: dict[str, Any], what: str) -> None:
         table = q.TABLES[cls]
         sql = q.update_sql(table, tuple(fields))
-        self._write([(sql, {**q.encode_fields(table, fields), **keys})], what)
+        self._write([(sql, {**q.encode_fields(table, masked(table, fields)), **keys})], what)
 
     # --- runs ---------------------------------------------------------------------------
 
@@ -64,9 +95,9 @@ class StoreWriter:
 
         >>> writer.create_run(run, [step_a, step_b])  # doctest: +SKIP
         """
-        rows = [q.params("steps", s) for s in steps]
+        rows = [_params("steps", s) for s in steps]
         self._write(
-            [(q.INSERT_RUN, q.params("runs", run)), (q.INSERT_STEP, rows)], f"run '{run.id}'"
+            [(q.INSERT_RUN, _params("runs", run)), (q.INSERT_STEP, rows)], f"run '{run.id}'"
         )
 
     def update_run(self, run_id: str, **fields: Any) -> None:
@@ -94,7 +125,7 @@ class StoreWriter:
                     "host": host,
                     "at": at,
                     "options": q.encode(
-                        "runs", "options", {**run.options, "resumed_by": f"{pid} on {host}"}
+                        "runs", "options", redact({**run.options, "resumed_by": f"{pid} on {host}"})
                     ),
                     "was_state": q.encode("runs", "state", was_state),
                     "was_pid": run.pid if run.pid is not None else -1,
@@ -125,7 +156,7 @@ class StoreWriter:
 
         >>> writer.start_attempt(AttemptRecord("r-1", "a", 1, StepState.RUNNING))  # doctest: +SKIP
         """
-        row = q.params("attempts", attempt)
+        row = _params("attempts", attempt)
         step = {
             "run_id": attempt.run_id,
             "step_id": attempt.step_id,
@@ -166,8 +197,8 @@ class StoreWriter:
             "state": q.encode("attempts", "state", state),
             "ended_at": at,
             "exit_code": exit_code,
-            "reason": reason,
-            "cause": cause,
+            "reason": scrub(reason) if reason is not None else None,
+            "cause": scrub(cause) if cause is not None else None,
         }
         statements: list[_Statement] = [(q.FINISH_ATTEMPT, params)]
         if final:
@@ -190,7 +221,7 @@ class StoreWriter:
 
         >>> writer.upsert_cluster(ClusterRecord("j-1", "emr", "dev", STARTING, t))  # doctest: +SKIP
         """
-        self._write([(q.UPSERT_CLUSTER, q.params("clusters", cluster))], "")
+        self._write([(q.UPSERT_CLUSTER, _params("clusters", cluster))], "")
 
     def update_cluster(self, cluster_id: str, **fields: Any) -> None:
         """Change any fields of a cluster but its id.

@@ -69,10 +69,13 @@ def status(state_dir: Path, cluster_id: str) -> ClusterStatus:
         pass
     ended = hostwire.read_ended(here)
     if ended is not None:
+        hostwire.remove_spec(here)
         with contextlib.suppress(ValueError, KeyError):
             return ClusterStatus(ClusterState(ended["state"]), reason=ended.get("reason"))
     if pid_alive(hostwire.host_pid(here)):
         return ClusterStatus(ClusterState.STARTING)
+    # Killed before it could remove its spec, which may hold secrets: gone now.
+    hostwire.remove_spec(here)
     return ClusterStatus(ClusterState.TERMINATED_WITH_ERRORS, reason="its host process died")
 
 

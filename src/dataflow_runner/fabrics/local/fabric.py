@@ -350,7 +350,9 @@ class LocalFabric:
                     proc.code = int(message["code"])
                     proc.ended_at = float(message["at"])
                 else:
-                    proc.error = str(message["error"])
+                    program = proc.argv[0] if proc.argv else "the step's program"
+                    # Not repr(): a secret in the path must be found as it is, to be masked.
+                    proc.error = f"cannot start '{program}': {message['error']}"
                     proc.started_at = float(message["at"])
             if client.closed:
                 for proc in self._procs.values():
@@ -506,7 +508,9 @@ class LocalFabric:
         proc = _Proc(ref, key, None, {}, sent=True)
         proc.pid, proc.started_at = entry.pid, entry.started_at
         if entry.ended:
-            proc.code, proc.ended_at, proc.error = entry.code, entry.ended_at, entry.error
+            proc.code, proc.ended_at = entry.code, entry.ended_at
+            if entry.error is not None:
+                proc.error = f"cannot start the step's program: {entry.error}"
             proc.note = ENDED_UNSEEN
             how = Recovered.ENDED
         elif entry.pid and processes.ours(entry.pid, run_id, step_id):

@@ -22,7 +22,11 @@ Run as ``python -m dataflow_runner.fabrics.local.supervisor FD JOURNAL WORKDIR``
   what runs, then end);
 * supervisor → runner: ``{"ended": key, "code", "at"}`` (``code`` as
   ``subprocess`` gives it: negative for a signal), ``{"failed": key, "error",
-  "at"}`` (it could not be started). A start is only journaled.
+  "at"}`` (it could not be started: the system's reason). A start is only
+  journaled.
+
+Neither the journal nor the messages hold a command line or an environment: they
+may hold secrets.
 
 It imports only the standard library's lightest modules: it starts with every run.
 """
@@ -94,7 +98,9 @@ class Supervisor:
                 ),
             )
         except OSError as exc:
-            error = f"cannot start {message['argv'][0]!r}: {exc.strerror or exc}"
+            # Only why, not what: the command line may hold a secret, and this
+            # process knows none to mask (the runner names the program).
+            error = exc.strerror or f"error {exc.errno}"
             self.record({"event": "failed", "key": key, "error": error, "at": now})
             self.tell({"failed": key, "error": error, "at": now})
             return
