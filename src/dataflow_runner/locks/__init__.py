@@ -107,6 +107,7 @@ def http_endpoint(address: str) -> tuple[str, str, dict[str, str]]:
     from dataflow_runner.config.redact import SECRETS, mask_urls
 
     url = (address if "://" in address else f"http://{address}").rstrip("/")
+    shown = mask_urls(url)
     SECRETS.add_url(url)
     parts = urllib.parse.urlsplit(url)
     headers: dict[str, str] = {}
@@ -116,7 +117,7 @@ def http_endpoint(address: str) -> tuple[str, str, dict[str, str]]:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
         url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    return url, mask_urls(address.rstrip("/")), headers
+    return url, shown, headers
 
 
 def make_lock(name: str, consul: str | None = None, backend: str | None = None) -> Lock:
