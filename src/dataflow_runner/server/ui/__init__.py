@@ -86,9 +86,11 @@ def _as_page(api_handler: Handler) -> Handler:
 def error_page(request: Request, status: int, error: dict[str, Any]) -> Response:
     if status == 401:
         return _to_sign_in(request, str(error.get("message", "")))
+    from dataflow_runner.server.ui.core import maybe_who
+
     return page(
         request,
-        None,
+        maybe_who(request),
         "error.html",
         status=status,
         title=_TITLES.get(status, "Something went wrong"),

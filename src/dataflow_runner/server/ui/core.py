@@ -150,11 +150,12 @@ def same_origin(request: Request) -> None:
 
 def maybe_who(request: Request) -> Principal | None:
     """Who calls, or None for nobody known (a page that anyone may see)."""
+    from dataflow_runner.errors import DataflowRunnerError
     from dataflow_runner.server.auth import principal
 
     try:
         return principal(request)
-    except ApiError:
+    except (ApiError, DataflowRunnerError):
         return None
 
 

@@ -44,7 +44,7 @@ def playbooks_page(request: Request, who: Viewer) -> Response:
         items.append(
             {
                 "name": k.name,
-                "playbook": k.playbook_name,
+                "playbook": playbook_name(k),
                 "steps": len(_steps(k.playbook)),
                 "target": _target(k),
                 "vars": len(_fields(k)),
@@ -111,6 +111,7 @@ def _page(
         status=status,
         title=f"Playbook {kept.name}",
         kept=kept,
+        playbook_name=playbook_name(kept),
         target=_target(kept),
         steps=_steps(kept.playbook),
         recent=_recent(request, kept, RECENT),
@@ -144,6 +145,15 @@ def _steps(playbook: Mapping[str, Any]) -> list[dict[str, str]]:
             }
         )
     return out
+
+
+def playbook_name(kept: saved.Saved) -> str:
+    """Its playbook's name: as validated, else as written when it holds no template."""
+    if kept.playbook_name:
+        return kept.playbook_name
+    data = kept.playbook.get("data")
+    name = data.get("name") if isinstance(data, Mapping) else None
+    return name if isinstance(name, str) and "{{" not in name else ""
 
 
 def _target(kept: saved.Saved) -> str:
