@@ -389,3 +389,25 @@ def test_a_clusters_tags_are_read_from_its_data_or_its_fabrics_section() -> None
     assert tags(doc) == ["team=data", "adhoc"]
     assert tags({"data": {"tags": [{"key": "k", "value": "v"}], "local": {}}}) == ["k=v"]
     assert tags({"data": {"name": "bare"}}) == []
+
+
+def test_a_running_steps_log_is_followed_as_it_grows(
+    ui: Server, context: BrowserContext, work: Path
+) -> None:
+    script = "echo first; while [ ! -e go ]; do sleep 0.05; done; echo second; echo third >&2"
+    run_id = ui.submit({"cluster": cluster_doc(work), "playbook": playbook_doc(
+        "grows", [sh("talk", script)])})  # fmt: skip
+    ui.wait(run_id, lambda r: bool(r["steps"]) and r["steps"][0]["state"] == "RUNNING")
+    page = context.new_page()
+    sign_in(page, ui, ui.token or "", f"/runs/{run_id}")
+    page.click("#step-talk a.loglink")
+    page.click("#follow")
+    page.wait_for_url(re.compile(r"/logs\?attempt=1&follow=1$"))
+    expect(page.locator("#log")).to_have_text("first\n")
+    expect(page.locator("#follow-state")).to_have_text("live")
+    page.evaluate("window.notReloaded = true")
+    (work / "go").touch()
+    expect(page.locator("#follow-state")).to_have_text("the attempt ended")
+    expect(page.locator("#log")).to_have_text("first\nsecond\nthird\n")
+    assert page.evaluate("window.notReloaded") is True
+    shot(page, "log-followed")

@@ -155,7 +155,8 @@ def log_page(
 
     def link(**change: Any) -> str:
         query = {"attempt": found.attempt, "stream": stream, **change}
-        kept = {k: v for k, v in query.items() if v not in (None, False, "all")}
+        kept = {k: 1 if v is True else v for k, v in query.items()
+                if v is not None and v is not False and v != "all"}  # fmt: skip
         return f"/runs/{run.id}/steps/{step_id}/logs" + (f"?{urlencode(kept)}" if kept else "")
 
     api_logs = f"{render.API}/runs/{run.id}/steps/{step_id}/logs"
