@@ -65,9 +65,12 @@ class RunQueue:
 
     # --- accepting -----------------------------------------------------------------------
 
-    def request(self, submission: Submission, run_id: str, *, queued: bool) -> RunRequest:
+    def request(
+        self, submission: Submission, run_id: str, *, queued: bool, cluster_id: str | None = None
+    ) -> RunRequest:
         """The engine's request for ``submission``: its documents loaded and
-        validated (every problem at once), its options checked."""
+        validated (every problem at once), its options checked. ``cluster_id``: the
+        running cluster it goes to (a pool's run, placed), instead of a config."""
         from dataflow_runner.config.loading import load_cluster
         from dataflow_runner.config.source import PlaybookSource
         from dataflow_runner.data.partitions import Window
@@ -84,7 +87,9 @@ class RunQueue:
             errors.extend(exc.errors)
         except ConfigError as exc:
             errors.append(exc)
-        if docs.cluster is None:
+        if cluster_id is not None or submission.pool:
+            pass  # a pool's run: on a cluster of the pool, once placed
+        elif docs.cluster is None:
             errors.append(ConfigError("a run needs a cluster config", file="cluster", path="$"))
         else:
             try:
@@ -109,10 +114,14 @@ class RunQueue:
                 raise FlagError("from and to go together")
             window = Window(first=submission.partition or submission.from_, last=submission.to)
         lock = LockSpec(submission.lock, soft=submission.soft_lock) if submission.lock else None
+        if config is None and cluster_id is None:
+            # Checked while it waits for a cluster of its pool: an address to check with.
+            cluster_id = f"pool:{submission.pool}"
         return RunRequest(
             source=source,
             cluster=config,
-            fabric=submission.fabric,
+            cluster_id=cluster_id,
+            fabric=submission.fabric if cluster_id is None else None,
             variables=dict(docs.variables),
             lock=lock,
             window=window,
@@ -132,7 +141,18 @@ class RunQueue:
         except ConfigError as exc:
             raise exc.with_file(exc.file or "playbook") from None
         keys = [p.utc for p in selection.partitions]
-        options: dict[str, object] = {"fabric": request.fabric or _fabric_of(request)}
+        wait = None
+        if submission.pool:
+            from dataflow_runner.engine import pools
+
+            pool = pools.usable(self.engine, submission.pool)
+            wait = pools.wait_record(run_id, pool.name, len(book.steps), time.time())
+            fabric = pool.fabric
+        else:
+            fabric = request.fabric or _fabric_of(request)
+        options: dict[str, object] = {"fabric": fabric}
+        if submission.pool:
+            options["pool"] = submission.pool
         if selection.partitions:
             options["partitions"] = [p.key for p in selection.partitions]
         if request.lock is not None:
@@ -148,7 +168,7 @@ class RunQueue:
             fabric=str(options["fabric"]),
             state=RunState.QUEUED,
             created_at=now,
-            cluster_name=config.name if config is not None else "",
+            cluster_name=config.name if config is not None else f"pool {submission.pool}",
             variables=redact(dict(request.variables)),
             playbook_doc=document(book),
             cluster_doc=document(config),
@@ -158,7 +178,7 @@ class RunQueue:
             submitted_by=submission.submitted_by,
         )
         payload = self.keyring.seal(submission.to_json())
-        self.engine.writer.enqueue_run(run, RequestRecord(run_id, payload, now))
+        self.engine.writer.enqueue_run(run, RequestRecord(run_id, payload, now), wait)
         return run
 
     def submission(self, run_id: str) -> Submission:
@@ -201,9 +221,16 @@ class RunQueue:
             self.engine.writer.release_queued(run_id, pid=pid, host=host)
             raise
         try:
+            placed = None
+            if submission.pool:
+                from dataflow_runner.engine.pools import placed_cluster
+
+                placed = placed_cluster(self.engine, run_id)
             if reader.steps(run_id):  # a retry: its completed steps are kept
+                if placed is not None:  # (its cluster died: on another one of its pool)
+                    self.engine.writer.update_run(run_id, cluster_id=placed)
                 return self.engine.resume(run_id, on_event=on_event, documents=submission.documents)
-            request = self.request(submission, run_id, queued=True)
+            request = self.request(submission, run_id, queued=True, cluster_id=placed)
             return self.engine.submit(request, on_event=on_event)
         except DataflowRunnerError as exc:
             reason = "; ".join(exc.lines())[:_REASON_CHARS]

@@ -28,6 +28,9 @@ from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
     ClusterState,
+    PoolLaunchRecord,
+    PoolRecord,
+    PoolWaitRecord,
     RequestRecord,
     RunRecord,
     SavedPlaybookRecord,
@@ -37,6 +40,9 @@ from dataflow_runner.store.records import (
 
 R = TypeVar(
     "R",
+    PoolRecord,
+    PoolLaunchRecord,
+    PoolWaitRecord,
     RunRecord,
     StepRecord,
     AttemptRecord,
@@ -190,12 +196,15 @@ CLUSTER_FILTERS = {
 
 # --- a server's queue (``engine/queue.py``) -------------------------------------------
 INSERT_REQUEST = _insert("run_requests")
+INSERT_WAIT = _insert("pool_waits")
 SELECT_REQUEST = f"{_select('run_requests')} WHERE run_id = :run_id"
 # A worker claims the oldest QUEUED run nobody holds (a claim is a lease: the
 # claimer's heartbeat, which goes stale if it dies before starting the run). On
 # PostgreSQL, concurrent claimers skip each other's rows; SQLite serialises writers.
+# A run in a pool's queue (not placed on a cluster yet) waits for the pool manager.
 _CLAIMABLE = (
     "SELECT id FROM runs WHERE state = 'QUEUED' AND COALESCE(heartbeat_at, 0) < :stale "
+    "AND id NOT IN (SELECT run_id FROM pool_waits WHERE cluster_id IS NULL) "
     "ORDER BY created_at, id LIMIT 1"
 )
 _CLAIM = (
@@ -217,7 +226,7 @@ _STARTED = tuple(c for c in COLUMNS["runs"] if c not in ("id", "created_at", "su
 START_QUEUED = (
     "UPDATE runs SET "
     + ", ".join(f"{c} = :{c}" for c in _STARTED)
-    + " WHERE id = :id AND state = 'QUEUED' AND pid = :pid AND host = :host"
+    + " WHERE id = :id AND state = 'QUEUED' AND pid = :claim_pid AND host = :claim_host"
 )
 END_QUEUED = (
     "UPDATE runs SET state = :state, ended_at = :at, reason = :reason, heartbeat_at = :at "

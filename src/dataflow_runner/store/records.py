@@ -95,6 +95,8 @@ class Table:
     foreign_keys: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = ()
     #: index name → columns.
     indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: unique index name → columns (NULLs never collide: a row leaves it by a NULL).
+    unique: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,90 @@ class SavedPlaybookRecord:
     updated_by: str = ""
 
 
+class PoolState(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    #: Deleted: it launches nothing more, its clusters end once idle, then it is gone.
+    DELETING = "DELETING"
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    """A pool of clusters (``engine/pools.py``): the cluster config its clusters are
+    launched with (sealed like a request: it may hold secrets), the tags they carry
+    and how many there are."""
+
+    TABLE: ClassVar[Table] = Table("pools", keys=("name",))
+
+    name: str
+    payload: str  # a Fernet token: {"cluster": the cluster config document}
+    created_at: float
+    updated_at: float
+    fabric: str = ""
+    size_class: str | None = None
+    tags: tuple[str, ...] = ()
+    min_clusters: int = 0
+    max_clusters: int = 1
+    max_steps_per_cluster: int = 1
+    idle_minutes: float = 30.0
+    state: PoolState = PoolState.ACTIVE
+    updated_by: str = ""
+
+
+class LaunchState(enum.StrEnum):
+    """A pool's launch: recorded before it is sent, so that it is sent once."""
+
+    RECORDED = "RECORDED"  # not sent yet, or its answer was lost: looked for, then sent
+    SENT = "SENT"  # the fabric has it: its cluster is known
+    ENDED = "ENDED"  # its cluster ended, or it could not be launched: its slot is free
+
+
+@dataclass(frozen=True)
+class PoolLaunchRecord:
+    """One cluster a pool launched (or is launching). ``slot`` (``pool#n`` while the
+    launch lives) is unique: two managers cannot launch for the same need."""
+
+    TABLE: ClassVar[Table] = Table(
+        "pool_launches",
+        keys=("id",),
+        indexes=(("ix_pool_launches_pool", ("pool",)),),
+        unique=(("ux_pool_launches_slot", ("slot",)),),
+    )
+
+    id: str  # the launch's token: it tags the cluster, so a lost answer is found
+    pool: str
+    created_at: float
+    state: LaunchState = LaunchState.RECORDED
+    slot: str | None = None
+    cluster_id: str | None = None
+    sent_at: float | None = None
+    ended_at: float | None = None
+    reason: str | None = None
+    #: Since when (the manager's clock) its cluster has run nothing.
+    idle_since: float | None = None
+    #: When the manager asked its cluster to end (idle, or its pool deleted).
+    terminate_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PoolWaitRecord:
+    """A run sent to a pool: waiting for a cluster (``cluster_id`` None: the pool's
+    queue, which no worker claims from), then placed on one."""
+
+    TABLE: ClassVar[Table] = Table(
+        "pool_waits",
+        keys=("run_id",),
+        foreign_keys=((("run_id",), "runs", ("id",)),),
+        indexes=(("ix_pool_waits_pool", ("pool",)),),
+    )
+
+    run_id: str
+    pool: str
+    created_at: float
+    steps: int = 1  # how many steps it brings to its cluster's load
+    cluster_id: str | None = None
+    placed_at: float | None = None
+
+
 RECORDS: tuple[type[Any], ...] = (
     RunRecord,
     StepRecord,
@@ -296,4 +382,7 @@ RECORDS: tuple[type[Any], ...] = (
     RequestRecord,
     TokenRecord,
     SavedPlaybookRecord,
+    PoolRecord,
+    PoolLaunchRecord,
+    PoolWaitRecord,
 )

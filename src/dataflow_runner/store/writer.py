@@ -24,6 +24,7 @@ from dataflow_runner.store.backends import Backend
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
+    PoolWaitRecord,
     RequestRecord,
     RunRecord,
     RunState,
@@ -232,15 +233,18 @@ class StoreWriter:
 
     # --- a server's queue, tokens and saved playbooks -----------------------------------
 
-    def enqueue_run(self, run: RunRecord, request: RequestRecord) -> None:
-        """Record a QUEUED run and what it was asked to run, in one transaction."""
-        self._write(
-            [
-                (q.INSERT_RUN, q.params("runs", run)),
-                (q.INSERT_REQUEST, q.params("run_requests", request)),
-            ],
-            f"run '{run.id}'",
-        )
+    def enqueue_run(
+        self, run: RunRecord, request: RequestRecord, wait: PoolWaitRecord | None = None
+    ) -> None:
+        """Record a QUEUED run and what it was asked to run, in one transaction; with
+        ``wait``, in its pool's queue (no worker claims it until it is placed)."""
+        statements: list[_Statement] = [
+            (q.INSERT_RUN, q.params("runs", run)),
+            (q.INSERT_REQUEST, q.params("run_requests", request)),
+        ]
+        if wait is not None:
+            statements.append((q.INSERT_WAIT, q.params("pool_waits", wait)))
+        self._write(statements, f"run '{run.id}'")
 
     def claim_queued(self, *, pid: int, host: str, at: float, stale: float) -> str | None:
         """Claim the oldest QUEUED run that nobody holds (or whose claimer's lease is
@@ -269,19 +273,28 @@ class StoreWriter:
             )
         return changed == 1
 
-    def start_queued(self, run: RunRecord, steps: Sequence[StepRecord]) -> None:
+    def start_queued(
+        self,
+        run: RunRecord,
+        steps: Sequence[StepRecord],
+        *,
+        claimer: tuple[int, str] | None = None,
+    ) -> None:
         """A claimed QUEUED run becomes ``run`` (RUNNING) with its steps, in one
-        transaction; only its claimer (``run.pid`` on ``run.host``) may. The options
-        recorded when it was queued (its saved playbook...) are kept."""
+        transaction; only its claimer (``run.pid`` on ``run.host``, or ``claimer``:
+        the worker an engine host starts it for) may. The options recorded when it
+        was queued (its saved playbook...) are kept."""
         rows = [q.params("steps", s) for s in steps]
         with self._backend.transaction() as tx:
             found = tx.fetch(q.SELECT_RUN, {"id": run.id})
             queued = q.decode(RunRecord, found[0]).options if found else {}
             values = q.params("runs", run)
             values["options"] = q.encode("runs", "options", {**queued, **run.options})
+            values["claim_pid"], values["claim_host"] = claimer or (run.pid, run.host)
             if tx.execute(q.START_QUEUED, values) != 1:
+                by = claimer or (run.pid, run.host)
                 raise StoreError(
-                    f"no queued run '{run.id}' claimed by {run.pid} on {run.host} in the store "
+                    f"no queued run '{run.id}' claimed by {by[0]} on {by[1]} in the store "
                     f"at {self._where}"
                 )
             tx.execute_many(q.INSERT_STEP, rows)
