@@ -29,17 +29,25 @@ NOW = 1_000_000.0
 
 
 def pool(**kw: object) -> PoolView:
-    base: dict[str, object] = dict(
-        name="p", min_clusters=0, max_clusters=3, max_steps_per_cluster=2, idle_minutes=10
-    )
+    base: dict[str, object] = {
+        "name": "p",
+        "min_clusters": 0,
+        "max_clusters": 3,
+        "max_steps_per_cluster": 2,
+        "idle_minutes": 10,
+    }
     base.update(kw)
     return PoolView(**base)  # type: ignore[arg-type]
 
 
 def up(n: int, load: int = 0, **kw: object) -> ClusterView:
-    base: dict[str, object] = dict(
-        launch_id=f"L{n}", cluster_id=f"c{n}", health=Health.UP, load=load, slot=n
-    )
+    base: dict[str, object] = {
+        "launch_id": f"L{n}",
+        "cluster_id": f"c{n}",
+        "health": Health.UP,
+        "load": load,
+        "slot": n,
+    }
     base.update(kw)
     return ClusterView(**base)  # type: ignore[arg-type]
 
