@@ -359,6 +359,10 @@ def usable(engine: Engine, name: str) -> PoolRecord:
     return record
 
 
+def waiting_count(engine: Engine, name: str) -> int:
+    return sum(1 for w in engine.store.pools.waiting() if w.pool == name)
+
+
 def wait_record(run_id: str, pool: str, steps: int, at: float) -> PoolWaitRecord:
     return PoolWaitRecord(run_id=run_id, pool=pool, created_at=at, steps=max(1, steps))
 
