@@ -109,6 +109,9 @@ class PoolService:
         #: still being driven), and when each pool cluster was last seen alive.
         self._rerouting: dict[str, str] = {}
         self._alive_at: dict[str, float] = {}
+        #: The launches whose cluster was seen UP (one that dies before is a failed
+        #: launch: the pool waits LAUNCH_BACKOFF before launching again).
+        self._came_up: set[str] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -217,6 +220,8 @@ class PoolService:
             health = pm.Health.UP
         if health is not pm.Health.ENDED:
             self._alive_at[launch.cluster_id] = time.time()
+        if health in (pm.Health.UP, pm.Health.OUT_OF_SERVICE):
+            self._came_up.add(launch.id)
         return pm.ClusterView(
             launch_id=launch.id,
             cluster_id=launch.cluster_id,
@@ -285,6 +290,10 @@ class PoolService:
             tables.end_launch(action.launch_id, at=wall, reason=action.why)
             if action.why != "terminated":
                 log.warning("pool %s: launch %s: %s", action.pool, action.launch_id, action.why)
+                if action.launch_id not in self._came_up:
+                    self._failed[action.pool] = time.monotonic()
+                    log.warning("pool %s: its cluster never came up: no launch for %.0f s",
+                                action.pool, LAUNCH_BACKOFF)  # fmt: skip
         elif isinstance(action, pm.Reroute):
             self._reroute(action.pool, action.cluster_id, wall)
         elif isinstance(action, pm.MarkIdle):
