@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from dataflow_runner import __version__
-from dataflow_runner.server import errors, logs, playbooks, runs, system
+from dataflow_runner.server import clusters, errors, logs, playbooks, runs, system
 from dataflow_runner.server.accesslog import AccessLog
 from dataflow_runner.server.auth import Viewer
 from dataflow_runner.server.metrics import CONTENT_TYPE
@@ -41,6 +41,7 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         made.workers.start()
+        made.poller.start()
         yield
         stop(made)
 
@@ -58,6 +59,7 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     api.include_router(runs.router)
     api.include_router(logs.router)
     api.include_router(playbooks.router)
+    api.include_router(clusters.router)
     api.include_router(system.router)
     api.add_api_route(
         "/metrics",
@@ -83,6 +85,7 @@ def metrics(request: Request, _caller: Viewer) -> Response:
 def stop(made: ServerParts) -> None:
     """Refuse new runs, stop the workers, suspend the runs going, close the store."""
     made.draining = True
+    made.poller.stop()
     left = made.workers.stop(timeout=made.settings.shutdown_timeout)
     if left:
         log.info(

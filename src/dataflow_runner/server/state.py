@@ -37,6 +37,9 @@ class ServerParts:
         self.queue = RunQueue(self.engine, self.keyring)
         self.metrics = Metrics(self)
         self.workers = Workers(self.queue, slots=settings.workers, on_event=self.metrics.on_event)
+        from dataflow_runner.engine.cluster_poller import ClusterPoller
+
+        self.poller = ClusterPoller(self.engine, interval=settings.cluster_poll_interval)
         #: Set when the server stops: writes are refused (503), follows end.
         self.draining = False
         self._secrets_seen: set[str] = set()

@@ -24,6 +24,9 @@ from dataflow_runner.store.backends import Backend
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
+    CommandRecord,
+    GenieJobRecord,
+    RegistryRecord,
     RequestRecord,
     RunRecord,
     RunState,
@@ -350,3 +353,34 @@ class StoreWriter:
     def delete_saved(self, name: str) -> bool:
         with self._backend.transaction() as tx:
             return tx.execute(q.DELETE_SAVED, {"name": name}) == 1
+
+    # --- the clusters registry, commands, Genie's jobs ---------------------------------
+
+    def upsert_registry(self, entry: RegistryRecord) -> None:
+        """Record a cluster's registry entry (its creation time kept if it exists)."""
+        self._write([(q.UPSERT_REGISTRY, _params("cluster_registry", entry))], "")
+
+    def update_registry(self, cluster_id: str, **fields: Any) -> None:
+        self._update(RegistryRecord, {"cluster_id": cluster_id}, fields, f"cluster '{cluster_id}'")
+
+    def note_routed(self, cluster_id: str, *, at: float) -> None:
+        """One more job sent to ``cluster_id`` since its last poll."""
+        self._write([(q.NOTE_ROUTED, {"cluster_id": cluster_id, "at": at})], "")
+
+    def put_command(self, command: CommandRecord) -> None:
+        self._write([(q.UPSERT_COMMAND, _params("commands", command))], "")
+
+    def delete_command(self, name: str) -> bool:
+        with self._backend.transaction() as tx:
+            return tx.execute(q.DELETE_COMMAND, {"name": name}) > 0
+
+    def create_genie_job(self, job: GenieJobRecord) -> bool:
+        """Record a Genie job; False (nothing written) when its id is taken."""
+        with self._backend.transaction() as tx:
+            if tx.fetch(q.SELECT_GENIE_JOB, {"id": job.id}):
+                return False
+            tx.execute(q.INSERT_GENIE_JOB, _params("genie_jobs", job))
+        return True
+
+    def update_genie_job(self, job_id: str, **fields: Any) -> None:
+        self._update(GenieJobRecord, {"id": job_id}, fields, f"job '{job_id}'")
