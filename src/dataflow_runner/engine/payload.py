@@ -144,6 +144,8 @@ class Submission:
     submitted_by: str = ""
     #: The saved playbook it was made from, if any.
     saved: str | None = None
+    #: The running cluster it goes to (a routed job), instead of a cluster config.
+    cluster_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         docs = self.documents
@@ -159,6 +161,7 @@ class Submission:
             "to": self.to,
             "submittedBy": self.submitted_by,
             "saved": self.saved,
+            "clusterId": self.cluster_id,
         }
 
     @classmethod
@@ -173,4 +176,5 @@ class Submission:
             to=doc.get("to"),
             submitted_by=str(doc.get("submittedBy") or ""),
             saved=doc.get("saved"),
+            cluster_id=doc.get("clusterId"),
         )

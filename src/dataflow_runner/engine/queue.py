@@ -33,7 +33,7 @@ from dataflow_runner.engine.request import LockSpec, RunRequest
 from dataflow_runner.engine.run import new_run_id
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
 from dataflow_runner.store.reader import STALE_AFTER
-from dataflow_runner.store.records import RequestRecord, RunKind, RunRecord, RunState
+from dataflow_runner.store.records import RequestRecord, RunRecord, RunState
 
 if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig
@@ -84,7 +84,11 @@ class RunQueue:
             errors.extend(exc.errors)
         except ConfigError as exc:
             errors.append(exc)
-        if docs.cluster is None:
+        if submission.cluster_id is not None:
+            from dataflow_runner.fabrics import registry
+
+            registry.for_cluster_id(submission.cluster_id)  # a fabric owns its form
+        elif docs.cluster is None:
             errors.append(ConfigError("a run needs a cluster config", file="cluster", path="$"))
         else:
             try:
@@ -112,6 +116,7 @@ class RunQueue:
         return RunRequest(
             source=source,
             cluster=config,
+            cluster_id=submission.cluster_id,
             fabric=submission.fabric,
             variables=dict(docs.variables),
             lock=lock,
@@ -143,7 +148,8 @@ class RunQueue:
         config = request.cluster
         run = RunRecord(
             id=run_id,
-            kind=RunKind.TRANSIENT,
+            kind=request.kind,
+            cluster_id=request.cluster_id,
             playbook=book.name,
             fabric=str(options["fabric"]),
             state=RunState.QUEUED,
@@ -204,6 +210,8 @@ class RunQueue:
             if reader.steps(run_id):  # a retry: its completed steps are kept
                 return self.engine.resume(run_id, on_event=on_event, documents=submission.documents)
             request = self.request(submission, run_id, queued=True)
+            if submission.cluster_id is not None:
+                self._hand_to_host(run_id, submission.cluster_id)
             return self.engine.submit(request, on_event=on_event)
         except DataflowRunnerError as exc:
             reason = "; ".join(exc.lines())[:_REASON_CHARS]
@@ -214,6 +222,17 @@ class RunQueue:
             if not ended:
                 log.debug("run %s was no longer this server's to end", run_id)
             return None
+
+    def _hand_to_host(self, run_id: str, cluster_id: str) -> None:
+        """A run for a cluster whose engine host runs it (a local cluster): the host
+        records its start, so the claim is handed to the host's process first."""
+        cluster = self.engine.store.reader.cluster(cluster_id)
+        if cluster is None or not cluster.pid or not cluster.endpoint:
+            return
+        pid, host = this_host()
+        self.engine.writer.pass_claim(
+            run_id, pid=pid, host=host, to_pid=cluster.pid, to_host=cluster.host, at=time.time()
+        )
 
     def take_over(self, on_event: Listener | None = None, limit: int = 1) -> list[RunHandle]:
         """Resume up to ``limit`` server runs whose runner is gone (DEAD)."""
@@ -280,5 +299,9 @@ class RunQueue:
 
 
 def _fabric_of(request: RunRequest) -> str:
+    if request.cluster_id is not None:
+        from dataflow_runner.fabrics import registry
+
+        return registry.for_cluster_id(request.cluster_id).name
     assert request.cluster is not None
     return request.cluster.fabric

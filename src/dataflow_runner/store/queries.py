@@ -225,6 +225,11 @@ START_QUEUED = (
     + ", ".join(f"{c} = :{c}" for c in _STARTED)
     + " WHERE id = :id AND state = 'QUEUED' AND pid = :pid AND host = :host"
 )
+# A claimed QUEUED run handed to the process that will start it (a cluster's host).
+PASS_CLAIM = (
+    "UPDATE runs SET pid = :to_pid, host = :to_host, heartbeat_at = :at "
+    "WHERE id = :id AND state = 'QUEUED' AND pid = :pid AND host = :host"
+)
 END_QUEUED = (
     "UPDATE runs SET state = :state, ended_at = :at, reason = :reason, heartbeat_at = :at "
     "WHERE id = :id AND state = 'QUEUED'{claimer}"

@@ -289,6 +289,16 @@ class StoreWriter:
                 )
             tx.execute_many(q.INSERT_STEP, rows)
 
+    def pass_claim(
+        self, run_id: str, *, pid: int, host: str, to_pid: int, to_host: str, at: float
+    ) -> bool:
+        """Hand a QUEUED run this claimer holds to another process (the engine host
+        of the cluster it goes to, which starts it); False when it was not ours."""
+        with self._backend.transaction() as tx:
+            params = {"id": run_id, "pid": pid, "host": host, "to_pid": to_pid,
+                      "to_host": to_host, "at": at}  # fmt: skip
+            return tx.execute(q.PASS_CLAIM, params) == 1
+
     def release_queued(self, run_id: str, *, pid: int, host: str) -> None:
         """Give a claimed QUEUED run back to the queue (its claimer cannot start it)."""
         with self._backend.transaction() as tx:
