@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from dataflow_runner import __version__
-from dataflow_runner.server import clusters, errors, logs, playbooks, runs, system
+from dataflow_runner.server import clusters, commands, errors, logs, playbooks, runs, system
 from dataflow_runner.server.accesslog import AccessLog
 from dataflow_runner.server.auth import Viewer
 from dataflow_runner.server.metrics import CONTENT_TYPE
@@ -60,6 +60,7 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     api.include_router(logs.router)
     api.include_router(playbooks.router)
     api.include_router(clusters.router)
+    api.include_router(commands.router)
     api.include_router(system.router)
     api.add_api_route(
         "/metrics",
@@ -71,6 +72,9 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
     app.include_router(api)
+    from dataflow_runner.server import genie
+
+    app.include_router(genie.router)
     # Where the tools that scrape and probe look first.
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", system.health, methods=["GET"], include_in_schema=False)
