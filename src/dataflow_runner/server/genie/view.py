@@ -42,6 +42,8 @@ class JobView:
         self.run: RunRecord | None = reader.run(job.run_id) if job.run_id else None
         self.steps: list[StepRecord] = reader.steps(job.run_id) if job.run_id else []
         self.status = genie_jobs.status(job, self.run, self.steps)
+        cluster = reader.cluster(job.cluster_id) if job.cluster_id else None
+        self.cluster_name = cluster.name if cluster is not None else None
 
     @property
     def started(self) -> float | None:
@@ -88,7 +90,7 @@ class JobView:
             "started": when(self.started),
             "finished": when(self.finished),
             "archiveLocation": None,
-            "clusterName": run.cluster_name or job.cluster_id if run else job.cluster_id,
+            "clusterName": self.cluster_name,
             "commandName": job.command,
             "commandArgs": job.request.get("commandArgs"),
             "grouping": job.request.get("grouping"),
