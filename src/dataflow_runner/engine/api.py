@@ -411,11 +411,8 @@ class Engine:
         data: DataPlan | None,
     ) -> None:
         run = run_record(request, run_id, fabric.name, level, book, data)
-        steps = step_records(run_id, book.steps, data)
-        if request.queued:
-            self.writer.start_queued(run, steps, claimer=request.claimer)
-        else:
-            self.writer.create_run(run, steps)
+        record = self.writer.start_queued if request.queued else self.writer.create_run
+        record(run, step_records(run_id, book.steps, data))
 
     # --- clusters -------------------------------------------------------------------
 

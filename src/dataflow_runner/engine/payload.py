@@ -146,6 +146,8 @@ class Submission:
     saved: str | None = None
     #: The pool whose clusters run it (no cluster config then).
     pool: str | None = None
+    #: The running cluster it goes to (a routed job), instead of a cluster config.
+    cluster_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         docs = self.documents
@@ -162,6 +164,7 @@ class Submission:
             "submittedBy": self.submitted_by,
             "saved": self.saved,
             "pool": self.pool,
+            "clusterId": self.cluster_id,
         }
 
     @classmethod
@@ -177,4 +180,5 @@ class Submission:
             submitted_by=str(doc.get("submittedBy") or ""),
             saved=doc.get("saved"),
             pool=doc.get("pool"),
+            cluster_id=doc.get("clusterId"),
         )

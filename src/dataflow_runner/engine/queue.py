@@ -33,7 +33,7 @@ from dataflow_runner.engine.request import LockSpec, RunRequest
 from dataflow_runner.engine.run import new_run_id
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
 from dataflow_runner.store.reader import STALE_AFTER
-from dataflow_runner.store.records import RequestRecord, RunKind, RunRecord, RunState
+from dataflow_runner.store.records import RequestRecord, RunRecord, RunState
 
 if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig
@@ -87,7 +87,12 @@ class RunQueue:
             errors.extend(exc.errors)
         except ConfigError as exc:
             errors.append(exc)
-        if cluster_id is not None or submission.pool:
+        cluster_id = cluster_id or submission.cluster_id
+        if cluster_id is not None:
+            from dataflow_runner.fabrics import registry
+
+            registry.for_cluster_id(cluster_id)  # a fabric owns its form
+        elif submission.pool:
             pass  # a pool's run: on a cluster of the pool, once placed
         elif docs.cluster is None:
             errors.append(ConfigError("a run needs a cluster config", file="cluster", path="$"))
@@ -121,7 +126,7 @@ class RunQueue:
             source=source,
             cluster=config,
             cluster_id=cluster_id,
-            fabric=submission.fabric if cluster_id is None else None,
+            fabric=submission.fabric,
             variables=dict(docs.variables),
             lock=lock,
             window=window,
@@ -163,12 +168,19 @@ class RunQueue:
         config = request.cluster
         run = RunRecord(
             id=run_id,
-            kind=RunKind.TRANSIENT,
+            kind=request.kind,
+            cluster_id=None if submission.pool else request.cluster_id,
             playbook=book.name,
             fabric=str(options["fabric"]),
             state=RunState.QUEUED,
             created_at=now,
-            cluster_name=config.name if config is not None else f"pool {submission.pool}",
+            cluster_name=(
+                config.name
+                if config is not None
+                else f"pool {submission.pool}"
+                if submission.pool
+                else request.cluster_id or ""
+            ),
             variables=redact(dict(request.variables)),
             playbook_doc=document(book),
             cluster_doc=document(config),
@@ -231,6 +243,8 @@ class RunQueue:
                     self.engine.writer.update_run(run_id, cluster_id=placed)
                 return self.engine.resume(run_id, on_event=on_event, documents=submission.documents)
             request = self.request(submission, run_id, queued=True, cluster_id=placed)
+            if request.cluster_id is not None:
+                self._hand_to_host(run_id, request.cluster_id)
             return self.engine.submit(request, on_event=on_event)
         except DataflowRunnerError as exc:
             reason = "; ".join(exc.lines())[:_REASON_CHARS]
@@ -241,6 +255,17 @@ class RunQueue:
             if not ended:
                 log.debug("run %s was no longer this server's to end", run_id)
             return None
+
+    def _hand_to_host(self, run_id: str, cluster_id: str) -> None:
+        """A run for a cluster whose engine host runs it (a local cluster): the host
+        records its start, so the claim is handed to the host's process first."""
+        cluster = self.engine.store.reader.cluster(cluster_id)
+        if cluster is None or not cluster.pid or not cluster.endpoint:
+            return
+        pid, host = this_host()
+        self.engine.writer.pass_claim(
+            run_id, pid=pid, host=host, to_pid=cluster.pid, to_host=cluster.host, at=time.time()
+        )
 
     def take_over(self, on_event: Listener | None = None, limit: int = 1) -> list[RunHandle]:
         """Resume up to ``limit`` server runs whose runner is gone (DEAD)."""
@@ -307,5 +332,9 @@ class RunQueue:
 
 
 def _fabric_of(request: RunRequest) -> str:
+    if request.cluster_id is not None:
+        from dataflow_runner.fabrics import registry
+
+        return registry.for_cluster_id(request.cluster_id).name
     assert request.cluster is not None
     return request.cluster.fabric

@@ -57,12 +57,9 @@ def request_doc(request: RunRequest) -> dict[str, Any]:
         "force": request.force,
         "force_steps": list(request.force_steps),
         "concurrency": request.concurrency,
+        # A server's run: recorded QUEUED already, the host's record turns it into the run.
+        "queued": request.queued,
     }
-    if request.queued:
-        from dataflow_runner.engine.recorder import this_host
-
-        doc["queued"] = True
-        doc["claimer"] = list(request.claimer or this_host())
     if request.playbook is not None:
         doc["playbook"] = to_doc(request.playbook, exclude_defaults=True)
     source = request.source
@@ -110,7 +107,6 @@ def request_from_doc(doc: dict[str, Any], cluster_id: str, run_id: str) -> RunRe
         force_steps=tuple(doc.get("force_steps") or ()),
         concurrency=doc.get("concurrency"),
         queued=bool(doc.get("queued")),
-        claimer=(int(doc["claimer"][0]), str(doc["claimer"][1])) if doc.get("claimer") else None,
         secrets=frozenset(str(v) for v in doc.get("secrets") or ()),
     )
 

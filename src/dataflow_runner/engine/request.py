@@ -74,10 +74,6 @@ class RunRequest:
     #: The run was recorded QUEUED by a server (``engine/queue.py``), and its worker
     #: claimed it: starting it turns that record into the running run.
     queued: bool = False
-    #: The server worker (pid, host) that claimed the QUEUED run, when an engine host
-    #: starts it for that worker (a run placed on a local cluster): the host's record
-    #: takes the run over from that claim.
-    claimer: tuple[int, str] | None = None
     #: Secret values the request holds that nothing in it names as such (a value
     #: read with ``systemEnv`` and rendered into a step's argument): an engine
     #: host that runs the request is told them, to mask them. Never stored.

@@ -26,6 +26,8 @@ class ServerSettings:
     size_classes: Path | None = None
     #: Seconds between two rounds of the pool manager.
     pool_interval: float = 2.0
+    #: Seconds between two polls of the registry's clusters (one call per cluster).
+    cluster_poll_interval: float = 15.0
 
     @property
     def loopback_only(self) -> bool:

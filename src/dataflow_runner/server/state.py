@@ -46,6 +46,9 @@ class ServerParts:
         self.pool_manager = PoolService(
             self.engine, self.keyring, interval=settings.pool_interval, on_placed=self.workers.wake
         )
+        from dataflow_runner.engine.cluster_poller import ClusterPoller
+
+        self.poller = ClusterPoller(self.engine, interval=settings.cluster_poll_interval)
         #: Set when the server stops: writes are refused (503), follows end.
         self.draining = False
         self._secrets_seen: set[str] = set()

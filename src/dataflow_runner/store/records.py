@@ -227,6 +227,96 @@ class ClusterRecord:
     config_doc: dict[str, Any] = field(default_factory=dict)  # rendered, redacted
 
 
+class Service(enum.StrEnum):
+    """Whether a running cluster takes new jobs (Genie's words; ``TERMINATED`` is
+    worked out from the cluster's own state, never stored)."""
+
+    UP = "UP"
+    OUT_OF_SERVICE = "OUT_OF_SERVICE"
+
+
+@dataclass(frozen=True)
+class RegistryRecord:
+    """What the clusters registry adds to a cluster (``engine/clusters.py``): its
+    tags, capacity, whether it takes jobs, and its load as last polled. A cluster
+    without a row has the defaults. No foreign key: a pool may register the
+    cluster it is launching before the cluster's own record exists."""
+
+    TABLE: ClassVar[Table] = Table(
+        "cluster_registry", keys=("cluster_id",), indexes=(("ix_cluster_registry_pool", ("pool",)),)
+    )
+
+    cluster_id: str
+    created_at: float
+    tags: tuple[str, ...] = ()
+    #: Steps it runs at once (the denominator of its load).
+    capacity: int = 1
+    service: Service = Service.UP
+    #: Active (RUNNING) and PENDING steps, as last polled; ``routed``: jobs sent to it
+    #: since (the poll that sees them resets it).
+    active: int = 0
+    pending: int = 0
+    routed: int = 0
+    polled_at: float | None = None
+    #: 1: the poller terminates it once it is OUT_OF_SERVICE and idle (a drain's end).
+    terminate_when_idle: int = 0
+    #: The pool that launched it, if any.
+    pool: str | None = None
+    #: How it came: "launched" (by this tool), "attached" (by id).
+    origin: str = "launched"
+    updated_at: float | None = None
+    updated_by: str = ""
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """Genie's command resource, kept small: a named, tagged way to run a job's
+    arguments as one step of a given kind (``engine/commands.py``)."""
+
+    TABLE: ClassVar[Table] = Table("commands", keys=("name",))
+
+    name: str
+    kind: str  # spark-submit, hive, hadoop-jar, shell
+    created_at: float
+    updated_at: float
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    #: Arguments put before the job's (a jar for hadoop-jar, options for spark-submit).
+    args: tuple[str, ...] = ()
+    updated_by: str = ""
+
+
+@dataclass(frozen=True)
+class GenieJobRecord:
+    """A job submitted through the Genie-compatible API: the client's own id, the
+    run it became (None when no cluster could take it), and what Genie's reads
+    show of it (``server/genie/``)."""
+
+    TABLE: ClassVar[Table] = Table(
+        "genie_jobs",
+        keys=("id",),
+        indexes=(("ix_genie_jobs_run", ("run_id",)), ("ix_genie_jobs_created", ("created_at",))),
+    )
+
+    id: str
+    created_at: float
+    run_id: str | None = None
+    name: str = ""
+    genie_user: str = ""
+    version: str = ""
+    #: The job's request as sent (redacted), for ``/request``.
+    request: dict[str, Any] = field(default_factory=dict)
+    cluster_id: str | None = None
+    command: str | None = None
+    #: A status of its own when it has no run (FAILED: no cluster matched).
+    status: str | None = None
+    message: str = ""
+    finished_at: float | None = None
+    submitted_by: str = ""
+    #: Where its attachments were put ("" when none).
+    workdir: str = ""
+
+
 class Role(enum.StrEnum):
     """What a server token may do; each role may do what the ones before it may."""
 
@@ -385,4 +475,7 @@ RECORDS: tuple[type[Any], ...] = (
     PoolRecord,
     PoolLaunchRecord,
     PoolWaitRecord,
+    RegistryRecord,
+    CommandRecord,
+    GenieJobRecord,
 )
