@@ -4,6 +4,8 @@ round by round with an injected clock (no waiting for idleMinutes)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,8 +33,11 @@ def job(name: str, work: Path, seconds: float = 0.4) -> dict[str, Any]:
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    made = Harness(tmp_path / "state")
+def harness() -> Iterator[Harness]:
+    # A short state directory: a local cluster's socket lives there (AF_UNIX paths
+    # are short).
+    state = Path(tempfile.mkdtemp(prefix="dfr-pools-", dir="/tmp"))
+    made = Harness(state)
     yield made
     for launch in made.launches_all():  # no cluster left behind
         if launch.cluster_id and launch.state is not LaunchState.ENDED:
@@ -40,6 +45,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 
             cluster.terminate(made.engine.state_dir, launch.cluster_id)
     made.close()
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def max_overlap(spans: list[tuple[float, float]]) -> int:

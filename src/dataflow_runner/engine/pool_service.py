@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig
     from dataflow_runner.engine.api import Engine
     from dataflow_runner.engine.payload import Keyring
+    from dataflow_runner.engine.queue import RunQueue
 
 log = logging.getLogger("dataflow_runner.server")
 
@@ -49,6 +50,14 @@ log = logging.getLogger("dataflow_runner.server")
 RESEND_AFTER = 30.0
 #: Seconds a pool waits after a launch failed before launching again.
 LAUNCH_BACKOFF = 60.0
+#: How a Genie job waiting for a pool is named among the pool's waiting runs.
+JOB = "job:"
+
+
+def _pool_would_take(engine: Engine, criteria: object) -> bool:
+    from dataflow_runner.engine.pools import matching
+
+    return matching(engine, criteria) is not None  # type: ignore[arg-type]
 
 
 class Leadership(Protocol):
@@ -76,8 +85,17 @@ class SoleLeader:
 StatusOf = Callable[[str], tuple[str | None, frozenset[str] | None]]
 
 
-def _no_registry(_cluster_id: str) -> tuple[str | None, frozenset[str] | None]:
-    return None, None
+def registry_of(engine: Engine) -> StatusOf:
+    """What the clusters registry (``engine/clusters.py``) says of a cluster: an
+    admin's OUT_OF_SERVICE (a drain), and its tags (moved away by a drain)."""
+
+    def of(cluster_id: str) -> tuple[str | None, frozenset[str] | None]:
+        entry = engine.store.reader.registry(cluster_id)
+        if entry is None:
+            return None, None
+        return entry.service.value, frozenset(entry.tags)
+
+    return of
 
 
 class PoolService:
@@ -92,8 +110,10 @@ class PoolService:
         clock: Callable[[], float] = time.time,
         interval: float = 2.0,
         rng: random.Random | None = None,
-        registry: StatusOf = _no_registry,
+        registry: StatusOf | None = None,
         on_placed: Callable[[], None] = lambda: None,
+        queue: RunQueue | None = None,
+        status_every: float = 0.0,
     ) -> None:
         self.engine = engine
         self.keyring = keyring
@@ -101,8 +121,17 @@ class PoolService:
         self.clock = clock
         self.interval = interval
         self.rng = rng or random.Random()
-        self.registry = registry
+        self.registry = registry or registry_of(engine)
         self.on_placed = on_placed
+        #: For Genie jobs that wait for a pool's cluster (``engine/jobs.py``).
+        self.queue = queue
+        #: A cluster whose state was recorded this recently (by the registry's poller,
+        #: or by an earlier round) is not asked again: one status call per cluster
+        #: per poll, whoever polls.
+        self.status_every = status_every
+        from dataflow_runner.engine import clusters
+
+        clusters.add_pool_matcher(_pool_would_take)
         self._fabrics: dict[tuple[str, float], Fabric] = {}
         self._failed: dict[str, float] = {}
         #: Dead clusters (→ pool) whose runs are not all given back yet (one is
@@ -112,6 +141,7 @@ class PoolService:
         #: The launches whose cluster was seen UP (one that dies before is a failed
         #: launch: the pool waits LAUNCH_BACKOFF before launching again).
         self._came_up: set[str] = set()
+        self._jobs: dict[str, list[tuple[str, float]]] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -153,6 +183,7 @@ class PoolService:
             return []
         now = self.clock()
         records = {p.name: p for p in self.engine.store.pools.pools()}
+        self._jobs = self._waiting_jobs()
         views = [self._view(record) for record in records.values()]
         actions = pm.decide(views, now, rng=self.rng)
         for cluster_id, pool in list(self._rerouting.items()):
@@ -179,7 +210,7 @@ class PoolService:
             pm.Waiting(w.run_id, w.steps, w.created_at)
             for w in tables.waiting()
             if w.pool == record.name
-        )
+        ) + tuple(pm.Waiting(JOB + job_id, 1, at) for job_id, at in self._jobs.get(record.name, ()))
         return pm.PoolView(
             name=record.name,
             min_clusters=record.min_clusters,
@@ -233,6 +264,24 @@ class PoolService:
             slot=slot,
         )
 
+    def _waiting_jobs(self) -> dict[str, list[tuple[str, float]]]:
+        """The Genie jobs no cluster matched, by the pool that would take them."""
+        if self.queue is None:
+            return {}
+        from dataflow_runner.engine import jobs
+        from dataflow_runner.engine.pools import matching
+
+        found: dict[str, list[tuple[str, float]]] = {}
+        for job in jobs.waiting(self.engine):
+            # Genie's request as the client sent it: clusterCriterias, [{"tags": [...]}].
+            criteria = job.request.get("clusterCriterias") or []
+            sets = [list(c.get("tags") or []) if isinstance(c, dict) else list(c)
+                    for c in criteria]  # fmt: skip
+            pool = matching(self.engine, sets)
+            if pool is not None:
+                found.setdefault(pool, []).append((job.id, job.created_at))
+        return found
+
     def _fabric(self, record: PoolRecord) -> tuple[Fabric, Pool]:
         pool = opened(self.keyring, record)
         key = (record.name, record.updated_at)
@@ -256,14 +305,21 @@ class PoolService:
         """One status call for the cluster (recorded when it changed)."""
         from dataflow_runner.engine.run import record_cluster_state
 
-        fabric, _pool = self._fabric(record)
         known = self.engine.store.reader.cluster(cluster_id)
+        fresh = known is not None and known.updated_at is not None
+        if (
+            fresh
+            and known is not None
+            and time.time() - (known.updated_at or 0) < self.status_every
+        ):
+            return known.state
+        fabric, _pool = self._fabric(record)
         try:
             status = fabric.cluster_status(ClusterRef(cluster_id, fabric.name))
         except FabricUnavailable as exc:
             log.warning("pool %s: %s", record.name, exc)
             return known.state if known is not None else ClusterState.STARTING
-        if known is not None and known.state is not status.state:
+        if known is not None:
             record_cluster_state(self.engine.writer, cluster_id, status)
         return status.state
 
@@ -276,6 +332,12 @@ class PoolService:
             return False
         if isinstance(action, pm.Launch):
             self._launch(records[action.pool], action.slot, action.why)
+        elif isinstance(action, pm.Place) and action.run_id.startswith(JOB):
+            from dataflow_runner.engine import jobs
+
+            assert self.queue is not None
+            jobs.place(self.engine, self.queue, action.run_id[len(JOB) :], action.cluster_id)
+            return True
         elif isinstance(action, pm.Place):
             if tables.place(action.run_id, action.cluster_id, at=wall):
                 log.info("pool %s: run %s placed on %s", action.pool, action.run_id,
@@ -341,6 +403,10 @@ class PoolService:
             self.engine.store.pools.end_launch(launch.id, at=time.time(), reason=str(exc))
             raise DataflowRunnerError(f"pool {record.name}: the launch failed: {exc}") from None
         self.engine.writer.upsert_cluster(launched_cluster(ref, fabric.name, config))
+        from dataflow_runner.engine import clusters
+
+        clusters.register(self.engine, ref.id, tags=record.tags,
+                          capacity=record.max_steps_per_cluster, pool=record.name)  # fmt: skip
         self.engine.store.pools.update_launch(
             launch.id, state=LaunchState.SENT, cluster_id=ref.id, sent_at=time.time()
         )

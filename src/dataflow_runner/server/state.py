@@ -44,7 +44,12 @@ class ServerParts:
         #: The pool manager: one round every ``pool_interval`` seconds while this
         #: server holds the lease (``SoleLeader`` until the scheduler's lease is wired).
         self.pool_manager = PoolService(
-            self.engine, self.keyring, interval=settings.pool_interval, on_placed=self.workers.wake
+            self.engine,
+            self.keyring,
+            interval=settings.pool_interval,
+            on_placed=self.workers.wake,
+            queue=self.queue,
+            status_every=settings.cluster_poll_interval,
         )
         from dataflow_runner.engine.cluster_poller import ClusterPoller
 

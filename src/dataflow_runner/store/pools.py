@@ -66,6 +66,11 @@ ACTIVE_LOAD = (
     "ON r.id = s.run_id WHERE r.state = 'RUNNING' AND s.state IN ('RUNNING', 'PENDING') "
     "AND r.cluster_id IS NOT NULL GROUP BY r.cluster_id"
 )
+# Runs routed to a cluster (a Genie job's), not started yet: one step each until then.
+QUEUED_LOAD = (
+    "SELECT cluster_id, COUNT(*) AS n FROM runs WHERE state = 'QUEUED' "
+    "AND cluster_id IS NOT NULL GROUP BY cluster_id"
+)
 PLACED_LOAD = (
     "SELECT w.cluster_id AS cluster_id, SUM(w.steps) AS n FROM pool_waits w JOIN runs r "
     "ON r.id = w.run_id WHERE r.state = 'QUEUED' AND w.cluster_id IS NOT NULL "
@@ -143,7 +148,7 @@ class PoolTables:
     def loads(self) -> dict[str, int]:
         """Each cluster's load: active + pending steps, and those placed on it."""
         found: dict[str, int] = {}
-        for sql in (ACTIVE_LOAD, PLACED_LOAD):
+        for sql in (ACTIVE_LOAD, PLACED_LOAD, QUEUED_LOAD):
             for row in self._backend.query(sql, {}):
                 key = str(row["cluster_id"])
                 found[key] = found.get(key, 0) + int(row["n"] or 0)
