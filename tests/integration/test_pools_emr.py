@@ -82,11 +82,11 @@ def test_a_pool_cluster_that_dies_is_replaced_and_its_steps_go_on_elsewhere(
     harness: Harness, emr: EmrServer
 ) -> None:
     harness.pool("emr", emr_cluster(), minClusters=2, maxClusters=2, maxStepsPerCluster=4)
-    runs = [
-        harness.submit(playbook(f"two{i}", [jar(f"a{i}"), {**jar(f"b{i}"), "dependsOn": [f"a{i}"]}]),
-                       "emr")
-        for i in range(4)
-    ]  # fmt: skip
+
+    def two(i: int) -> dict[str, Any]:
+        return playbook(f"two{i}", [jar(f"a{i}"), {**jar(f"b{i}"), "dependsOn": [f"a{i}"]}])
+
+    runs = [harness.submit(two(i), "emr") for i in range(4)]
     slow = {f"b{i}": Outcome(seconds=3.0) for i in range(4)}
     with EmrDriver(slow, default=Outcome(seconds=0.05)) as driver:
         # Once every run's first step completed and its second runs: one cluster dies.
@@ -110,7 +110,13 @@ def test_a_pool_cluster_that_dies_is_replaced_and_its_steps_go_on_elsewhere(
         assert len(harness.live("emr")) == 2
         # No step ran twice: every first step was sent once; a second step that the
         # dead cluster cut short was sent again, to another cluster, and completed once.
-        assert all(driver.submitted[f"a{i}"] == 1 for i in range(4))
+        assert all(driver.submitted[f"a{i}"] == 1 for i in range(4)), (
+            driver.submitted,
+            [
+                [(s.step_id, s.state, s.attempts) for s in harness.engine.store.reader.steps(r)]
+                for r in runs
+            ],
+        )
         completed: dict[str, int] = {}
         for c in backend().clusters.values():
             for s in c.steps:

@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dataflow_runner.engine import pool_manager as pm
 from dataflow_runner.engine.pools import Pool, opened
@@ -35,6 +35,7 @@ from dataflow_runner.store.records import (
     PoolLaunchRecord,
     PoolRecord,
     RunState,
+    StepState,
 )
 
 if TYPE_CHECKING:
@@ -429,6 +430,40 @@ class PoolService:
         except DataflowRunnerError as exc:
             log.warning("%s", exc)
 
+    def _settle(self, pool: str, cluster_id: str, run_id: str) -> None:
+        """Before a run goes elsewhere: what its unfinished steps did on the dead
+        cluster, asked of the fabric (one call), so that a step that completed there
+        (its runner had not seen it yet) is recorded COMPLETED, not run again."""
+        from dataflow_runner.fabrics.base import StepRef
+
+        record = self.engine.store.pools.pool(pool)
+        if record is None:
+            return
+        reader = self.engine.store.reader
+        done = {s.step_id for s in reader.steps(run_id) if s.state.done}
+        last: dict[str, Any] = {}
+        for attempt in reader.attempts(run_id):
+            if attempt.step_id not in done and attempt.fabric_ref.get("fabric_id"):
+                last[attempt.step_id] = attempt
+        if not last:
+            return
+        fabric, _pool = self._fabric(record)
+        refs = [StepRef.from_json(run_id, a.step_id, a.fabric_ref) for a in last.values()]
+        try:
+            found = fabric.poll(ClusterRef(cluster_id, fabric.name), refs)
+        except DataflowRunnerError as exc:
+            log.warning("pool %s: the steps of run %s on %s: %s", pool, run_id, cluster_id, exc)
+            return
+        for ref in refs:
+            status = found.get(ref.key)
+            if status is not None and status.state is StepState.COMPLETED:
+                attempt = last[ref.step_id]
+                self.engine.writer.finish_attempt(
+                    run_id, ref.step_id, attempt.attempt, StepState.COMPLETED,
+                    at=status.ended_at or time.time(), exit_code=status.exit_code,
+                    reason="completed on its cluster before it died",
+                )  # fmt: skip
+
     def _reroute(self, pool: str, cluster_id: str, wall: float) -> None:
         """Give the runs a dead cluster held back to its pool's queue, once their
         runner has let go of them (it ended them, or it is gone)."""
@@ -450,6 +485,7 @@ class PoolService:
                 if observed is None or observed.state is not RunState.DEAD:
                     left = True  # its runner still drives it: it will end it
                     continue
+            self._settle(pool, cluster_id, str(row["id"]))
             if tables.requeue(row, at=wall, reason=why):
                 log.warning("pool %s: run %s %s", pool, row["id"], why)
         if left:
