@@ -132,3 +132,45 @@ def test_min_clusters_are_kept_and_a_deleted_pool_ends_its_clusters(
     pools.delete(harness.engine, "warm", by="test")
     harness.rounds_until(lambda: harness.engine.store.pools.pool("warm") is None, timeout=60)
     assert not harness.live("warm")
+
+
+def test_a_drain_under_pool_load_loses_no_job_and_the_drained_cluster_takes_none(
+    harness: Harness, tmp_path: Path
+) -> None:
+    import time
+
+    from dataflow_runner.engine import clusters
+
+    work = tmp_path / "work"
+    work.mkdir()
+    harness.pool("busy", local_cluster(work, 2), minClusters=2, maxClusters=2,
+                 maxStepsPerCluster=2, idleMinutes=5, tags=["team:data"])  # fmt: skip
+    reader = harness.engine.store.reader
+
+    def up_clusters() -> list[str]:
+        found = [reader.cluster(str(launch.cluster_id)) for launch in harness.live("busy")]
+        return [c.id for c in found if c is not None and c.state is ClusterState.WAITING]
+
+    harness.rounds_until(lambda: len(up_clusters()) == 2)
+    a, b = sorted(up_clusters())
+    assert set(clusters.get(harness.engine, a).entry.tags) == {"team:data"}
+    runs = [harness.submit(job(f"d{i}", work, 0.5), "busy") for i in range(16)]
+    harness.rounds_until(lambda: any(s is RunState.RUNNING for s in harness.states(runs)))
+    clusters.drain(harness.engine, a, b, by="test")
+    moved_at = time.time()
+    harness.rounds_until(lambda: harness.all_ended(runs))
+    assert harness.states(runs) == [RunState.COMPLETED] * 16
+    assert sorted((work / "ran").read_text().split()) == sorted(runs)
+    waits = [harness.engine.store.pools.wait(r) for r in runs]
+    after = [w for w in waits if w is not None and (w.placed_at or 0) > moved_at]
+    assert after, "no run was placed after the drain"
+    assert all(w.cluster_id == b for w in after), [(w.run_id, w.cluster_id) for w in after]
+    # The drained cluster, idle for idleMinutes, is ended whatever minClusters says,
+    # and the pool launches another to keep its minimum.
+    harness.manager.tick()
+    harness.now += 5 * 60
+    harness.manager.tick()
+    drained = next(launch for launch in harness.engine.store.pools.launches("busy")
+                   if launch.cluster_id == a)  # fmt: skip
+    assert drained.terminate_at is not None
+    harness.rounds_until(lambda: len(up_clusters()) == 2 and a not in up_clusters(), timeout=60)
