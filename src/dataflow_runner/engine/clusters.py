@@ -163,7 +163,7 @@ def attach(
         raise FlagError(f"fabric: unknown fabric '{fabric}' (known: {known})")
     entry = registry.entry(fabric)
     if not entry.owns(cluster_id):
-        raise FlagError(f"id: '{cluster_id[:60]}' is not the id of a {fabric} cluster")
+        raise FlagError(f"id: '{cluster_id[:60]}' is not the id of a cluster of fabric '{fabric}'")
     checked = check_tags(tags)
     _check_capacity(capacity)
     reader = engine.store.reader
