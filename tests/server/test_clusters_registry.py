@@ -179,3 +179,39 @@ def test_the_registry_api_tags_states_commands_and_roles(api_server: Server) -> 
     assert viewer.post("/api/v3/jobs", json=job).status_code == 403
     missing = submitter.post("/api/v3/jobs", json={"commandArgs": "x"})
     assert missing.status_code == 422 and "$.clusterCriterias" in missing.text
+
+
+def test_the_clusters_command_talks_to_the_server(api_server: Server) -> None:
+    from tests.conftest import run_process
+
+    server = api_server
+    for cluster_id, tags in (("j-2AAAAAAAAAAAA", ["env:prod", "team:x"]), ("j-2BBBBBBBBBBBB", [])):
+        made = server.api.post("/api/v1/clusters", json={"fabric": "emr", "id": cluster_id,
+                                                         "tags": tags})  # fmt: skip
+        assert made.status_code == 201, made.text
+    env = {"DATAFLOW_RUNNER_SERVER": server.url, "DATAFLOW_RUNNER_TOKEN": server.token or ""}
+    listed = run_process("clusters", env=env)
+    assert listed.code == 0, listed.err
+    assert "j-2AAAAAAAAAAAA  UP" in listed.out and "env:prod team:x" in listed.out
+    tagged = run_process("clusters", "tag", "j-2BBBBBBBBBBBB", "--add", "size:large",
+                         "--add", "gpu:yes", "--remove", "gpu:yes", env=env)  # fmt: skip
+    assert tagged.code == 0, tagged.err
+    assert tagged.out.strip() == "j-2BBBBBBBBBBBB: size:large"
+    drained = run_process(
+        "clusters", "drain", "j-2AAAAAAAAAAAA", "--to", "j-2BBBBBBBBBBBB",
+        "--terminate-when-idle", env=env,
+    )  # fmt: skip
+    assert drained.code == 0, drained.err
+    assert "j-2AAAAAAAAAAAA: OUT_OF_SERVICE (terminated once idle)" in drained.out
+    assert "j-2BBBBBBBBBBBB: UP, tags size:large env:prod team:x" in drained.out
+    shown = server.api.get("/api/v1/clusters/j-2AAAAAAAAAAAA").json()
+    assert shown["tags"] == [] and shown["terminateWhenIdle"] is True
+    # A viewer's token may list, not change: the server's answer in one line.
+    viewer = make_token(server.state_dir, None, "ro", "viewer")
+    refused = run_process("clusters", "tag", "j-2BBBBBBBBBBBB", "--add", "a:b",
+                          env={**env, "DATAFLOW_RUNNER_TOKEN": viewer})  # fmt: skip
+    assert refused.code == 1
+    assert 'msg="the server answered 403: ro is a viewer: this needs a admin"' in refused.err
+    # Without a server, tag and drain say what they need.
+    alone = run_process("clusters", "drain", "a", "--to", "b", env={"DATAFLOW_RUNNER_SERVER": ""})
+    assert alone.code != 0 and "this needs a server" in alone.err
