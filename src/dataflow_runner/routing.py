@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 UP = "UP"
@@ -55,7 +56,7 @@ class Candidate:
     capacity: int = 1
     load: int = 0  # active + pending steps (and jobs sent to it since its last poll)
 
-    @property
+    @cached_property
     def all_tags(self) -> frozenset[str]:
         """Its tags with the implicit ``genie.id:`` and ``genie.name:`` ones."""
         implicit = {ID_TAG + self.id}
@@ -76,10 +77,22 @@ def matches(cluster: Candidate, criterion: Iterable[str]) -> bool:
 
 def least_loaded(found: Iterable[Candidate], rng: Chooser) -> Candidate:
     """The cluster with the lowest load for its capacity; a tie, by ``rng``."""
-    ordered = sorted(found, key=lambda c: (c.ratio, c.id))
-    best = ordered[0].ratio
-    tied = [c for c in ordered if c.ratio == best]
-    return tied[0] if len(tied) == 1 else rng.choice(tied)
+    tied: list[Candidate] = []
+    best = float("inf")
+    for cluster in found:
+        ratio = cluster.ratio
+        if ratio < best:
+            best, tied = ratio, [cluster]
+        elif ratio == best:
+            tied.append(cluster)
+    if len(tied) == 1:
+        return tied[0]
+    return rng.choice(sorted(tied, key=lambda c: c.id))  # the same rng, the same choice
+
+
+def _signature(clusters: Iterable[Candidate]) -> frozenset[tuple[str, str, frozenset[str]]]:
+    """What an index depends on: each UP cluster's id, name and tags (not its load)."""
+    return frozenset((c.id, c.name, c.tags) for c in clusters if c.status == UP)
 
 
 class Index:
@@ -94,6 +107,19 @@ class Index:
             self.clusters[cluster.id] = cluster
             for tag in cluster.all_tags:
                 self.by_tag.setdefault(tag, set()).add(cluster.id)
+        self.signature = _signature(self.clusters.values())
+
+    def refreshed(self, clusters: Iterable[Candidate]) -> Index:
+        """An index of ``clusters``: this one's tag sets with their loads when their
+        tags, names and states are this one's (loads change at every job, tags
+        seldom), else a new one."""
+        fresh = [c for c in clusters if c.status == UP]
+        if _signature(fresh) != self.signature:
+            return Index(fresh)
+        kept = Index.__new__(Index)
+        kept.by_tag, kept.signature = self.by_tag, self.signature
+        kept.clusters = {c.id: c for c in fresh}
+        return kept
 
     def matching(self, criterion: Iterable[str]) -> list[Candidate]:
         """The UP clusters that carry every tag of ``criterion``."""
@@ -130,6 +156,23 @@ def choose(
     """The cluster a job with ``criteria`` goes to (Genie's rules: see the module's
     docstring), or None when no UP cluster matches any criterion."""
     return Index(clusters).choose(criteria, rng)
+
+
+class Router:
+    """Decisions on a set of clusters that changes: the tag index is kept while
+    the clusters' tags, names and states stay as they were (their loads are read
+    afresh at every decision). Thread-safe enough: an index is replaced, never
+    changed in place."""
+
+    def __init__(self) -> None:
+        self._index: Index | None = None
+
+    def choose(
+        self, clusters: Iterable[Candidate], criteria: Sequence[Iterable[str]], rng: Chooser
+    ) -> Candidate | None:
+        index = Index(clusters) if self._index is None else self._index.refreshed(clusters)
+        self._index = index
+        return index.choose(criteria, rng)
 
 
 def describe(criteria: Sequence[Iterable[str]]) -> str:

@@ -327,8 +327,12 @@ def test_a_drain_with_the_clients_tag_calls_sends_new_jobs_to_the_other_cluster(
 
 def test_the_genie_api_needs_a_token_basic_or_bearer(site: Site) -> None:
     with httpx.Client(base_url=site.server.url) as anonymous:
-        assert anonymous.get("/api/v3/jobs/g-ok-1").status_code == 401
-        wrong = anonymous.get("/api/v3/jobs/g-ok-1", auth=("airflow", "dfr_not-a-token"))
+        assert anonymous.get("/api/v3/clusters").status_code == 401
+        wrong = anonymous.get("/api/v3/clusters", auth=("airflow", "dfr_not-a-token"))
         assert wrong.status_code == 401
-        right = anonymous.get("/api/v3/jobs/g-ok-1", auth=("any", site.server.token or ""))
+        right = anonymous.get("/api/v3/clusters", auth=("any", site.server.token or ""))
         assert right.status_code == 200
+        names = {c["name"] for c in right.json()["_embedded"]["clusterList"]}
+        assert {"alpha", "beta"} <= names
+        bearer = {"Authorization": f"Bearer {site.server.token}"}
+        assert anonymous.get("/api/v3/clusters", headers=bearer).status_code == 200

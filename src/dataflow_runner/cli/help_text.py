@@ -19,7 +19,7 @@ Options:
 
 Commands:
   backfill       Runs the incomplete partitions of a window (--from/--to or...
-  clusters       Lists the clusters this tool launched
+  clusters       Lists the clusters this tool knows (a server's registry...
   down           Terminates a running cluster (EMR j-..., local l-...)
   locks          Shows who holds the locks of recent runs (or the NAMEs given)
   logs           Prints a step's output (stdout and stderr) from a run

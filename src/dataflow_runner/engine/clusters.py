@@ -163,7 +163,7 @@ def attach(
         raise FlagError(f"fabric: unknown fabric '{fabric}' (known: {known})")
     entry = registry.entry(fabric)
     if not entry.owns(cluster_id):
-        raise FlagError(f"id: '{cluster_id[:60]}' is not the id of a {fabric} cluster")
+        raise FlagError(f"id: '{cluster_id[:60]}' is not the id of a cluster of fabric '{fabric}'")
     checked = check_tags(tags)
     _check_capacity(capacity)
     reader = engine.store.reader
@@ -286,12 +286,16 @@ def candidates(engine: Engine) -> list[routing.Candidate]:
     return [r.candidate() for r in listed(engine) if r.status != TERMINATED]
 
 
+#: The tag index kept between jobs (rebuilt when tags or states change).
+_ROUTER = routing.Router()
+
+
 def route(
     engine: Engine, criteria: Sequence[Iterable[str]], rng: routing.Chooser
 ) -> routing.Candidate | None:
     """The cluster a job with ``criteria`` goes to (``routing.py``), counted in its
     load at once; None when no UP cluster matches."""
-    chosen = routing.choose(candidates(engine), criteria, rng)
+    chosen = _ROUTER.choose(candidates(engine), criteria, rng)
     if chosen is not None:
         engine.writer.note_routed(chosen.id, at=time.time())
     return chosen

@@ -21,9 +21,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from dataflow_runner.server.errors import CONFLICT, NOT_FOUND
 from dataflow_runner.server.genie import clusters, jobs, output
+from dataflow_runner.server.models import ErrorBody
 
-router = APIRouter(prefix="/api/v3", tags=["genie"])
+#: What any Genie call may answer besides the common errors.
+RESPONSES = {
+    **NOT_FOUND,
+    **CONFLICT,
+    412: {"model": ErrorBody, "description": "no cluster or command can take the job"},
+    413: {"model": ErrorBody, "description": "the attachments are too large"},
+    416: {"model": ErrorBody, "description": "the range is beyond the file"},
+}
+
+router = APIRouter(prefix="/api/v3", tags=["genie"], responses=RESPONSES)
 router.include_router(jobs.router)
 router.include_router(output.router)
 router.include_router(clusters.router)
