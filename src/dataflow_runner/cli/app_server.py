@@ -53,6 +53,20 @@ def _engine(state_dir: str | None, store: str | None) -> Any:
         is_flag=True,
         help="Listen on another address than loopback without any token.",
     ),
+    click.option(
+        "--size-classes",
+        metavar="FILE",
+        help="The pools' size classes: a JSON or YAML file mapping tiny, small, medium, "
+        "large and xlarge to cluster config files (paths relative to it).",
+    ),
+    click.option(
+        "--cluster-poll-interval",
+        type=click.FloatRange(0.1, 3600),
+        default=15.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Seconds between two polls of the registry's clusters (one call per cluster).",
+    ),
     log_level_option,
 )
 def server(
@@ -63,6 +77,8 @@ def server(
     workers: int,
     secret_key_file: str | None,
     insecure: bool,
+    size_classes: str | None,
+    cluster_poll_interval: float,
 ) -> None:
     """Serves the REST API (/api/v1, /docs) and runs what it is sent"""
     from dataflow_runner.cli.commands import Common
@@ -79,6 +95,8 @@ def server(
             workers=workers,
             insecure=insecure,
             secret_key_file=Path(secret_key_file) if secret_key_file else None,
+            size_classes=Path(size_classes) if size_classes else None,
+            cluster_poll_interval=cluster_poll_interval,
         )
     )
 

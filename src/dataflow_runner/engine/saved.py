@@ -1,6 +1,7 @@
 """Saved playbooks: what the users of a server keep under a name and run again
 (SparkFlow's "transforms", Genie's job profiles): a playbook, the cluster config
-it runs on (or the name of a pool of clusters, kept for when pools come), and
+it runs on (or the name of a pool of clusters: its runs wait in the pool's queue
+for one of its clusters, ``engine/pools.py``), and
 default variables. Sealed like a run's request (``engine/payload.py``): they may
 hold secrets; whoever shows them masks those.
 
@@ -157,11 +158,6 @@ def submission(
     to: str | None = None,
 ) -> Submission:
     """A run of ``saved``: its default variables, overridden by ``variables``."""
-    if saved.cluster is None:
-        raise DataflowRunnerError(
-            f"saved playbook '{saved.name}' runs on pool '{saved.pool}', and this server "
-            "does not route runs to pools: give it a cluster config"
-        )
     documents = Documents(saved.playbook, saved.cluster, {**saved.variables, **variables})
     return Submission(
         documents,
@@ -173,6 +169,7 @@ def submission(
         to=to,
         submitted_by=by,
         saved=saved.name,
+        pool=saved.pool if saved.cluster is None else None,
     )
 
 

@@ -15,7 +15,17 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from dataflow_runner import __version__
-from dataflow_runner.server import errors, logs, playbooks, runs, system, ui
+from dataflow_runner.server import (
+    clusters,
+    commands,
+    errors,
+    logs,
+    playbooks,
+    pools,
+    runs,
+    system,
+    ui,
+)
 from dataflow_runner.server.accesslog import AccessLog
 from dataflow_runner.server.auth import Viewer
 from dataflow_runner.server.metrics import CONTENT_TYPE
@@ -41,6 +51,8 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         made.workers.start()
+        made.pool_manager.start()
+        made.poller.start()
         yield
         stop(made)
 
@@ -58,6 +70,9 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     api.include_router(runs.router)
     api.include_router(logs.router)
     api.include_router(playbooks.router)
+    api.include_router(pools.router)
+    api.include_router(clusters.router)
+    api.include_router(commands.router)
     api.include_router(system.router)
     api.add_api_route(
         "/metrics",
@@ -69,6 +84,9 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
     app.include_router(api)
+    from dataflow_runner.server import genie
+
+    app.include_router(genie.router)
     # Where the tools that scrape and probe look first.
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", system.health, methods=["GET"], include_in_schema=False)
@@ -84,6 +102,8 @@ def metrics(request: Request, _caller: Viewer) -> Response:
 def stop(made: ServerParts) -> None:
     """Refuse new runs, stop the workers, suspend the runs going, close the store."""
     made.draining = True
+    made.pool_manager.stop()
+    made.poller.stop()
     left = made.workers.stop(timeout=made.settings.shutdown_timeout)
     if left:
         log.info(

@@ -54,6 +54,9 @@ class RunSubmit(RunOptions):
         description="the playbook document, or the name of a saved playbook"
     )
     cluster: Document | None = Field(None, description="the cluster config document")
+    pool: str | None = Field(
+        None, max_length=63, description="run on a cluster of this pool (instead of a cluster)"
+    )
     vars: dict[str, str] = Field(default_factory=dict, description="template variables")
 
 

@@ -22,6 +22,12 @@ class ServerSettings:
     #: Seconds the runs of a server that stops get to be suspended, and open
     #: connections (a followed log) to end.
     shutdown_timeout: float = 5.0
+    #: The admin's size classes: a file mapping each to a cluster config file.
+    size_classes: Path | None = None
+    #: Seconds between two rounds of the pool manager.
+    pool_interval: float = 2.0
+    #: Seconds between two polls of the registry's clusters (one call per cluster).
+    cluster_poll_interval: float = 15.0
 
     @property
     def loopback_only(self) -> bool:

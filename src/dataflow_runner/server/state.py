@@ -37,6 +37,23 @@ class ServerParts:
         self.queue = RunQueue(self.engine, self.keyring)
         self.metrics = Metrics(self)
         self.workers = Workers(self.queue, slots=settings.workers, on_event=self.metrics.on_event)
+        from dataflow_runner.engine.pool_service import PoolService
+        from dataflow_runner.engine.pools import SizeClasses
+
+        self.size_classes = SizeClasses.load(settings.size_classes)
+        #: The pool manager: one round every ``pool_interval`` seconds while this
+        #: server holds the lease (``SoleLeader`` until the scheduler's lease is wired).
+        self.pool_manager = PoolService(
+            self.engine,
+            self.keyring,
+            interval=settings.pool_interval,
+            on_placed=self.workers.wake,
+            queue=self.queue,
+            status_every=settings.cluster_poll_interval,
+        )
+        from dataflow_runner.engine.cluster_poller import ClusterPoller
+
+        self.poller = ClusterPoller(self.engine, interval=settings.cluster_poll_interval)
         #: Set when the server stops: writes are refused (503), follows end.
         self.draining = False
         self._secrets_seen: set[str] = set()

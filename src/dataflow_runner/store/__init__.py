@@ -26,6 +26,7 @@ from pathlib import Path
 from dataflow_runner.errors import StoreError
 from dataflow_runner.store.backends import Backend, mask_url, sqlite_path
 from dataflow_runner.store.pending import Pending
+from dataflow_runner.store.pools import PoolTables
 from dataflow_runner.store.reader import Page, RunFilter, StoreReader
 from dataflow_runner.store.writer import StoreWriter
 
@@ -82,6 +83,7 @@ class Store:
         self.url_for_display = backend.url_for_display
         self.reader = StoreReader(backend)
         self.writer = StoreWriter(backend)
+        self.pools = PoolTables(backend)
         #: The ends of runs this store could not take, kept elsewhere until it can.
         self.pending = Pending(backend.identity)
 
