@@ -34,6 +34,13 @@ from dataflow_runner.store.records import (
     StepRecord,
     TokenRecord,
 )
+from dataflow_runner.store.records import (
+    AlertRecord,
+    DeploymentRecord,
+    LeaseRecord,
+    ScheduleRecord,
+    TickRecord,
+)
 
 R = TypeVar(
     "R",
@@ -44,6 +51,11 @@ R = TypeVar(
     RequestRecord,
     TokenRecord,
     SavedPlaybookRecord,
+    ScheduleRecord,
+    TickRecord,
+    AlertRecord,
+    LeaseRecord,
+    DeploymentRecord,
 )
 
 
