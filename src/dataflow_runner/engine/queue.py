@@ -122,6 +122,16 @@ class RunQueue:
 
     def enqueue(self, submission: Submission) -> RunRecord:
         """Validate ``submission`` and record it QUEUED (see the module's docstring)."""
+        run, request = self.queued(submission)
+        self.engine.writer.enqueue_run(run, request)
+        return run
+
+    def queued(
+        self, submission: Submission, extra: dict[str, object] | None = None
+    ) -> tuple[RunRecord, RequestRecord]:
+        """The QUEUED run of ``submission`` and its sealed request, validated and not
+        recorded yet (a schedule records them with its tick's key); ``extra``: more
+        options to keep with the run (its schedule, tick, commit)."""
         from dataflow_runner.engine import prepare
 
         run_id = new_run_id()
@@ -139,6 +149,7 @@ class RunQueue:
             options.update(lock=request.lock.name, soft_lock=request.lock.soft)
         if submission.saved:
             options["saved"] = submission.saved
+        options.update(extra or {})
         now = time.time()
         config = request.cluster
         run = RunRecord(
@@ -158,8 +169,7 @@ class RunQueue:
             submitted_by=submission.submitted_by,
         )
         payload = self.keyring.seal(submission.to_json())
-        self.engine.writer.enqueue_run(run, RequestRecord(run_id, payload, now))
-        return run
+        return run, RequestRecord(run_id, payload, now)
 
     def submission(self, run_id: str) -> Submission:
         """What a server's run was asked to run (decrypted)."""

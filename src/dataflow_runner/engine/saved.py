@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.engine.payload import Documents, Keyring, Submission
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
-from dataflow_runner.store.records import SavedPlaybookRecord
+from dataflow_runner.store.records import SavedPlaybookRecord, ScheduleRecord
 
 if TYPE_CHECKING:
     from dataflow_runner.engine.api import Engine
@@ -98,6 +98,7 @@ def put(
     pool: str | None,
     variables: Mapping[str, str],
     by: str,
+    commit: str = "",
 ) -> tuple[Saved, bool]:
     """Create or replace a saved playbook; True when it is new."""
     check_name(name)
@@ -125,7 +126,44 @@ def put(
         updated_by=by,
     )
     engine.writer.put_saved(record)
-    return _opened(keyring, record), before is None
+    kept = _opened(keyring, record)
+    sync(engine, kept, commit=commit)
+    return kept, before is None
+
+
+def head_of(playbook: Mapping[str, Any], variables: Mapping[str, str]) -> Any:
+    """The playbook's partitions, parameters and schedule (``config/source.py``)."""
+    from dataflow_runner.config.source import PlaybookSource
+    from dataflow_runner.engine.payload import Documents
+
+    text = Documents(playbook, None, variables).playbook_text
+    return PlaybookSource("playbook", variables, text=text).head()
+
+
+def sync(engine: Engine, kept: Saved, *, commit: str = "") -> None:
+    """After ``kept`` was saved: its schedule recorded (a changed one takes effect
+    at its next tick), or forgotten when its playbook has none. The document's
+    ``paused`` is applied each time it is saved."""
+    head = head_of(kept.playbook, kept.variables)
+    store = engine.store.scheduling
+    schedule = head.schedule
+    if schedule is None:
+        store.delete_schedule(kept.name)
+        return
+    before = store.schedule(kept.name)
+    now = time.time()
+    store.put_schedule(
+        ScheduleRecord(
+            name=kept.name,
+            playbook=kept.playbook_name,
+            cron=schedule.cron,
+            timezone=schedule.timezone,
+            created_at=before.created_at if before is not None else engine.clock(),
+            updated_at=now,
+            paused=int(schedule.paused),
+            git_commit=commit,
+        )
+    )
 
 
 def get(engine: Engine, keyring: Keyring, name: str) -> Saved:
@@ -140,6 +178,8 @@ def listed(engine: Engine, keyring: Keyring) -> list[Saved]:
 
 
 def delete(engine: Engine, name: str) -> None:
+    """Forget a saved playbook, and its schedule (its runs' history stays)."""
+    engine.store.scheduling.delete_schedule(name)
     if not engine.writer.delete_saved(name):
         raise SavedNotFound(f"no saved playbook '{name}'")
 

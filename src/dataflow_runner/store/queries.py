@@ -25,21 +25,19 @@ from typing import Any, TypeVar
 from dataflow_runner.errors import StoreError
 from dataflow_runner.store.records import (
     RECORDS,
+    AlertRecord,
     AttemptRecord,
     ClusterRecord,
     ClusterState,
+    DeploymentRecord,
+    LeaseRecord,
     RequestRecord,
     RunRecord,
     SavedPlaybookRecord,
-    StepRecord,
-    TokenRecord,
-)
-from dataflow_runner.store.records import (
-    AlertRecord,
-    DeploymentRecord,
-    LeaseRecord,
     ScheduleRecord,
+    StepRecord,
     TickRecord,
+    TokenRecord,
 )
 
 R = TypeVar(
