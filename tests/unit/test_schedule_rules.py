@@ -217,11 +217,13 @@ def test_a_manual_trigger_does_not_count_as_a_tick() -> None:
         (Schedule(cron="@sometimes"), None, "$.data.schedule.cron", "unknown cron alias"),
         (Schedule(cron="@daily", timezone="Mars/Base"), None, "$.data.schedule.timezone",
          "unknown time zone 'Mars/Base'"),
-        (Schedule(cron="@daily", catch_up=CatchUp(last=10_001)), Partitions(every="day", start="2026-11-01"),
+        (Schedule(cron="@daily", catch_up=CatchUp(last=10_001)),
+         Partitions(every="day", start="2026-11-01"),
          "$.data.schedule.catchUp.last", "more than the limit of 10,000"),
         (Schedule(cron="@daily", catch_up=CatchUp(last=3, of="partitions")), None,
          "$.data.schedule.catchUp.of", "needs a partitioned playbook"),
-        (Schedule(trigger="inputs"), None, "$.data.schedule.trigger", "needs a partitioned playbook"),
+        (Schedule(trigger="inputs"), None, "$.data.schedule.trigger",
+         "needs a partitioned playbook"),
     ],
 )  # fmt: skip
 def test_bad_schedules_are_one_line_each_at_their_path(

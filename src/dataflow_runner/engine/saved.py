@@ -109,6 +109,7 @@ def put(
             "a saved playbook has a cluster config or a pool, not both", path="$.pool"
         )
     book_name = validate(playbook, cluster, variables)
+    _check_schedule(playbook, variables)
     reader = engine.store.reader
     before = reader.saved(name)
     now = time.time()
@@ -164,6 +165,21 @@ def sync(engine: Engine, kept: Saved, *, commit: str = "") -> None:
             git_commit=commit,
         )
     )
+
+
+def _check_schedule(playbook: Mapping[str, Any], variables: Mapping[str, str]) -> None:
+    """A schedule's cron, time zone and windows, checked when it is saved (even in a
+    playbook whose templates are only rendered when it runs)."""
+    try:
+        head = head_of(playbook, variables)
+    except ConfigError as exc:
+        raise exc.with_file(exc.file or "playbook") from None
+    if head.schedule is not None:
+        from dataflow_runner.data.cron import check_schedule
+
+        problems = [e.with_file("playbook") for e in check_schedule(head.schedule, head.partitions)]
+        if problems:
+            raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
 
 
 def get(engine: Engine, keyring: Keyring, name: str) -> Saved:

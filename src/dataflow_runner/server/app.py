@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from dataflow_runner import __version__
-from dataflow_runner.server import errors, logs, playbooks, runs, system
+from dataflow_runner.server import deploys, errors, logs, playbooks, runs, schedules, system
 from dataflow_runner.server.accesslog import AccessLog
 from dataflow_runner.server.auth import Viewer
 from dataflow_runner.server.metrics import CONTENT_TYPE
@@ -41,6 +41,9 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         made.workers.start()
+        made.scheduler.start()
+        if made.deployer is not None:
+            made.deployer.start()
         yield
         stop(made)
 
@@ -59,6 +62,8 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     api.include_router(logs.router)
     api.include_router(playbooks.router)
     api.include_router(system.router)
+    api.include_router(schedules.router)
+    api.include_router(deploys.router)
     api.add_api_route(
         "/metrics",
         metrics,
@@ -83,6 +88,9 @@ def metrics(request: Request, _caller: Viewer) -> Response:
 def stop(made: ServerParts) -> None:
     """Refuse new runs, stop the workers, suspend the runs going, close the store."""
     made.draining = True
+    if made.deployer is not None:
+        made.deployer.stop()
+    made.scheduler.stop()
     left = made.workers.stop(timeout=made.settings.shutdown_timeout)
     if left:
         log.info(

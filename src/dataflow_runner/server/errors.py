@@ -16,6 +16,7 @@ from dataflow_runner.config.redact import scrub
 from dataflow_runner.engine.payload import WrongKey
 from dataflow_runner.engine.queue import RunConflict, RunNotFound
 from dataflow_runner.engine.saved import SavedNotFound
+from dataflow_runner.engine.schedules import ScheduleNotFound
 from dataflow_runner.errors import (
     ConfigError,
     ConfigErrors,
@@ -112,7 +113,7 @@ def error_response(exc: BaseException) -> JSONResponse:
         return respond(400, "bad_request", str(exc))
     if isinstance(exc, LockHeldError):
         return respond(409, "lock_held", str(exc))
-    if isinstance(exc, RunNotFound | SavedNotFound):
+    if isinstance(exc, RunNotFound | SavedNotFound | ScheduleNotFound):
         return respond(404, "not_found", str(exc))
     if isinstance(exc, RunConflict):
         return respond(409, "conflict", str(exc))

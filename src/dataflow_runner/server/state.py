@@ -31,12 +31,39 @@ class ServerParts:
         from dataflow_runner.server.metrics import Metrics
 
         self.settings = settings
-        self.engine = Engine(state_dir=settings.state_dir, store=settings.store)
+        self.engine = Engine(
+            state_dir=settings.state_dir, store=settings.store, clock=settings.clock()
+        )
         self.engine.store  # noqa: B018 - opens (and migrates) the store now, not at a request
         self.keyring = Keyring.load(settings.secret_key_file, self.engine.state_dir)
         self.queue = RunQueue(self.engine, self.keyring)
         self.metrics = Metrics(self)
         self.workers = Workers(self.queue, slots=settings.workers, on_event=self.metrics.on_event)
+        from dataflow_runner.engine.schedules import Scheduler
+
+        self.scheduler = Scheduler(
+            self.engine,
+            self.queue,
+            self.keyring,
+            lease_ttl=settings.scheduler_lease,
+            on_started=self.workers.wake,
+        )
+        self.deployer: Any = None
+        if settings.deploy_secret:
+            from dataflow_runner.config.redact import SECRETS
+
+            SECRETS.add(settings.deploy_secret)
+        if settings.deploy_from:
+            from dataflow_runner.engine.deploy import Deployer
+
+            self.deployer = Deployer(
+                self.engine,
+                self.keyring,
+                settings.deploy_from,
+                branch=settings.deploy_branch,
+                path=settings.deploy_path,
+                interval=settings.deploy_interval,
+            )
         #: Set when the server stops: writes are refused (503), follows end.
         self.draining = False
         self._secrets_seen: set[str] = set()
