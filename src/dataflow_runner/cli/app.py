@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dataflow_runner import __version__
-from dataflow_runner.cli import app_data, app_history, app_render, app_server
+from dataflow_runner.cli import app_data, app_history, app_render, app_schedules, app_server
 from dataflow_runner.cli.options import (
     DataFlags,
     async_option,
@@ -378,6 +378,7 @@ for _command in (
     *app_data.COMMANDS,
     *app_render.COMMANDS,
     *app_server.COMMANDS,
+    *app_schedules.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from dataflow_runner.engine import saved as saved_playbooks
 from dataflow_runner.engine import ticks
 from dataflow_runner.engine.lease import Lease
-from dataflow_runner.errors import ConfigError, DataflowRunnerError
+from dataflow_runner.errors import ConfigError, DataflowRunnerError, FlagError
 from dataflow_runner.store.records import RunRecord, ScheduleRecord, TickRecord
 
 if TYPE_CHECKING:
@@ -298,6 +298,17 @@ def trigger(
     if record is None:
         raise ScheduleNotFound(f"no schedule '{name}'")
     kept = saved_playbooks.get(engine, keyring, name)
+    head = saved_playbooks.head_of(kept.playbook, kept.variables)
+    variables = dict(variables)
+    if head.partitions is None:
+        if partition:
+            raise FlagError("partition needs a partitioned playbook")
+        # Its tick is the time it was triggered, in the schedule's zone.
+        from dataflow_runner.data.cron import zone
+
+        tz = zone(head.schedule.timezone) if head.schedule is not None else dt.UTC
+        now = dt.datetime.fromtimestamp(engine.clock(), tz).replace(microsecond=0)
+        variables.setdefault("tick", ticks.tick_variables(now)["tick"])
     submission = saved_playbooks.submission(kept, variables, by=by, partition=partition)
     extra: dict[str, object] = {"schedule": name}
     if record.git_commit:
