@@ -61,7 +61,7 @@ def test_the_scheduler_fails_over_and_no_tick_runs_twice_or_is_lost(
             expected.append(tick)
             with open_store(store) as opened:
                 eventually(
-                    lambda: tick in opened.scheduling.taken("failover", [tick]) or None,
+                    lambda t=tick: t in opened.scheduling.taken("failover", [t]) or None,
                     f"tick {tick} of trial {trial}",
                     timeout=60,
                 )
@@ -71,7 +71,7 @@ def test_the_scheduler_fails_over_and_no_tick_runs_twice_or_is_lost(
             servers.append(server())
         alive = servers[0]
         with open_store(store) as opened:
-            ticks = [t for t in opened.scheduling.last_ticks("failover", 100)]
+            ticks = list(opened.scheduling.last_ticks("failover", 100))
         refs = sorted(t.tick.ref for t in ticks)
         assert refs == sorted(set(refs))  # (the key is unique: never twice)
         assert set(expected) <= set(refs)  # none lost
