@@ -109,8 +109,8 @@ def test_pushed_commits_deploy_and_a_broken_one_keeps_the_old_version(
     assert (work / "minutely.txt").read_text().split() == ["2026-11-20T10:01:00Z"]
 
     # A commit adds a schedule: pushed, it runs at its next tick.
-    second = commit(repo, {"pipelines/hourly.yaml": PLAYBOOK.format(name="hourly", cron="0 * * * *")},
-                    "add hourly")  # fmt: skip
+    hourly_text = PLAYBOOK.format(name="hourly", cron="0 * * * *")
+    second = commit(repo, {"pipelines/hourly.yaml": hourly_text}, "add hourly")
     assert push(server) == {"commit": second, "changed": True, "valid": True, "errors": []}
     assert push(server)["changed"] is False  # the same commit again: nothing to do
     clock.set("2026-11-20T11:00:03Z")
@@ -140,8 +140,10 @@ def test_pushed_commits_deploy_and_a_broken_one_keeps_the_old_version(
     assert server.run(runs[0]["runId"])["commit"] == second  # the old version ran
 
     # Fixed, and hourly removed: its schedule stops.
-    fixed = commit(repo, {"pipelines/minutely.yaml": PLAYBOOK.format(name="minutely", cron="*/2 * * * *"),
-                          "pipelines/hourly.yaml": None}, "fix")  # fmt: skip
+    every_two = PLAYBOOK.format(name="minutely", cron="*/2 * * * *")
+    fixed = commit(
+        repo, {"pipelines/minutely.yaml": every_two, "pipelines/hourly.yaml": None}, "fix"
+    )
     assert push(server)["valid"] is True
     assert server.api.get("/api/v1/schedules/hourly").status_code == 404
     assert server.api.get("/api/v1/schedules/minutely").json()["commit"] == fixed
