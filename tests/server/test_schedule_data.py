@@ -36,7 +36,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 outer.posts.append(json.loads(self.rfile.read(length)))
                 status = 500 if len(outer.posts) <= outer.fail_first else 200
@@ -82,7 +82,7 @@ def test_ticks_run_closed_partitions_and_catch_up_reruns_a_deleted_output(
                 f"echo done > {out}/{{{{.hour}}}}.txt",
                 outputs=[f"{out}/{{{{.hour}}}}.txt"],
             )
-        ],  # fmt: skip
+        ],
         partitions={"every": "hour", "start": "2026-11-20T00:00Z"},
     )
     put(server, "hourly", book, work)
