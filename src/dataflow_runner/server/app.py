@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from dataflow_runner import __version__
-from dataflow_runner.server import deploys, errors, logs, playbooks, runs, schedules, system
+from dataflow_runner.server import deploys, errors, logs, playbooks, runs, schedules, system, ui
 from dataflow_runner.server.accesslog import AccessLog
 from dataflow_runner.server.auth import Viewer
 from dataflow_runner.server.metrics import CONTENT_TYPE
@@ -77,6 +77,7 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     # Where the tools that scrape and probe look first.
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", system.health, methods=["GET"], include_in_schema=False)
+    ui.install(app)  # the web UI's pages, after the API's error handlers it wraps
     app.add_middleware(AccessLog)
     return app
 

@@ -1,0 +1,1 @@
+// Dataflow Runner's web UI: the little that htmx does not do.
