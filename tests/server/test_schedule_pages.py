@@ -4,6 +4,8 @@ Deployments page while the old version keeps running; the Schedules page pauses
 and triggers; the Partitions page draws the grid and backfills a selection.
 Screenshots are written beside the test's files."""
 
+# ruff: noqa: F811 - the deployment tests' fixtures, imported and used by name
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -46,7 +48,7 @@ def test_a_broken_commit_shows_its_error_on_the_deployments_page(
     server: Server,
     clock: Clock,
     repo: Path,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     eventually(lambda: server.api.get("/api/v1/deployments").json() or None, "a deployment")
     broken = commit(repo, {"pipelines/minutely.yaml": PLAYBOOK.format(name="minutely",
@@ -84,7 +86,7 @@ def test_the_partitions_page_shows_the_grid_and_backfills_a_selection(
     browser: Browser,
     server: Server,
     work: Path,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     out = work / "out"
     book = scheduled(
