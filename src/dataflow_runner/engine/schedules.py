@@ -33,6 +33,7 @@ from dataflow_runner.store.records import RunRecord, ScheduleRecord, TickRecord
 
 if TYPE_CHECKING:
     from dataflow_runner.config.model import Schedule
+    from dataflow_runner.data.cron import Cron
     from dataflow_runner.data.partitions import Partition, Spec
     from dataflow_runner.engine.api import Engine
     from dataflow_runner.engine.payload import Keyring
@@ -55,6 +56,7 @@ class Loaded:
     saved: saved_playbooks.Saved
     schedule: Schedule
     spec: Spec | None
+    cron: Cron | None = None
 
     def entry(self) -> ticks.Entry:
         return ticks.Entry(
@@ -63,6 +65,7 @@ class Loaded:
             self.spec,
             self.record.created_at,
             bool(self.record.paused),
+            self.cron,
         )
 
 
@@ -97,6 +100,7 @@ class Scheduler:
         self.alerter = Alerter(engine)
         self._cache: dict[str, tuple[float, Loaded]] = {}
         self._last_poke: dict[str, float] = {}
+        self._looked: dict[str, tuple[dt.datetime, float, int]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._alert_since = time.time()
@@ -162,7 +166,10 @@ class Scheduler:
             from dataflow_runner.data.partitions import Spec
 
             spec = Spec.of(head.partitions)
-        loaded = Loaded(record, kept, head.schedule, spec)
+        from dataflow_runner.data.cron import Cron
+
+        cron = Cron(head.schedule.cron, head.schedule.timezone) if head.schedule.cron else None
+        loaded = Loaded(record, kept, head.schedule, spec, cron)
         self._cache[record.name] = (record.updated_at, loaded)
         return loaded
 
@@ -170,6 +177,12 @@ class Scheduler:
         store = self.engine.store.scheduling
         name = loaded.record.name
         schedule = loaded.schedule
+        # A tick looked at fully is not looked at again (no query) until the next one.
+        quiet = schedule.trigger != "inputs" and loaded.cron is not None and not active
+        if quiet and loaded.cron is not None:
+            key = (loaded.cron.latest(now), loaded.record.updated_at, loaded.record.paused)
+            if self._looked.get(name) == key:
+                return []
         poke = False
         if schedule.trigger == "inputs":
             last = self._last_poke.get(name)
@@ -186,6 +199,8 @@ class Scheduler:
             inputs_ready=lambda ps: self._inputs_ready(loaded, ps),
         )
         decision = ticks.decide(loaded.entry(), now, known, probe, poke=poke)
+        if decision.looked is not None:
+            self._looked[name] = (decision.looked, loaded.record.updated_at, loaded.record.paused)
         ids: list[str] = []
         for start in decision.starts:
             run = self.launch(loaded, start, now)
@@ -275,7 +290,7 @@ class Scheduler:
 
 
 def _with(loaded: Loaded, record: ScheduleRecord) -> Loaded:
-    return Loaded(record, loaded.saved, loaded.schedule, loaded.spec)
+    return Loaded(record, loaded.saved, loaded.schedule, loaded.spec, loaded.cron)
 
 
 def _external(book: Any, externals: Callable[[Any], dict[str, Any]]) -> list[Any]:

@@ -57,9 +57,13 @@ class Entry:
     spec: Spec | None = None  # the playbook's partitions
     created_at: float = 0.0
     paused: bool = False
+    #: The schedule's cron, made once (None: made from ``schedule``).
+    made_cron: Cron | None = None
 
     @property
     def cron(self) -> Cron | None:
+        if self.made_cron is not None:
+            return self.made_cron
         return Cron(self.schedule.cron, self.schedule.timezone) if self.schedule.cron else None
 
 
@@ -107,6 +111,8 @@ class Decision:
     #: Keys to record as looked at (a tick whose candidates all started or were fine).
     marks: list[str] = field(default_factory=list)
     next_tick: dt.datetime | None = None
+    #: The latest tick, when it has been looked at fully (now or before).
+    looked: dt.datetime | None = None
 
 
 def mark_of(tick: dt.datetime) -> str:
@@ -157,6 +163,7 @@ def _clock(
     catch_up = entry.schedule.catch_up
     mark = mark_of(tick)
     if mark in known.taken([mark]):
+        out.looked = tick
         return room
     if entry.spec is None or (catch_up is not None and catch_up.of == "ticks"):
         wanted = _tick_candidates(entry, cron, tick, created, now)
@@ -171,6 +178,7 @@ def _clock(
     out.starts.extend(fits)
     if len(fits) == len(todo):
         out.marks.append(mark)
+        out.looked = tick
     return room - len(fits)
 
 
