@@ -67,9 +67,9 @@ def main() -> None:
     offset[0] = next_minute - now - 60.0
     started = time.perf_counter()
     for i in range(args.schedules):
-        book = {"schema": "iglu:dev.dataflowrunner/Playbook/jsonschema/1-1-0",
-                "data": {"name": f"s{i}", "schedule": {"cron": "* * * * *"},
-                         "steps": [{"id": "a", "type": "COMMAND", "command": ["true"]}]}}  # fmt: skip
+        step = {"id": "a", "type": "COMMAND", "command": ["true"]}
+        data = {"name": f"s{i}", "schedule": {"cron": "* * * * *"}, "steps": [step]}
+        book = {"schema": "iglu:dev.dataflowrunner/Playbook/jsonschema/1-1-0", "data": data}
         saved.put(engine, keyring, f"s{i}", playbook=book, cluster=cluster, pool=None,
                   variables={}, by="bench")  # fmt: skip
     setup = time.perf_counter() - started
