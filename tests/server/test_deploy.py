@@ -107,6 +107,10 @@ def test_pushed_commits_deploy_and_a_broken_one_keeps_the_old_version(
     (run,) = ended_runs(server, "minutely", 1)
     assert server.run(run["runId"])["commit"] == first
     assert (work / "minutely.txt").read_text().split() == ["2026-11-20T10:01:00Z"]
+    # A deployed playbook run by hand records its commit too.
+    by_hand = server.api.post("/api/v1/playbooks/minutely/runs", json={"vars": {"tick": "now"}})
+    assert by_hand.status_code == 202, by_hand.text
+    assert server.wait(by_hand.json()["id"])["commit"] == first
 
     # A commit adds a schedule: pushed, it runs at its next tick.
     hourly_text = PLAYBOOK.format(name="hourly", cron="0 * * * *")

@@ -139,3 +139,35 @@ def test_a_failed_run_is_alerted_to_the_webhook(
         assert "tok3n" not in server.output()
     finally:
         receiver.close()
+
+
+def test_inputs_start_a_partition_and_a_missed_deadline_is_alerted(
+    server: Server, clock: Clock, work: Path
+) -> None:
+    receiver = Receiver()
+    try:
+        book = scheduled(
+            "sensed",
+            {"trigger": "inputs", "pokeSeconds": 1, "deadline": 600,
+             "alerts": {"webhook": receiver.url}},
+            [sh("use", "cat in/{{.hour}}.txt > used.{{.hour}}", inputs=["in/{{.hour}}.txt"])],
+            partitions={"every": "hour", "start": "2026-11-20T00:00Z"},
+        )  # fmt: skip
+        put(server, "sensed", book, work)
+        # 09:00 closed 40 s ago; its input is not there: nothing starts, no alert yet.
+        clock.set("2026-11-20T10:00:40Z")
+        clock.set("2026-11-20T10:11:00Z")  # ten minutes after it closed: the deadline
+        eventually(lambda: receiver.posts or None, "the deadline alert")
+        assert receiver.posts[0]["kind"] == "deadline"
+        assert "2026-11-20T09:00:00Z" in receiver.posts[0]["text"]
+        assert schedule_of(server, "sensed")["lastRuns"] == []
+        (work / "in").mkdir()
+        (work / "in" / "09.txt").write_text("late\n")  # the input appears
+        (run,) = ended_runs(server, "sensed", 1)
+        assert (run["kind"], run["partition"], run["state"]) == (
+            "inputs", "2026-11-20T09:00:00Z", "COMPLETED"
+        )  # fmt: skip
+        assert (work / "used.09").read_text() == "late\n"
+        assert len(receiver.posts) == 1  # alerted once
+    finally:
+        receiver.close()

@@ -149,6 +149,9 @@ class RunQueue:
             options.update(lock=request.lock.name, soft_lock=request.lock.soft)
         if submission.saved:
             options["saved"] = submission.saved
+            deployed = self.engine.store.scheduling.active_deployment()
+            if deployed is not None and submission.saved in deployed.playbooks:
+                options["commit"] = deployed.git_commit  # the commit it came from
         options.update(extra or {})
         now = time.time()
         config = request.cluster

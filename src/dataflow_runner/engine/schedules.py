@@ -185,10 +185,11 @@ class Scheduler:
                 return []
         poke = False
         if schedule.trigger == "inputs":
+            # Poking is a cost in real time (checks of the data), whatever the clock says.
             last = self._last_poke.get(name)
-            poke = last is None or now.timestamp() - last >= schedule.poke_seconds
+            poke = last is None or time.monotonic() - last >= schedule.poke_seconds
             if poke:
-                self._last_poke[name] = now.timestamp()
+                self._last_poke[name] = time.monotonic()
         known = ticks.Known(
             taken=lambda refs: store.taken(name, refs),
             active=active,
