@@ -118,6 +118,8 @@ def deployments_page(request: Request, who: Viewer) -> Response:
 
     made = parts(request)
     rows = [deployment(d) for d in made.engine.store.scheduling.deployments()]
-    source = made.settings.deploy_from
+    from dataflow_runner.store.backends import mask_url
+
+    source = mask_url(made.settings.deploy_from) if made.settings.deploy_from else None
     return page(request, who, "deployments.html", title="Deployments", rows=rows,
                 source=source, branch=made.settings.deploy_branch)  # fmt: skip
