@@ -15,6 +15,7 @@ from dataflow_runner.cli import (
     app_history,
     app_pools,
     app_render,
+    app_schedules,
     app_server,
 )
 from dataflow_runner.cli.options import (
@@ -387,6 +388,7 @@ for _command in (
     *app_render.COMMANDS,
     *app_server.COMMANDS,
     *app_pools.COMMANDS,
+    *app_schedules.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -33,7 +33,7 @@ from dataflow_runner.engine.request import LockSpec, RunRequest
 from dataflow_runner.engine.run import new_run_id
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
 from dataflow_runner.store.reader import STALE_AFTER
-from dataflow_runner.store.records import RequestRecord, RunRecord, RunState
+from dataflow_runner.store.records import PoolWaitRecord, RequestRecord, RunRecord, RunState
 
 if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig
@@ -136,6 +136,17 @@ class RunQueue:
 
     def enqueue(self, submission: Submission) -> RunRecord:
         """Validate ``submission`` and record it QUEUED (see the module's docstring)."""
+        run, request, wait = self.queued(submission)
+        self.engine.writer.enqueue_run(run, request, wait)
+        return run
+
+    def queued(
+        self, submission: Submission, extra: dict[str, object] | None = None
+    ) -> tuple[RunRecord, RequestRecord, PoolWaitRecord | None]:
+        """The QUEUED run of ``submission``, its sealed request and, for a pool's
+        run, its place in the pool's queue: validated and not recorded yet (a
+        schedule records them with its tick's key); ``extra``: more options to keep
+        with the run (its schedule, tick, commit)."""
         from dataflow_runner.engine import prepare
 
         run_id = new_run_id()
@@ -164,6 +175,10 @@ class RunQueue:
             options.update(lock=request.lock.name, soft_lock=request.lock.soft)
         if submission.saved:
             options["saved"] = submission.saved
+            deployed = self.engine.store.scheduling.active_deployment()
+            if deployed is not None and submission.saved in deployed.playbooks:
+                options["commit"] = deployed.git_commit  # the commit it came from
+        options.update(extra or {})
         now = time.time()
         config = request.cluster
         run = RunRecord(
@@ -190,8 +205,7 @@ class RunQueue:
             submitted_by=submission.submitted_by,
         )
         payload = self.keyring.seal(submission.to_json())
-        self.engine.writer.enqueue_run(run, RequestRecord(run_id, payload, now), wait)
-        return run
+        return run, RequestRecord(run_id, payload, now), wait
 
     def submission(self, run_id: str) -> Submission:
         """What a server's run was asked to run (decrypted)."""

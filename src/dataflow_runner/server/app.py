@@ -18,11 +18,13 @@ from dataflow_runner import __version__
 from dataflow_runner.server import (
     clusters,
     commands,
+    deploys,
     errors,
     logs,
     playbooks,
     pools,
     runs,
+    schedules,
     system,
     ui,
 )
@@ -53,6 +55,9 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
         made.workers.start()
         made.pool_manager.start()
         made.poller.start()
+        made.scheduler.start()
+        if made.deployer is not None:
+            made.deployer.start()
         yield
         stop(made)
 
@@ -74,6 +79,8 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     api.include_router(clusters.router)
     api.include_router(commands.router)
     api.include_router(system.router)
+    api.include_router(schedules.router)
+    api.include_router(deploys.router)
     api.add_api_route(
         "/metrics",
         metrics,
@@ -104,6 +111,9 @@ def stop(made: ServerParts) -> None:
     made.draining = True
     made.pool_manager.stop()
     made.poller.stop()
+    if made.deployer is not None:
+        made.deployer.stop()
+    made.scheduler.stop()
     left = made.workers.stop(timeout=made.settings.shutdown_timeout)
     if left:
         log.info(

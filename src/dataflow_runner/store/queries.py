@@ -25,11 +25,14 @@ from typing import Any, TypeVar
 from dataflow_runner.errors import StoreError
 from dataflow_runner.store.records import (
     RECORDS,
+    AlertRecord,
     AttemptRecord,
     ClusterRecord,
     ClusterState,
     CommandRecord,
+    DeploymentRecord,
     GenieJobRecord,
+    LeaseRecord,
     PoolLaunchRecord,
     PoolRecord,
     PoolWaitRecord,
@@ -37,7 +40,9 @@ from dataflow_runner.store.records import (
     RequestRecord,
     RunRecord,
     SavedPlaybookRecord,
+    ScheduleRecord,
     StepRecord,
+    TickRecord,
     TokenRecord,
 )
 
@@ -56,6 +61,11 @@ R = TypeVar(
     RegistryRecord,
     CommandRecord,
     GenieJobRecord,
+    ScheduleRecord,
+    TickRecord,
+    AlertRecord,
+    LeaseRecord,
+    DeploymentRecord,
 )
 
 

@@ -464,6 +464,107 @@ class PoolWaitRecord:
     placed_at: float | None = None
 
 
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A schedule the server runs: a saved playbook whose playbook has a
+    ``schedule`` section (its spec is in the saved playbook); what is kept here
+    is what changes while it runs."""
+
+    TABLE: ClassVar[Table] = Table("schedules", keys=("name",))
+
+    name: str  # the saved playbook's
+    playbook: str  # the playbook's own name
+    cron: str
+    timezone: str
+    created_at: float
+    updated_at: float
+    paused: int = 0  # 1: paused
+    #: The git commit the schedule was deployed from ("": put through the API).
+    git_commit: str = ""
+    #: The last alert sent for it: kind, outcome, tries, status code, when.
+    last_alert: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TickRecord:
+    """One run a schedule started, under a key unique for the schedule: a tick's
+    time, a partition and the tick that looked at it, a partition whose inputs
+    appeared, or a manual trigger. Recorded with the run, in one transaction, so
+    no tick starts twice across restarts and failovers."""
+
+    TABLE: ClassVar[Table] = Table(
+        "schedule_ticks",
+        keys=("schedule", "ref"),
+        indexes=(("ix_schedule_ticks_run", ("run_id",)),),
+    )
+
+    schedule: str
+    ref: str
+    run_id: str
+    kind: str  # tick, catch-up, inputs, manual
+    tick_at: float | None = None
+    partition: str | None = None  # UTC RFC 3339
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert of a schedule's owner (a failed run, a missed deadline), sent
+    once (its key is unique), with its outcome."""
+
+    TABLE: ClassVar[Table] = Table(
+        "schedule_alerts",
+        keys=("schedule", "ref"),
+        indexes=(("ix_schedule_alerts_created", ("created_at",)),),
+    )
+
+    schedule: str
+    ref: str  # failure:RUN_ID, deadline:PARTITION
+    kind: str  # failure, deadline
+    created_at: float
+    message: str = ""
+    state: str = "pending"  # pending, delivered, failed
+    attempts: int = 0
+    status_code: int | None = None
+    error: str = ""
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """Who does a job that one server only may do at a time (the scheduler), until
+    when: the holder renews it; anyone takes it once it has expired."""
+
+    TABLE: ClassVar[Table] = Table("leases", keys=("name",))
+
+    name: str
+    holder: str
+    expires_at: float
+    acquired_at: float
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A commit a server deployed from git, or refused (its errors)."""
+
+    TABLE: ClassVar[Table] = Table(
+        "deployments", keys=("id",), indexes=(("ix_deployments_created", ("created_at",)),)
+    )
+
+    id: str
+    git_commit: str
+    created_at: float
+    repo: str = ""  # its URL, password masked
+    branch: str = ""
+    path: str = ""
+    valid: int = 0  # 1: every playbook and schedule in it is valid
+    #: 1: it is the version running now.
+    active: int = 0
+    message: str = ""  # the commit's subject
+    errors: tuple[dict[str, Any], ...] = ()  # file, line, path, message
+    playbooks: tuple[str, ...] = ()  # the saved playbooks it made
+
+
 RECORDS: tuple[type[Any], ...] = (
     RunRecord,
     StepRecord,
@@ -478,4 +579,9 @@ RECORDS: tuple[type[Any], ...] = (
     RegistryRecord,
     CommandRecord,
     GenieJobRecord,
+    ScheduleRecord,
+    TickRecord,
+    AlertRecord,
+    LeaseRecord,
+    DeploymentRecord,
 )

@@ -9,7 +9,7 @@ missing run, 403 for a forbidden action), or a redirect to the sign-in page
 Modules: ``core.py`` (templates, navigation, the HTML response, the form check),
 ``signin.py``, ``runs.py`` (the Runs page), ``run.py`` (a run: its DAG, Gantt chart,
 steps, cancel and retry, and its logs), ``graphs.py`` (the SVG drawings' layout),
-``playbooks.py``, ``clusters.py``.
+``playbooks.py``, ``clusters.py``, ``schedules.py`` (Schedules, Partitions, Deployments).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from dataflow_runner.errors import DataflowRunnerError
 from dataflow_runner.server.auth import COOKIE
 from dataflow_runner.server.errors import ApiError
-from dataflow_runner.server.ui import clusters, playbooks, run, runs, signin
+from dataflow_runner.server.ui import clusters, playbooks, run, runs, schedules, signin
 from dataflow_runner.server.ui.core import STATIC, page
 
 #: The UI's routers; a new page's router is added here.
@@ -38,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     run.router,
     playbooks.router,
     clusters.router,
+    schedules.router,
 ]
 #: Paths that are not pages: their errors stay JSON.
 _NOT_PAGES = ("/api/", "/openapi.json", "/docs", "/redoc", "/metrics", "/healthz", "/static/")
