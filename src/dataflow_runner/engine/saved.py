@@ -184,7 +184,8 @@ def _check_schedule(playbook: Mapping[str, Any], variables: Mapping[str, str]) -
 
 
 def get(engine: Engine, keyring: Keyring, name: str) -> Saved:
-    record = engine.store.reader.saved(name)
+    # A name no saved playbook can have is not looked for (PostgreSQL refuses a NUL).
+    record = engine.store.reader.saved(name) if _NAME.match(name) else None
     if record is None:
         raise SavedNotFound(f"no saved playbook '{name}'")
     return _opened(keyring, record)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
@@ -98,8 +98,20 @@ def create_app(settings: ServerSettings, server_parts: ServerParts | None = None
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", system.health, methods=["GET"], include_in_schema=False)
     ui.install(app)  # the web UI's pages, after the API's error handlers it wraps
+    app.middleware("http")(refuse_nul)
     app.add_middleware(AccessLog)
     return app
+
+
+async def refuse_nul(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """A NUL in a URL names nothing (no id or name holds one, and PostgreSQL cannot
+    even compare one): a 400 before any route reads the store with it."""
+    query = request.query_params.multi_items()
+    if "\x00" in request.url.path or any("\x00" in k + v for k, v in query):
+        return errors.respond(400, "bad_request", "the URL holds a NUL character (%00)")
+    return await call_next(request)
 
 
 def metrics(request: Request, _caller: Viewer) -> Response:
