@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from dataflow_runner.store import Store, open_store
+from dataflow_runner.store.records import RECORDS
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # Read at import: the root conftest clears DATAFLOW_RUNNER_* for each test.
@@ -144,10 +145,8 @@ def sqlalchemy_sqlite_store(tmp_path: Path) -> Iterator[Store]:
 def pg_store(postgres_server: PostgresServer) -> Iterator[Store]:
     """The session's PostgreSQL database, emptied for each test."""
     with open_store(postgres_server.url()) as store:
-        postgres_server.admin(
-            "TRUNCATE attempts, steps, run_requests, runs, clusters, tokens, saved_playbooks",
-            database="dfr",
-        )
+        tables = ", ".join(record.TABLE.name for record in RECORDS)
+        postgres_server.admin(f"TRUNCATE {tables}", database="dfr")
         yield store
 
 
