@@ -328,3 +328,63 @@ def data_flags(*names: str) -> Callable[[F], F]:
         return cast(F, out)
 
     return apply
+
+
+# --- a server ------------------------------------------------------------------------
+
+SERVER_ENV = "DATAFLOW_RUNNER_SERVER"
+TOKEN_ENV = "DATAFLOW_RUNNER_TOKEN"
+
+
+def _secret(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A token given as a flag is masked wherever it could be shown."""
+    if value:
+        from dataflow_runner.config.redact import SECRETS
+
+        SECRETS.add(value)
+    return value
+
+
+server_option = click.option(
+    "--server",
+    metavar="URL",
+    envvar=SERVER_ENV,
+    show_envvar=True,
+    help="Ask this server (dataflow-runner server) instead of running here or reading the "
+    f"local store: run-transient, runs, status, logs and resume; its token in {TOKEN_ENV}.",
+)
+token_option = click.option(
+    "--token",
+    metavar="TOKEN",
+    envvar=TOKEN_ENV,
+    callback=_secret,
+    help=f"The server's bearer token (better in the environment: {TOKEN_ENV}).",
+)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The server a command talks to, and its token."""
+
+    url: str
+    token: str | None
+
+
+def remote(server: str | None, token: str | None, *local_flags: str) -> Remote | None:
+    """The server this command talks to (its ``--server``, else the top-level one or
+    ``DATAFLOW_RUNNER_SERVER``), or None to work locally. ``local_flags``: the
+    parameters that mean a local store or run, refused with a server when they
+    were given on the command line."""
+    ctx = click.get_current_context()
+    root = ctx.find_root().params
+    url = server or root.get("server")
+    if not url:
+        return None
+    for name in local_flags:
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            flag = "--" + name.replace("_", "-")
+            raise FlagError(
+                f"{flag} cannot be used with --server (or {SERVER_ENV}): the server "
+                "has its own store and runs what it is sent"
+            )
+    return Remote(url, token or root.get("token"))
