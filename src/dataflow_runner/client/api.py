@@ -211,7 +211,7 @@ def _config_errors(details: list[Any], files: Mapping[str, str]) -> ConfigError:
             continue
         file = detail.get("file")
         line = detail.get("line")
-        if file in files:
+        if isinstance(file, str) and file in files:
             file = files[file]
             line = None  # a line of the document the server was sent, not of the file
         elif file is None and detail.get("path") is None:
