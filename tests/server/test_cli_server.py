@@ -355,3 +355,45 @@ def test_a_signal_cancels_the_run_on_the_server(
     assert "SIGINT received: cancelling run" in errors
     assert "run cancelled: 0/1 steps completed before it stopped" in errors
     assert both.server.run(run["id"])["state"] == "CANCELLED"
+
+
+def test_the_readme_server_section_with_the_cli_runs_as_written(
+    sqlite_server: Server, tmp_path: Path
+) -> None:
+    """The README's "With the CLI" commands, on the documents of its curl example."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("## Server\n") : text.index("\n## ", text.index("## Server\n") + 1)]
+    sent = json.loads(re.search(r"-d '(\{.*?\})'", section, re.S).group(1))  # type: ignore[union-attr]
+    (tmp_path / "cluster.json").write_text(json.dumps(sent["cluster"]))
+    (tmp_path / "hello.json").write_text(json.dumps(sent["playbook"]))
+    console = re.search(r"\*\*With the CLI\.\*\*.*?```console\n(.*?)```", section, re.S)
+    assert console is not None
+    lines = [line[2:] for line in console.group(1).splitlines() if line.startswith("$ ")]
+    assert lines[0].startswith("export DATAFLOW_RUNNER_SERVER=")
+    assert sqlite_server.token
+    env = {
+        "DATAFLOW_RUNNER_SERVER": sqlite_server.url,
+        "DATAFLOW_RUNNER_TOKEN": sqlite_server.token,
+    }
+    outputs = []
+    run_id = ""
+    for line in lines[1:]:
+        words = line.replace("RUN", run_id).split()
+        assert words[0] == "dataflow-runner"
+        result = subprocess.run(
+            [sys.executable, "-m", "dataflow_runner", *words[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE,
+            check=False,
+            env={**os.environ, **env},
+        )
+        assert result.returncode == 0, (line, result.stderr)
+        outputs.append(result)
+        if not run_id:
+            run_id = _RUN_ID.findall(result.stderr)[0]
+    assert "Transient local run completed successfully" in outputs[0].stderr
+    assert run_id in outputs[1].stdout and "COMPLETED" in outputs[1].stdout
+    assert outputs[2].stdout.startswith(f"run {run_id}  COMPLETED  playbook 'hello'")
+    assert outputs[3].stdout == "==> stdout <==\nhello world\n==> stderr <==\n"
