@@ -57,7 +57,7 @@ def free_port() -> int:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def env() -> dict[str, str]:
@@ -323,10 +323,9 @@ def fill(state: Path, store: str | None, n: int) -> None:
             submitted_by="bench",
         )
         rows.append(_params("runs", run))
-    with open_store(store, state_dir=state) as opened:
-        with opened.backend.transaction() as tx:
-            for start in range(0, len(rows), 5000):
-                tx.execute_many(q.INSERT_RUN, rows[start : start + 5000])
+    with open_store(store, state_dir=state) as opened, opened.backend.transaction() as tx:
+        for start in range(0, len(rows), 5000):
+            tx.execute_many(q.INSERT_RUN, rows[start : start + 5000])
 
 
 def timed_gets(url: str, token: str, paths: dict[str, str], repeats: int) -> dict[str, Any]:
