@@ -80,7 +80,8 @@ def airflow_case(scratch: Path, *, runs: int, clients: int) -> dict[str, Any]:
                 raise RuntimeError(f"{response.status_code} {response.text[:200]}")
             return str(response.json()["dag_run_id"])
 
-        latencies, _ids, began = load([url], token, runs, clients, trigger)
+        failures: list[str] = []
+        latencies, _ids, began = load([url], token, runs, clients, trigger, failures)
         triggered = time.time()
         time.sleep(FINISH_WINDOW)  # a fixed window, the same for every run of the bench
         ended = _ended(url, token)
@@ -91,9 +92,12 @@ def airflow_case(scratch: Path, *, runs: int, clients: int) -> dict[str, Any]:
             "start_seconds": started_in,
             "runs": runs,
             "clients": clients,
-            "trigger_p50_ms": statistics.median(latencies) * 1000,
-            "trigger_p99_ms": percentile(latencies, 99) * 1000,
+            "trigger_p50_ms": statistics.median(latencies) * 1000 if latencies else None,
+            "trigger_p99_ms": percentile(latencies, 99) * 1000 if latencies else None,
             "trigger_seconds": triggered - began,
+            "triggers_accepted": len(latencies),
+            "triggers_failed": len(failures),
+            "first_failure": failures[0][:300] if failures else None,
             "ended_within_window": ended,
             "window_seconds": FINISH_WINDOW,
             "processes_rss_mib": round(rss / 1024, 1),

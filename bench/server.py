@@ -162,14 +162,16 @@ def load(
     total: int,
     clients: int,
     request: Callable[[Any], Any],
+    failures: list[str] | None = None,
 ) -> tuple[list[float], list[Any], float]:
     """``total`` requests from ``clients`` threads (client i calls ``urls[i %
-    len(urls)]``); their latencies (seconds), their answers, and when they started."""
+    len(urls)]``); their latencies (seconds), their answers, and when they started.
+    A failed request raises at the end, unless ``failures`` collects them."""
     import httpx
 
     latencies: list[float] = []
     answers: list[Any] = []
-    errors: list[str] = []
+    errors: list[str] = [] if failures is None else failures
     lock = threading.Lock()
     counter = iter(range(total))
     barrier = threading.Barrier(clients + 1)
@@ -202,7 +204,7 @@ def load(
     started = time.time()
     for thread in threads:
         thread.join()
-    if errors:
+    if errors and failures is None:
         raise RuntimeError(f"{len(errors)} requests failed, the first: {errors[0]}")
     return latencies, answers, started
 
@@ -496,3 +498,62 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def report_section(result: dict[str, Any], date: str) -> list[str]:
+    """The case's section of docs/benchmarks.md."""
+    lines = [
+        f"## The server ({date})",
+        "",
+        f"{result['runs']:,} runs of a three-step playbook (the local fabric, each step "
+        f"`true`, one after the other) submitted by {result['clients']} concurrent clients "
+        "(threads, httpx), each server with 4 workers; submit latency is the "
+        "`POST /api/v1/runs` round trip, runs/s from the first submit to the last run's "
+        "end, peak RSS the server process's (`VmHWM`).",
+        "",
+        "| servers | store | submit p50 | submit p99 | runs finished/s | server peak RSS |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for key in ("sqlite", "postgresql"):
+        r = result[key]
+        done = r["states"].get("COMPLETED", 0)
+        lines.append(
+            f"| {r['servers']} | {r['store']} | {r['submit_p50_ms']:.1f} ms | "
+            f"{r['submit_p99_ms']:.1f} ms | {r['runs_per_second']:.1f} "
+            f"({done:,} COMPLETED in {r['seconds']:.0f} s) | "
+            + " + ".join(f"{m:.0f} MiB" for m in r["server_peak_rss_mib"])
+            + " |"
+        )
+    airflow = result.get("airflow") or {}
+    if airflow.get("measured"):
+        lines.append(
+            f"| Airflow {airflow['version']} standalone | SQLite | "
+            f"{airflow['trigger_p50_ms']:.1f} ms | {airflow['trigger_p99_ms']:.1f} ms | "
+            f"{airflow['ended_within_window'] / airflow['window_seconds']:.1f} "
+            f"({airflow['ended_within_window']:,} ended in the {airflow['window_seconds']:.0f} s "
+            f"after the last trigger) | {airflow['processes_rss_mib']:.0f} MiB (all its "
+            "processes) |"
+        )
+    else:
+        lines.append(f"| Airflow 3 | - | not measured: {airflow.get('why', '-')} | | | |")
+    lines.append("")
+    for key in ("pages_sqlite", "pages_postgresql"):
+        p = result[key]
+        lines += [
+            f"With **{p['runs_stored']:,} runs** in the {p['store']} store "
+            f"({p['requests_each']} sequential requests each, one server; guard: "
+            f"p99 < {PAGE_P99_MS:.0f} ms):",
+            "",
+            "| request | p50 | p99 | bytes |",
+            "|---|---:|---:|---:|",
+        ]
+        for label, figures in p["gets"].items():
+            if "missing" in figures:
+                lines.append(f"| `{label}` | {figures['missing']} | | |")
+                continue
+            lines.append(
+                f"| `{label}` | {figures['p50_ms']:.1f} ms | {figures['p99_ms']:.1f} ms | "
+                f"{figures['bytes']:,} |"
+            )
+        lines.append("")
+    return lines

@@ -57,8 +57,10 @@ class ServerClient:
     """One server, one token; use it as a context manager (it holds a connection)."""
 
     def __init__(self, url: str, token: str | None, *, timeout: float = TIMEOUT) -> None:
-        import httpx
-
+        try:
+            import httpx
+        except ImportError:
+            raise FlagError("--server needs httpx: pip install 'dataflow-runner[server]'") from None
         self.url = base_url(url)
         self.token = token or None
         headers = {"Accept": "application/json"}
