@@ -43,7 +43,12 @@ with DAG("trivial", schedule=None, start_date=datetime.datetime(2026, 1, 1),
 """
 
 
-def airflow_case(scratch: Path, *, runs: int, clients: int) -> dict[str, Any]:
+def airflow_case(
+    scratch: Path, *, runs: int, clients: int, database: str | None = None
+) -> dict[str, Any]:
+    """Airflow's trigger under load; ``database``: a PostgreSQL URL for its metadata
+    database (SQLAlchemy's, ``postgresql+psycopg2://...``; psycopg2-binary in its
+    virtualenv), else standalone's SQLite."""
     exe = AIRFLOW_VENV / "bin" / "airflow"
     if not exe.exists():
         return {"measured": False, "why": f"no Airflow at {exe} (see bench/airflow_bench.py)"}
@@ -65,6 +70,9 @@ def airflow_case(scratch: Path, *, runs: int, clients: int) -> dict[str, Any]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__API__PORT": str(port),
     }
+    if database:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database
+        env["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
     log = open(home / "standalone.log", "wb")  # noqa: SIM115 - open while it runs
     proc = subprocess.Popen(
         [str(exe), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -89,6 +97,7 @@ def airflow_case(scratch: Path, *, runs: int, clients: int) -> dict[str, Any]:
         return {
             "measured": True,
             "version": version,
+            "database": "PostgreSQL" if database else "SQLite",
             "start_seconds": started_in,
             "runs": runs,
             "clients": clients,

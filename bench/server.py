@@ -266,6 +266,11 @@ def throughput(
                 raise RuntimeError(f"{response.status_code} {response.text[:200]}")
             return str(response.json()["id"])
 
+        def health(http: Any) -> int:
+            return int(http.get("/api/v1/healthz").status_code)
+
+        # The baseline: the same clients on the cheapest call of the same servers.
+        floor, _, _ = load([s.url for s in started], token, runs, clients, health)
         latencies, ids, began = load([s.url for s in started], token, runs, clients, submit)
         submitted = time.time()
         ended = wait_ended(started[0].url, token, ids, timeout=max(600, runs * 2))
@@ -287,6 +292,8 @@ def throughput(
         "submit_p50_ms": statistics.median(latencies) * 1000,
         "submit_p99_ms": percentile(latencies, 99) * 1000,
         "submit_seconds": submitted - began,
+        "healthz_p50_ms": statistics.median(floor) * 1000,
+        "healthz_p99_ms": percentile(floor, 99) * 1000,
         "runs_per_second": len(ended) / (last - began),
         "seconds": last - began,
         "server_peak_rss_mib": [round(k / 1024, 1) for k in rss],
@@ -442,12 +449,34 @@ def postgres() -> Iterator[Any]:
 # --- the case ------------------------------------------------------------------------------
 
 
+def local_baseline(scratch: Path, repeats: int) -> float:
+    """The median wall seconds of one ``run-transient`` of the same playbook, here,
+    without a server (its store in its own state directory)."""
+    work = scratch / "local-work"
+    work.mkdir(parents=True, exist_ok=True)
+    docs = documents(work)
+    (scratch / "cluster.json").write_text(json.dumps(docs["cluster"]))
+    (scratch / "playbook.json").write_text(json.dumps(docs["playbook"]))
+    cmd = [sys.executable, "-m", "dataflow_runner", "run-transient", "--emr-config",
+           str(scratch / "cluster.json"), "--emr-playbook", str(scratch / "playbook.json"),
+           "--state-dir", str(scratch / "local-state")]  # fmt: skip
+    walls = []
+    for i in range(repeats + 1):
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env(), check=True, capture_output=True)
+        if i:  # the first is a warm-up
+            walls.append(time.perf_counter() - t)
+    return statistics.median(walls)
+
+
 def server_case(scratch: Path, *, quick: bool = False) -> dict[str, Any]:
     """Everything of the module's docstring; ``quick``: small enough for CI."""
     runs, clients, stored, repeats = (40, 4, 2_000, 20) if quick else (1000, 20, 100_000, 200)
     workers = 4
     scratch.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"runs": runs, "clients": clients}
+    with tempfile.TemporaryDirectory(dir=scratch) as d:
+        out["local_run_seconds"] = local_baseline(Path(d), 3 if quick else 10)
     with tempfile.TemporaryDirectory(dir=scratch) as d:
         print("server: one server on SQLite", file=sys.stderr, flush=True)
         out["sqlite"] = throughput(Path(d), None, 1, runs, clients, workers)
@@ -461,13 +490,14 @@ def server_case(scratch: Path, *, quick: bool = False) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(dir=scratch) as d:
             print(f"server: {stored:,} runs stored, PostgreSQL", file=sys.stderr, flush=True)
             out["pages_postgresql"] = pages(Path(d), pg.new_database(), stored, repeats)
-    if quick:
-        out["airflow"] = {"measured": False, "why": "not in --quick"}
-    else:
-        from airflow_bench import airflow_case
+        if quick or os.environ.get("BENCH_NO_AIRFLOW"):
+            out["airflow"] = {"measured": False, "why": "not in --quick (or BENCH_NO_AIRFLOW)"}
+        else:
+            from airflow_bench import airflow_case
 
-        print("server: Airflow 3 beside it", file=sys.stderr, flush=True)
-        out["airflow"] = airflow_case(scratch, runs=runs, clients=clients)
+            print("server: Airflow 3 beside it, on PostgreSQL", file=sys.stderr, flush=True)
+            url = pg.new_database().replace("postgresql://", "postgresql+psycopg2://")
+            out["airflow"] = airflow_case(scratch, runs=runs, clients=clients, database=url)
     return out
 
 
@@ -511,24 +541,35 @@ def report_section(result: dict[str, Any], date: str) -> list[str]:
         "`POST /api/v1/runs` round trip, runs/s from the first submit to the last run's "
         "end, peak RSS the server process's (`VmHWM`).",
         "",
-        "| servers | store | submit p50 | submit p99 | runs finished/s | server peak RSS |",
+        "Baselines of the same session: `GET /api/v1/healthz` from the same clients to "
+        "the same servers (the HTTP stack's floor) for the latencies; one local "
+        f"`run-transient` of the playbook at a time ({result['local_run_seconds']:.3f} s "
+        f"each, {1 / result['local_run_seconds']:.1f} runs/s) for the throughput.",
+        "",
+        "| servers | store | submit p50 (x healthz) | submit p99 (x healthz) | "
+        "runs finished/s (x one local CLI) | server peak RSS |",
         "|---|---|---:|---:|---:|---:|",
     ]
+    local_rate = 1 / result["local_run_seconds"]
     for key in ("sqlite", "postgresql"):
         r = result[key]
         done = r["states"].get("COMPLETED", 0)
         lines.append(
-            f"| {r['servers']} | {r['store']} | {r['submit_p50_ms']:.1f} ms | "
-            f"{r['submit_p99_ms']:.1f} ms | {r['runs_per_second']:.1f} "
-            f"({done:,} COMPLETED in {r['seconds']:.0f} s) | "
+            f"| {r['servers']} | {r['store']} | {r['submit_p50_ms']:.1f} ms "
+            f"({r['submit_p50_ms'] / r['healthz_p50_ms']:.1f}x) | {r['submit_p99_ms']:.1f} ms "
+            f"({r['submit_p99_ms'] / r['healthz_p99_ms']:.1f}x) | "
+            f"{r['runs_per_second']:.1f} ({r['runs_per_second'] / local_rate:.1f}x; "
+            f"{done:,} COMPLETED in {r['seconds']:.0f} s) | "
             + " + ".join(f"{m:.0f} MiB" for m in r["server_peak_rss_mib"])
             + " |"
         )
     airflow = result.get("airflow") or {}
     if airflow.get("measured"):
         lines.append(
-            f"| Airflow {airflow['version']} standalone | SQLite | "
-            f"{airflow['trigger_p50_ms']:.1f} ms | {airflow['trigger_p99_ms']:.1f} ms | "
+            f"| Airflow {airflow['version']} standalone (LocalExecutor) | "
+            f"{airflow.get('database', 'SQLite')} | "
+            f"{airflow['trigger_p50_ms']:.1f} ms (trigger) | "
+            f"{airflow['trigger_p99_ms']:.1f} ms (trigger) | "
             f"{airflow['ended_within_window'] / airflow['window_seconds']:.1f} "
             f"({airflow['ended_within_window']:,} ended in the {airflow['window_seconds']:.0f} s "
             f"after the last trigger) | {airflow['processes_rss_mib']:.0f} MiB (all its "
