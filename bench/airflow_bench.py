@@ -1,15 +1,17 @@
 """Airflow 3 beside the server case: the same 20 clients trigger a trivial DAG (three
 ``BashOperator`` tasks running ``true``, one after the other) through Airflow's REST
-API (``POST /api/v2/dags/trivial/dagRuns``), on ``airflow standalone`` (its defaults:
-SQLite, the LocalExecutor) in its own virtualenv, ``AIRFLOW_VENV``:
+API (``POST /api/v2/dags/trivial/dagRuns``), on ``airflow standalone`` in its own
+virtualenv, ``AIRFLOW_VENV``, with its metadata database on PostgreSQL (the
+LocalExecutor; standalone's default SQLite cannot take 20 concurrent clients: its
+API answers 500, "database is locked", see docs/benchmarks.md):
 
     python3 -m venv /tmp/airflow-venv
-    /tmp/airflow-venv/bin/pip install "apache-airflow>=3,<4"
+    /tmp/airflow-venv/bin/pip install "apache-airflow>=3,<4" psycopg2-binary asyncpg
 
 Measured: the trigger latency (p50, p99), and how many of the triggered runs ended
-within ``FINISH_WINDOW`` seconds of the last trigger (Airflow on SQLite runs them
-slowly: waiting for a thousand would take the bench's whole budget). Without the
-virtualenv, or when Airflow does not start, the result says why.
+within ``FINISH_WINDOW`` seconds of the last trigger (waiting for a thousand would
+take the bench's whole budget). Without the virtualenv, or when Airflow does not
+start, the result says why.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ def airflow_case(
     scratch: Path, *, runs: int, clients: int, database: str | None = None
 ) -> dict[str, Any]:
     """Airflow's trigger under load; ``database``: a PostgreSQL URL for its metadata
-    database (SQLAlchemy's, ``postgresql+psycopg2://...``; psycopg2-binary in its
-    virtualenv), else standalone's SQLite."""
+    database (SQLAlchemy's, ``postgresql+psycopg2://...``; psycopg2-binary and
+    asyncpg in its virtualenv), else standalone's SQLite."""
     exe = AIRFLOW_VENV / "bin" / "airflow"
     if not exe.exists():
         return {"measured": False, "why": f"no Airflow at {exe} (see bench/airflow_bench.py)"}
@@ -69,6 +71,8 @@ def airflow_case(
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__API__PORT": str(port),
+        # Where the tasks report to (by default port 8080's).
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
     }
     if database:
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database

@@ -570,10 +570,14 @@ def report_section(result: dict[str, Any], date: str) -> list[str]:
             f"{airflow.get('database', 'SQLite')} | "
             f"{airflow['trigger_p50_ms']:.1f} ms (trigger) | "
             f"{airflow['trigger_p99_ms']:.1f} ms (trigger) | "
-            f"{airflow['ended_within_window'] / airflow['window_seconds']:.1f} "
-            f"({airflow['ended_within_window']:,} ended in the {airflow['window_seconds']:.0f} s "
-            f"after the last trigger) | {airflow['processes_rss_mib']:.0f} MiB (all its "
-            "processes) |"
+            + (
+                f"{airflow['ended_within_window'] / airflow['window_seconds']:.1f} "
+                f"({airflow['ended_within_window']:,} ended in the "
+                f"{airflow['window_seconds']:.0f} s after the last trigger)"
+                if airflow["ended_within_window"]
+                else f"- (none ended within {airflow['window_seconds']:.0f} s: see below)"
+            )
+            + f" | {airflow['processes_rss_mib']:.0f} MiB (all its processes) |"
         )
     else:
         lines.append(f"| Airflow 3 | - | not measured: {airflow.get('why', '-')} | | | |")

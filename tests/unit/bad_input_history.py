@@ -376,3 +376,45 @@ case(
     1,
     r"\.json: cannot read the file: No such file or directory$",
 )
+
+# --- against a server (--server URL, DATAFLOW_RUNNER_SERVER) ----------------------------
+case(
+    "server-not-a-url",
+    "a malformed flag value",
+    ["--server", "nowhere", "runs"],
+    1,
+    r"^--server: expected an http:// or https:// URL, got 'nowhere'$",
+)
+case(
+    "server-unreachable",
+    "a server that is not there",
+    ["status", "--server", "http://127.0.0.1:9"],
+    1,
+    r"^cannot reach the server at http://127\.0\.0\.1:9: .+$",
+)
+case(
+    "server-and-store",
+    "flags that exclude each other",
+    ["runs", "--store", "{d}/x.db"],
+    1,
+    r"^--store cannot be used with --server \(or DATAFLOW_RUNNER_SERVER\): .+$",
+    env={"DATAFLOW_RUNNER_SERVER": "http://127.0.0.1:9"},
+)
+case(
+    "server-token-unreachable-masked",
+    "a secret in the environment",
+    ["logs", "r-1", "a"],
+    1,
+    r"^cannot reach the server at http://127\.0\.0\.1:9: .+$",
+    env={
+        "DATAFLOW_RUNNER_SERVER": "http://127.0.0.1:9",
+        "DATAFLOW_RUNNER_TOKEN": "dfr_secret-token-value",
+    },
+)
+case(
+    "transient-async-without-server",
+    "a flag that needs another",
+    ["run-transient", "--emr-config", "{d}/c.json", "--emr-playbook", "{d}/p.json", "--async"],
+    1,
+    r"^--async needs --server: .+$",
+)
