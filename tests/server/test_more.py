@@ -181,14 +181,16 @@ def test_a_ui_form_is_accepted_with_its_csrf_field_and_refused_without(tmp_path:
             csrf = got.json()["csrf_token"]
             assert csrf
             refused = browser.post("/ui/form", data={"note": "hi"})
-            assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf"
+            # Outside /api/ an error is a page (the web UI's), with the same message.
+            assert refused.status_code == 403
+            assert "the request lacks the session&#39;s CSRF token" in refused.text
             posted_ok = browser.post("/ui/form", data={"note": "hi", "csrf_token": csrf})
             assert posted_ok.json() == {"by": "ui", "note": "hi"}
         with httpx.Client(base_url=base) as looker:
             assert looker.post("/api/v1/session", json={"token": viewer}).status_code == 200
             csrf = looker.get("/ui/form").json()["csrf_token"]
             forbidden = looker.post("/ui/form", data={"csrf_token": csrf})
-            assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
+            assert forbidden.status_code == 403 and "submitter" in forbidden.text
         # A bearer token needs no CSRF field (no cookie a page could ride on).
         bearer = httpx.post(f"{base}/ui/form", data={"note": "x"},
                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
@@ -196,3 +198,23 @@ def test_a_ui_form_is_accepted_with_its_csrf_field_and_refused_without(tmp_path:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def test_a_nul_in_a_name_or_a_url_is_refused_not_a_server_error(server: Server) -> None:
+    """No id or name holds a NUL, and PostgreSQL cannot even compare one: a URL
+    holding it is a 400, a saved playbook's name holding it names none (404)."""
+    for path in (
+        "/api/v1/runs/r-%00",
+        "/api/v1/playbooks/a%00b",
+        "/api/v1/pools/p%00",
+        "/api/v1/clusters/j-%00",
+        "/api/v1/schedules/s%00",
+        "/api/v3/jobs/x%00",
+        "/api/v1/runs?playbook=a%00",
+    ):
+        got = server.api.get(path)
+        assert got.status_code == 400, (path, got.text)
+        assert got.json()["error"]["message"] == "the URL holds a NUL character (%00)"
+    got = server.api.post("/api/v1/runs", json={"playbook": "a\u0000b"})
+    assert got.status_code == 404, got.text
+    assert got.json()["error"]["code"] == "not_found"

@@ -41,7 +41,7 @@ def test_a_saved_playbook_is_kept_run_with_its_variables_and_forgotten(
     assert server.api.post("/api/v1/playbooks/greet/runs", json={}).status_code == 404
 
 
-def test_a_saved_playbook_is_validated_and_one_on_a_pool_says_pools_are_not_routed(
+def test_a_saved_playbook_is_validated_and_one_on_a_missing_pool_is_refused_to_run(
     server: Server, work: Path
 ) -> None:
     bad = {"playbook": playbook_doc("bad", [{"id": "a", "type": "COMMAND"}]),
@@ -56,8 +56,8 @@ def test_a_saved_playbook_is_validated_and_one_on_a_pool_says_pools_are_not_rout
     assert made.status_code == 201 and made.json()["pool"] == "large"
     assert made.json()["playbookName"] == "p"
     run = server.api.post("/api/v1/playbooks/pooled/runs", json={})
-    assert run.status_code == 400
-    assert "pool 'large'" in run.json()["error"]["message"]
+    assert run.status_code == 404  # (a pool's runs: tests/server/test_pools.py)
+    assert run.json()["error"]["message"] == "no pool 'large'"
     assert server.api.put("/api/v1/playbooks/..", json=pooled).status_code in (400, 404)
 
 

@@ -298,7 +298,9 @@ case(
     2,
     USAGE + r"Invalid value for '--fabric': 'gcp' is not one of 'local', 'emr'",
 )
-case("clusters-extra", "an extra argument", ["clusters", "x"], 2, USAGE + r"Got unexpected extra")
+case(
+    "clusters-extra", "an unknown subcommand", ["clusters", "x"], 2, USAGE + r"No such command .x."
+)
 case(
     "locks-lock-backend-unknown",
     "a bad lock backend",

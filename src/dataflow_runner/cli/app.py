@@ -9,7 +9,15 @@ from typing import Any
 import click
 
 from dataflow_runner import __version__
-from dataflow_runner.cli import app_data, app_history, app_render, app_server
+from dataflow_runner.cli import (
+    app_clusters,
+    app_data,
+    app_history,
+    app_pools,
+    app_render,
+    app_schedules,
+    app_server,
+)
 from dataflow_runner.cli.options import (
     DataFlags,
     async_option,
@@ -437,9 +445,12 @@ def resume(
 
 for _command in (
     *app_history.COMMANDS,
+    *app_clusters.COMMANDS,
     *app_data.COMMANDS,
     *app_render.COMMANDS,
     *app_server.COMMANDS,
+    *app_pools.COMMANDS,
+    *app_schedules.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -1,5 +1,6 @@
-"""The history commands: ``runs``, ``status``, ``logs``, ``clusters``, ``locks``
-and ``unlock`` (they read the engine's history; ``history.py`` draws it)."""
+"""The history commands: ``runs``, ``status``, ``logs``, ``locks`` and ``unlock``
+(they read the engine's history; ``history.py`` draws it). ``clusters`` is in
+``app_clusters.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import click
 
 from dataflow_runner.cli.options import (
     consul,
-    fabrics,
     json_output,
     lock_backend,
     log_level_option,
@@ -195,41 +195,6 @@ def logs(
         history.logs(engine, ref, step_id, attempt=attempt, stream=stream, follow=follow)
 
 
-@click.command()
-@options(
-    click.option("--fabric", type=click.Choice(fabrics())),
-    click.option("--active", is_flag=True, help="Only clusters not terminated."),
-    click.option(
-        "--orphans",
-        is_flag=True,
-        help="EMR clusters tagged by this tool that no live run owns "
-        "(asks EMR, with the default AWS credentials).",
-    ),
-    click.option("--region", metavar="REGION", help="The AWS region for --orphans."),
-    json_output,
-    state_dir,
-    store_option,
-    log_level_option,
-)
-def clusters(
-    fabric: str | None,
-    active: bool,
-    orphans: bool,
-    region: str | None,
-    output: str,
-    state_dir: str | None,
-    store: str | None,
-) -> None:
-    """Lists the clusters this tool launched"""
-    from dataflow_runner.cli import history
-
-    with _engine(state_dir, store) as engine:
-        if orphans:
-            history.orphans(engine, region=region, output=output)
-        else:
-            history.clusters(engine, fabric=fabric, active=active, output=output)
-
-
 # --- locks -----------------------------------------------------------------------------
 
 
@@ -261,4 +226,4 @@ def unlock(name: str, consul: str | None, lock_backend: str | None) -> None:
     lock_commands.unlock(name, consul=consul, backend=lock_backend)
 
 
-COMMANDS = (runs, status, logs, clusters, locks, unlock)
+COMMANDS = (runs, status, logs, locks, unlock)

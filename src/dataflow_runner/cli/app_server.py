@@ -53,6 +53,52 @@ def _engine(state_dir: str | None, store: str | None) -> Any:
         is_flag=True,
         help="Listen on another address than loopback without any token.",
     ),
+    click.option(
+        "--size-classes",
+        metavar="FILE",
+        help="The pools' size classes: a JSON or YAML file mapping tiny, small, medium, "
+        "large and xlarge to cluster config files (paths relative to it).",
+    ),
+    click.option(
+        "--cluster-poll-interval",
+        type=click.FloatRange(0.1, 3600),
+        default=15.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Seconds between two polls of the registry's clusters (one call per cluster).",
+    ),
+    click.option(
+        "--deploy-from",
+        metavar="REPO",
+        help="Deploy the playbooks (and schedules) of this git repository (a URL or a "
+        "path): polled, and on POST /api/v1/deploy.",
+    ),
+    click.option("--branch", default="main", show_default=True, help="The branch to deploy."),
+    click.option(
+        "--path",
+        "deploy_path",
+        default="",
+        metavar="DIR",
+        help="The repository's directory of playbooks (default: all of it).",
+    ),
+    click.option(
+        "--deploy-interval",
+        type=click.FloatRange(1, 86400),
+        default=60.0,
+        show_default=True,
+        help="Seconds between two fetches of the repository.",
+    ),
+    click.option(
+        "--deploy-secret",
+        metavar="SECRET",
+        envvar="DATAFLOW_RUNNER_DEPLOY_SECRET",
+        help="The push webhook's secret (GitHub's signature, GitLab's token; env "
+        "DATAFLOW_RUNNER_DEPLOY_SECRET).",
+    ),
+    # For tests: the time is read from this file (epoch seconds), and the
+    # scheduler's lease lasts this long.
+    click.option("--clock-file", hidden=True),
+    click.option("--scheduler-lease", type=float, default=15.0, hidden=True),
     log_level_option,
 )
 def server(
@@ -63,6 +109,15 @@ def server(
     workers: int,
     secret_key_file: str | None,
     insecure: bool,
+    size_classes: str | None,
+    cluster_poll_interval: float,
+    deploy_from: str | None,
+    branch: str,
+    deploy_path: str,
+    deploy_interval: float,
+    deploy_secret: str | None,
+    clock_file: str | None,
+    scheduler_lease: float,
 ) -> None:
     """Serves the REST API (/api/v1, /docs) and runs what it is sent"""
     from dataflow_runner.cli.commands import Common
@@ -79,6 +134,15 @@ def server(
             workers=workers,
             insecure=insecure,
             secret_key_file=Path(secret_key_file) if secret_key_file else None,
+            size_classes=Path(size_classes) if size_classes else None,
+            cluster_poll_interval=cluster_poll_interval,
+            deploy_from=deploy_from,
+            deploy_branch=branch,
+            deploy_path=deploy_path,
+            deploy_interval=deploy_interval,
+            deploy_secret=deploy_secret,
+            clock_file=Path(clock_file) if clock_file else None,
+            scheduler_lease=scheduler_lease,
         )
     )
 

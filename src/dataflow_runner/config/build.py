@@ -194,7 +194,7 @@ def snowplow_playbook(data: Any, path: str, uri: str, notes: list[str]) -> Playb
 
 
 #: What schema 1-1-0 added to the playbook and to its steps (1-0-0 files refuse them).
-ADDED_IN_1_1_0 = frozenset({"partitions", "params"})
+ADDED_IN_1_1_0 = frozenset({"partitions", "params", "schedule"})
 STEP_ADDED_IN_1_1_0 = frozenset(
     {"inputs", "outputs", "successMarker", "dependsOnPast", "waitForInputs"}
 )
@@ -266,6 +266,10 @@ def _data_checks(book: Playbook, path: str) -> list[ConfigError]:
             Spec.of(book.partitions)
         except ConfigError as exc:
             found.append(exc.with_file(path))
+    if book.schedule is not None:
+        from dataflow_runner.data.cron import check_schedule
+
+        found.extend(e.with_file(path) for e in check_schedule(book.schedule, book.partitions))
     for name, param in book.params.items():
         problem = check_default(name, param, file=path, path=f"$.data.params.{name}.default")
         if problem is not None:

@@ -328,6 +328,63 @@ class Param(Model, frozen=True, kw_only=True):
         return self.default is None
 
 
+class CatchUp(Model, frozen=True, kw_only=True):
+    """A schedule's automatic backfill: at each tick, the ``last`` partitions (or,
+    for a playbook without partitions, ticks) are looked at again and every
+    incomplete one is run, newest first unless ``oldest_first``. ``of`` says what is
+    counted (default: partitions when the playbook has them, else ticks)."""
+
+    last: Annotated[int, Meta(ge=1, extra={"expected": "a number of partitions or ticks"})]
+    oldest_first: bool = False
+    of: Literal["partitions", "ticks"] | None = None
+
+
+class Alerts(Model, frozen=True, kw_only=True):
+    """Where a schedule's owner hears of a failed run or a missed deadline: a
+    webhook (a JSON ``{"text": ...}`` body, as Slack's incoming webhooks take)."""
+
+    webhook: Annotated[
+        str,
+        Meta(
+            pattern=r"^https?://[^\s]+$(?!\n)",
+            extra={"expected": "an http:// or https:// URL"},
+        ),
+    ]
+    on_failure: bool = True
+    on_deadline: bool = True
+
+
+ScheduleTrigger = Literal["clock", "inputs"]
+
+
+class Schedule(Model, frozen=True, kw_only=True):
+    """When the server runs the playbook by itself (schema 1-1-0): at each ``cron``
+    tick in ``timezone`` (a partitioned playbook: the partition that just closed;
+    else ``.tick`` is the tick's time), and/or (``trigger: inputs``) as soon as a
+    partition's external inputs exist, looked for every ``poke_seconds``; the owner
+    is alerted when they are not there ``deadline`` seconds after it closed.
+
+    >>> Schedule(cron="@daily").max_active_runs
+    1
+    """
+
+    cron: Text = ""
+    timezone: Annotated[
+        str,
+        Meta(
+            pattern=r"^[A-Za-z0-9_+/-]{1,64}$(?!\n)",
+            extra={"expected": "an IANA time zone name such as UTC or Europe/Paris"},
+        ),
+    ] = "UTC"
+    catch_up: CatchUp | None = None
+    max_active_runs: Concurrency = 1
+    trigger: ScheduleTrigger = "clock"
+    poke_seconds: Poke = 60.0
+    deadline: Timeout | None = None
+    paused: bool = False
+    alerts: Alerts | None = None
+
+
 class PlaybookData(Model, frozen=True, kw_only=True):
     """The ``data`` of this project's playbook (``iglu:dev.dataflowrunner/Playbook/...``)."""
 
@@ -341,6 +398,7 @@ class PlaybookData(Model, frozen=True, kw_only=True):
     # Schema 1-1-0.
     partitions: Partitions | None = None
     params: dict[ParamName, Param] = {}
+    schedule: Schedule | None = None
 
 
 class Playbook(PlaybookData, frozen=True, kw_only=True):

@@ -50,7 +50,7 @@ _MIN_SECRET_LEN = 6
 # ``auth`` but not an author, nor a switch such as ``spark.authenticate: "true"``.
 _SECRET_KEY = re.compile(
     r"secret|password|passwd|token|credential|private|api[-_]?key|access[-_]?key|session[-_]?key|"
-    r"sessiontoken|auth(?!ors?\b|enticat)|[-_.]key$",
+    r"sessiontoken|webhook|auth(?!ors?\b|enticat)|[-_.]key$",
     re.IGNORECASE,
 )
 # Credential values that name a source rather than being a secret.

@@ -28,7 +28,13 @@ from dataflow_runner.config.loading import (
     python_lines,
     render,
 )
-from dataflow_runner.config.model import PARTITION_VARIABLES, Param, Partitions, Playbook
+from dataflow_runner.config.model import (
+    PARTITION_VARIABLES,
+    Param,
+    Partitions,
+    Playbook,
+    Schedule,
+)
 from dataflow_runner.config.params import check
 from dataflow_runner.config.validation import raise_all, validate
 from dataflow_runner.errors import FlagError
@@ -47,12 +53,14 @@ class _Head(msgspec.Struct, rename="camel"):
 
     partitions: Partitions | None = None
     params: dict[str, Param] = {}
+    schedule: Schedule | None = None
 
 
 @dataclass(frozen=True)
 class Head:
     partitions: Partitions | None = None
     params: Mapping[str, Param] = field(default_factory=dict)
+    schedule: Schedule | None = None
 
 
 class PlaybookSource:
@@ -88,7 +96,7 @@ class PlaybookSource:
         return self._head
 
     def _read_head(self) -> Head:
-        if "partitions" not in self.text and "params" not in self.text:
+        if not any(k in self.text for k in ("partitions", "params", "schedule")):
             return Head()  # most playbooks: nothing to read twice
         # The partition is not known yet: a sample one lets its variables reach the
         # time functions (``formatTime .partition ...``), which refuse no value.
@@ -101,11 +109,11 @@ class PlaybookSource:
             data = doc.get("data") if isinstance(doc, dict) else None
             if not isinstance(data, dict):
                 return Head()  # the whole load reports it
-            picked = {k: data[k] for k in ("partitions", "params") if k in data}
+            picked = {k: data[k] for k in ("partitions", "params", "schedule") if k in data}
             head, errors = validate(_Head, picked, file=self.path, root="$.data", closed=False)
             raise_all(errors)
         assert head is not None
-        return Head(head.partitions, head.params)
+        return Head(head.partitions, head.params, head.schedule)
 
     def variables(self, partition: Partition | None = None) -> dict[str, str]:
         """The template variables: ``--vars``, the parameters' defaults (each value

@@ -41,6 +41,7 @@ from dataflow_runner.dsl.builder import (
     weekly,
 )
 from dataflow_runner.dsl.context import variables
+from dataflow_runner.dsl.schedule import Schedule, schedule
 from dataflow_runner.dsl.text import DslError, Template, template
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "Partitions",
     "Playbook",
     "Retry",
+    "Schedule",
     "Step",
     "StepOptions",
     "Template",
@@ -59,6 +61,7 @@ __all__ = [
     "param",
     "partitions",
     "retry",
+    "schedule",
     "template",
     "variables",
     "wait",

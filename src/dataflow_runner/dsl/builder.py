@@ -32,6 +32,7 @@ from dataflow_runner.config.model import (
     STEP_ID,
 )
 from dataflow_runner.dsl import context
+from dataflow_runner.dsl.schedule import Schedule
 from dataflow_runner.dsl.text import DslError, check
 
 #: Seconds, as a number or a ``datetime.timedelta``.
@@ -270,8 +271,12 @@ class Playbook:
         region: str = "",
         credentials: CredentialMode | tuple[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.site = context.call_site()
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise DslError(f"schedule: expected schedule(...), got {schedule!r}")
+        self.schedule = schedule
         if not isinstance(name, str) or not name:
             raise DslError("a playbook needs a name (a non-empty string)")
         self.name = name

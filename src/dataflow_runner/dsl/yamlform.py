@@ -72,6 +72,10 @@ def to_yaml(book: Playbook) -> str:
             if param.description:
                 parts.append(f"description: {_literal(param.description)}")
             lines.append(f"    {name}: {{{', '.join(parts)}}}")
+    if book.schedule is not None:
+        import json
+
+        lines.append(f"  schedule: {json.dumps(book.schedule.doc)}")
     if book.concurrency is not None:
         lines.append(f"  concurrency: {book.concurrency}")
     if book.region:

@@ -34,6 +34,7 @@ from dataflow_runner.engine import lifecycle, prepare
 from dataflow_runner.engine.cancel import CancelToken
 from dataflow_runner.engine.events import Event, Listener, RunOutcome
 from dataflow_runner.engine.handle import RunHandle
+from dataflow_runner.engine.lifecycle import poll_rhythm as _poll_interval
 from dataflow_runner.engine.recorder import (
     launched_cluster,
     record_pending,
@@ -565,14 +566,6 @@ def _ordered(fabric: Fabric, book: Playbook) -> bool:
         and book.is_serial
         and not any(s.retries.count or s.timeout_seconds for s in book.steps)
     )
-
-
-def _poll_interval(fabric: Fabric, base: float | None) -> Callable[[float], float]:
-    """Every ``base`` seconds if given (faster in the first minute, so quick failures
-    and completions are seen quickly); else the fabric's own rhythm."""
-    if base is None:
-        return fabric.poll_interval
-    return lambda elapsed: min(base, 5.0) if elapsed < 60 else base
 
 
 def _take_lock(spec: LockSpec | None, run_id: str, *, take_over: bool = False) -> LockHold | None:

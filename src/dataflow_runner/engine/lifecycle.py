@@ -155,6 +155,14 @@ def wait_for(
         _pause(interval, token, until_forced=until_forced)
 
 
+def poll_rhythm(fabric: Fabric, base: float | None) -> Callable[[float], float]:
+    """Every ``base`` seconds if given (faster in the first minute, so quick failures
+    and completions are seen quickly); else the fabric's own rhythm."""
+    if base is None:
+        return fabric.poll_interval
+    return lambda elapsed: min(base, 5.0) if elapsed < 60 else base
+
+
 def launch_cluster(
     fabric: Fabric,
     cluster: ClusterConfig,

@@ -144,6 +144,10 @@ class Submission:
     submitted_by: str = ""
     #: The saved playbook it was made from, if any.
     saved: str | None = None
+    #: The pool whose clusters run it (no cluster config then).
+    pool: str | None = None
+    #: The running cluster it goes to (a routed job), instead of a cluster config.
+    cluster_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         docs = self.documents
@@ -159,6 +163,8 @@ class Submission:
             "to": self.to,
             "submittedBy": self.submitted_by,
             "saved": self.saved,
+            "pool": self.pool,
+            "clusterId": self.cluster_id,
         }
 
     @classmethod
@@ -173,4 +179,6 @@ class Submission:
             to=doc.get("to"),
             submitted_by=str(doc.get("submittedBy") or ""),
             saved=doc.get("saved"),
+            pool=doc.get("pool"),
+            cluster_id=doc.get("clusterId"),
         )

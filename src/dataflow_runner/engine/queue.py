@@ -33,7 +33,7 @@ from dataflow_runner.engine.request import LockSpec, RunRequest
 from dataflow_runner.engine.run import new_run_id
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
 from dataflow_runner.store.reader import STALE_AFTER
-from dataflow_runner.store.records import RequestRecord, RunKind, RunRecord, RunState
+from dataflow_runner.store.records import PoolWaitRecord, RequestRecord, RunRecord, RunState
 
 if TYPE_CHECKING:
     from dataflow_runner.config.model import ClusterConfig
@@ -65,9 +65,12 @@ class RunQueue:
 
     # --- accepting -----------------------------------------------------------------------
 
-    def request(self, submission: Submission, run_id: str, *, queued: bool) -> RunRequest:
+    def request(
+        self, submission: Submission, run_id: str, *, queued: bool, cluster_id: str | None = None
+    ) -> RunRequest:
         """The engine's request for ``submission``: its documents loaded and
-        validated (every problem at once), its options checked."""
+        validated (every problem at once), its options checked. ``cluster_id``: the
+        running cluster it goes to (a pool's run, placed), instead of a config."""
         from dataflow_runner.config.loading import load_cluster
         from dataflow_runner.config.source import PlaybookSource
         from dataflow_runner.data.partitions import Window
@@ -84,7 +87,14 @@ class RunQueue:
             errors.extend(exc.errors)
         except ConfigError as exc:
             errors.append(exc)
-        if docs.cluster is None:
+        cluster_id = cluster_id or submission.cluster_id
+        if cluster_id is not None:
+            from dataflow_runner.fabrics import registry
+
+            registry.for_cluster_id(cluster_id)  # a fabric owns its form
+        elif submission.pool:
+            pass  # a pool's run: on a cluster of the pool, once placed
+        elif docs.cluster is None:
             errors.append(ConfigError("a run needs a cluster config", file="cluster", path="$"))
         else:
             try:
@@ -109,9 +119,13 @@ class RunQueue:
                 raise FlagError("from and to go together")
             window = Window(first=submission.partition or submission.from_, last=submission.to)
         lock = LockSpec(submission.lock, soft=submission.soft_lock) if submission.lock else None
+        if config is None and cluster_id is None:
+            # Checked while it waits for a cluster of its pool: an address to check with.
+            cluster_id = f"pool:{submission.pool}"
         return RunRequest(
             source=source,
             cluster=config,
+            cluster_id=cluster_id,
             fabric=submission.fabric,
             variables=dict(docs.variables),
             lock=lock,
@@ -122,6 +136,17 @@ class RunQueue:
 
     def enqueue(self, submission: Submission) -> RunRecord:
         """Validate ``submission`` and record it QUEUED (see the module's docstring)."""
+        run, request, wait = self.queued(submission)
+        self.engine.writer.enqueue_run(run, request, wait)
+        return run
+
+    def queued(
+        self, submission: Submission, extra: dict[str, object] | None = None
+    ) -> tuple[RunRecord, RequestRecord, PoolWaitRecord | None]:
+        """The QUEUED run of ``submission``, its sealed request and, for a pool's
+        run, its place in the pool's queue: validated and not recorded yet (a
+        schedule records them with its tick's key); ``extra``: more options to keep
+        with the run (its schedule, tick, commit)."""
         from dataflow_runner.engine import prepare
 
         run_id = new_run_id()
@@ -132,23 +157,45 @@ class RunQueue:
         except ConfigError as exc:
             raise exc.with_file(exc.file or "playbook") from None
         keys = [p.utc for p in selection.partitions]
-        options: dict[str, object] = {"fabric": request.fabric or _fabric_of(request)}
+        wait = None
+        if submission.pool:
+            from dataflow_runner.engine import pools
+
+            pool = pools.usable(self.engine, submission.pool)
+            wait = pools.wait_record(run_id, pool.name, len(book.steps), time.time())
+            fabric = pool.fabric
+        else:
+            fabric = request.fabric or _fabric_of(request)
+        options: dict[str, object] = {"fabric": fabric}
+        if submission.pool:
+            options["pool"] = submission.pool
         if selection.partitions:
             options["partitions"] = [p.key for p in selection.partitions]
         if request.lock is not None:
             options.update(lock=request.lock.name, soft_lock=request.lock.soft)
         if submission.saved:
             options["saved"] = submission.saved
+            deployed = self.engine.store.scheduling.active_deployment()
+            if deployed is not None and submission.saved in deployed.playbooks:
+                options["commit"] = deployed.git_commit  # the commit it came from
+        options.update(extra or {})
         now = time.time()
         config = request.cluster
         run = RunRecord(
             id=run_id,
-            kind=RunKind.TRANSIENT,
+            kind=request.kind,
+            cluster_id=None if submission.pool else request.cluster_id,
             playbook=book.name,
             fabric=str(options["fabric"]),
             state=RunState.QUEUED,
             created_at=now,
-            cluster_name=config.name if config is not None else "",
+            cluster_name=(
+                config.name
+                if config is not None
+                else f"pool {submission.pool}"
+                if submission.pool
+                else request.cluster_id or ""
+            ),
             variables=redact(dict(request.variables)),
             playbook_doc=document(book),
             cluster_doc=document(config),
@@ -158,8 +205,7 @@ class RunQueue:
             submitted_by=submission.submitted_by,
         )
         payload = self.keyring.seal(submission.to_json())
-        self.engine.writer.enqueue_run(run, RequestRecord(run_id, payload, now))
-        return run
+        return run, RequestRecord(run_id, payload, now), wait
 
     def submission(self, run_id: str) -> Submission:
         """What a server's run was asked to run (decrypted)."""
@@ -201,9 +247,18 @@ class RunQueue:
             self.engine.writer.release_queued(run_id, pid=pid, host=host)
             raise
         try:
+            placed = None
+            if submission.pool:
+                from dataflow_runner.engine.pools import placed_cluster
+
+                placed = placed_cluster(self.engine, run_id)
             if reader.steps(run_id):  # a retry: its completed steps are kept
+                if placed is not None:  # (its cluster died: on another one of its pool)
+                    self.engine.writer.update_run(run_id, cluster_id=placed)
                 return self.engine.resume(run_id, on_event=on_event, documents=submission.documents)
-            request = self.request(submission, run_id, queued=True)
+            request = self.request(submission, run_id, queued=True, cluster_id=placed)
+            if request.cluster_id is not None:
+                self._hand_to_host(run_id, request.cluster_id)
             return self.engine.submit(request, on_event=on_event)
         except DataflowRunnerError as exc:
             reason = "; ".join(exc.lines())[:_REASON_CHARS]
@@ -214,6 +269,17 @@ class RunQueue:
             if not ended:
                 log.debug("run %s was no longer this server's to end", run_id)
             return None
+
+    def _hand_to_host(self, run_id: str, cluster_id: str) -> None:
+        """A run for a cluster whose engine host runs it (a local cluster): the host
+        records its start, so the claim is handed to the host's process first."""
+        cluster = self.engine.store.reader.cluster(cluster_id)
+        if cluster is None or not cluster.pid or not cluster.endpoint:
+            return
+        pid, host = this_host()
+        self.engine.writer.pass_claim(
+            run_id, pid=pid, host=host, to_pid=cluster.pid, to_host=cluster.host, at=time.time()
+        )
 
     def take_over(self, on_event: Listener | None = None, limit: int = 1) -> list[RunHandle]:
         """Resume up to ``limit`` server runs whose runner is gone (DEAD)."""
@@ -280,5 +346,9 @@ class RunQueue:
 
 
 def _fabric_of(request: RunRequest) -> str:
+    if request.cluster_id is not None:
+        from dataflow_runner.fabrics import registry
+
+        return registry.for_cluster_id(request.cluster_id).name
     assert request.cluster is not None
     return request.cluster.fabric

@@ -57,6 +57,8 @@ def request_doc(request: RunRequest) -> dict[str, Any]:
         "force": request.force,
         "force_steps": list(request.force_steps),
         "concurrency": request.concurrency,
+        # A server's run: recorded QUEUED already, the host's record turns it into the run.
+        "queued": request.queued,
     }
     if request.playbook is not None:
         doc["playbook"] = to_doc(request.playbook, exclude_defaults=True)
@@ -104,6 +106,7 @@ def request_from_doc(doc: dict[str, Any], cluster_id: str, run_id: str) -> RunRe
         force=bool(doc.get("force")),
         force_steps=tuple(doc.get("force_steps") or ()),
         concurrency=doc.get("concurrency"),
+        queued=bool(doc.get("queued")),
         secrets=frozenset(str(v) for v in doc.get("secrets") or ()),
     )
 

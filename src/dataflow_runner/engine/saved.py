@@ -1,6 +1,7 @@
 """Saved playbooks: what the users of a server keep under a name and run again
 (SparkFlow's "transforms", Genie's job profiles): a playbook, the cluster config
-it runs on (or the name of a pool of clusters, kept for when pools come), and
+it runs on (or the name of a pool of clusters: its runs wait in the pool's queue
+for one of its clusters, ``engine/pools.py``), and
 default variables. Sealed like a run's request (``engine/payload.py``): they may
 hold secrets; whoever shows them masks those.
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.engine.payload import Documents, Keyring, Submission
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
-from dataflow_runner.store.records import SavedPlaybookRecord
+from dataflow_runner.store.records import SavedPlaybookRecord, ScheduleRecord
 
 if TYPE_CHECKING:
     from dataflow_runner.engine.api import Engine
@@ -98,6 +99,7 @@ def put(
     pool: str | None,
     variables: Mapping[str, str],
     by: str,
+    commit: str = "",
 ) -> tuple[Saved, bool]:
     """Create or replace a saved playbook; True when it is new."""
     check_name(name)
@@ -108,6 +110,7 @@ def put(
             "a saved playbook has a cluster config or a pool, not both", path="$.pool"
         )
     book_name = validate(playbook, cluster, variables)
+    _check_schedule(playbook, variables)
     reader = engine.store.reader
     before = reader.saved(name)
     now = time.time()
@@ -125,11 +128,64 @@ def put(
         updated_by=by,
     )
     engine.writer.put_saved(record)
-    return _opened(keyring, record), before is None
+    kept = _opened(keyring, record)
+    sync(engine, kept, commit=commit)
+    return kept, before is None
+
+
+def head_of(playbook: Mapping[str, Any], variables: Mapping[str, str]) -> Any:
+    """The playbook's partitions, parameters and schedule (``config/source.py``)."""
+    from dataflow_runner.config.source import PlaybookSource
+    from dataflow_runner.engine.payload import Documents
+
+    text = Documents(playbook, None, variables).playbook_text
+    return PlaybookSource("playbook", variables, text=text).head()
+
+
+def sync(engine: Engine, kept: Saved, *, commit: str = "") -> None:
+    """After ``kept`` was saved: its schedule recorded (a changed one takes effect
+    at its next tick), or forgotten when its playbook has none. The document's
+    ``paused`` is applied each time it is saved."""
+    head = head_of(kept.playbook, kept.variables)
+    store = engine.store.scheduling
+    schedule = head.schedule
+    if schedule is None:
+        store.delete_schedule(kept.name)
+        return
+    before = store.schedule(kept.name)
+    now = time.time()
+    store.put_schedule(
+        ScheduleRecord(
+            name=kept.name,
+            playbook=kept.playbook_name,
+            cron=schedule.cron,
+            timezone=schedule.timezone,
+            created_at=before.created_at if before is not None else engine.clock(),
+            updated_at=now,
+            paused=int(schedule.paused),
+            git_commit=commit,
+        )
+    )
+
+
+def _check_schedule(playbook: Mapping[str, Any], variables: Mapping[str, str]) -> None:
+    """A schedule's cron, time zone and windows, checked when it is saved (even in a
+    playbook whose templates are only rendered when it runs)."""
+    try:
+        head = head_of(playbook, variables)
+    except ConfigError as exc:
+        raise exc.with_file(exc.file or "playbook") from None
+    if head.schedule is not None:
+        from dataflow_runner.data.cron import check_schedule
+
+        problems = [e.with_file("playbook") for e in check_schedule(head.schedule, head.partitions)]
+        if problems:
+            raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
 
 
 def get(engine: Engine, keyring: Keyring, name: str) -> Saved:
-    record = engine.store.reader.saved(name)
+    # A name no saved playbook can have is not looked for (PostgreSQL refuses a NUL).
+    record = engine.store.reader.saved(name) if _NAME.match(name) else None
     if record is None:
         raise SavedNotFound(f"no saved playbook '{name}'")
     return _opened(keyring, record)
@@ -140,6 +196,8 @@ def listed(engine: Engine, keyring: Keyring) -> list[Saved]:
 
 
 def delete(engine: Engine, name: str) -> None:
+    """Forget a saved playbook, and its schedule (its runs' history stays)."""
+    engine.store.scheduling.delete_schedule(name)
     if not engine.writer.delete_saved(name):
         raise SavedNotFound(f"no saved playbook '{name}'")
 
@@ -157,11 +215,6 @@ def submission(
     to: str | None = None,
 ) -> Submission:
     """A run of ``saved``: its default variables, overridden by ``variables``."""
-    if saved.cluster is None:
-        raise DataflowRunnerError(
-            f"saved playbook '{saved.name}' runs on pool '{saved.pool}', and this server "
-            "does not route runs to pools: give it a cluster config"
-        )
     documents = Documents(saved.playbook, saved.cluster, {**saved.variables, **variables})
     return Submission(
         documents,
@@ -173,6 +226,7 @@ def submission(
         to=to,
         submitted_by=by,
         saved=saved.name,
+        pool=saved.pool if saved.cluster is None else None,
     )
 
 

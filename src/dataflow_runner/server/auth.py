@@ -2,7 +2,8 @@
 pages) declare.
 
 * A bearer token (``Authorization: Bearer dfr_...``, made with ``dataflow-runner
-  tokens create``) names a caller and its :class:`Role`.
+  tokens create``) names a caller and its :class:`Role`; so does HTTP Basic with
+  the token as the password (what Genie's clients send; the user name is ignored).
 * The UI signs in once with a token (``POST /api/v1/session``) and then sends a
   session cookie: signed (itsdangerous, with a key derived from the server's
   secret key), ``HttpOnly``, ``SameSite=Strict``, ``Secure`` over HTTPS. It
@@ -120,7 +121,9 @@ def principal(request: Request) -> Principal:
     found: Principal | None = None
     if header is not None:
         scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
+        if scheme.lower() == "basic":
+            value = _basic_password(value)
+        elif scheme.lower() != "bearer" or not value.strip():
             raise _unauthorized("the Authorization header must be: Bearer TOKEN")
         token = tokens.authenticate(who.engine, value.strip())
         if token is None:
@@ -142,6 +145,22 @@ def principal(request: Request) -> Principal:
             )
     request.state.user = found.name
     return found
+
+
+def _basic_password(value: str) -> str:
+    """The password of HTTP Basic credentials (Genie's clients send the token so:
+    any user name, the token as the password)."""
+    import base64
+    import binascii
+
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _unauthorized("the Basic credentials are not base64 of USER:TOKEN") from None
+    _user, sep, password = decoded.partition(":")
+    if not sep or not password:
+        raise _unauthorized("the Basic credentials must carry the token as the password")
+    return password
 
 
 def _unauthorized(message: str) -> ApiError:

@@ -13,9 +13,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from dataflow_runner.config.redact import scrub
+from dataflow_runner.engine.clusters import ClusterNotFound
 from dataflow_runner.engine.payload import WrongKey
+from dataflow_runner.engine.pools import PoolConflict, PoolNotFound
 from dataflow_runner.engine.queue import RunConflict, RunNotFound
 from dataflow_runner.engine.saved import SavedNotFound
+from dataflow_runner.engine.schedules import ScheduleNotFound
 from dataflow_runner.errors import (
     ConfigError,
     ConfigErrors,
@@ -112,9 +115,11 @@ def error_response(exc: BaseException) -> JSONResponse:
         return respond(400, "bad_request", str(exc))
     if isinstance(exc, LockHeldError):
         return respond(409, "lock_held", str(exc))
-    if isinstance(exc, RunNotFound | SavedNotFound):
+    if isinstance(
+        exc, RunNotFound | SavedNotFound | PoolNotFound | ClusterNotFound | ScheduleNotFound
+    ):
         return respond(404, "not_found", str(exc))
-    if isinstance(exc, RunConflict):
+    if isinstance(exc, RunConflict | PoolConflict):
         return respond(409, "conflict", str(exc))
     if isinstance(exc, WrongKey):
         return respond(503, "secret_key", str(exc))

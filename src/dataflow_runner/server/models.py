@@ -54,6 +54,9 @@ class RunSubmit(RunOptions):
         description="the playbook document, or the name of a saved playbook"
     )
     cluster: Document | None = Field(None, description="the cluster config document")
+    pool: str | None = Field(
+        None, max_length=63, description="run on a cluster of this pool (instead of a cluster)"
+    )
     vars: dict[str, str] = Field(default_factory=dict, description="template variables")
 
 
@@ -95,6 +98,9 @@ class Run(BaseModel):
     variables: dict[str, Any]
     partitions: Partitions | None
     links: RunLinks
+    schedule: str | None = Field(None, description="the schedule that started it")
+    tick: str | None = Field(None, description="its key among the schedule's runs")
+    commit: str | None = Field(None, description="the git commit its playbook came from")
 
 
 class Attempt(BaseModel):
@@ -223,3 +229,73 @@ class Token(BaseModel):
 
 class TokenMade(Token):
     token: str = Field(description="the token itself: shown this once only")
+
+
+# --- schedules and deployments ------------------------------------------------------------
+
+
+class ScheduleTrigger(_Strict):
+    partition: str | None = Field(None, description="one partition: 2026-11-20 or a time")
+    vars: dict[str, str] = Field(default_factory=dict, description="overrides the defaults")
+
+
+class TickRun(BaseModel):
+    ref: str = Field(description="the tick's key: its time, PARTITION@TICK, manual:RUN...")
+    kind: str = Field(description="tick, catch-up, inputs or manual")
+    runId: str
+    state: str | None
+    partition: str | None
+    tickAt: dt.datetime | None
+    createdAt: dt.datetime | None
+
+
+class AlertOutcome(BaseModel):
+    ref: str
+    kind: str
+    message: str
+    state: str = Field(description="pending, delivered, failed or skipped (no webhook)")
+    attempts: int
+    statusCode: int | None
+    error: str
+    createdAt: dt.datetime | None
+    endedAt: dt.datetime | None
+
+
+class ScheduleOut(BaseModel):
+    name: str
+    playbook: str
+    cron: str
+    timezone: str
+    trigger: str | None
+    paused: bool
+    nextTick: dt.datetime | None
+    catchUp: dict[str, Any] | None
+    maxActiveRuns: int | None
+    webhook: str | None = Field(description="the alerts' webhook, its path masked")
+    commit: str | None
+    lastRuns: list[TickRun]
+    lastAlert: AlertOutcome | None
+    alerts: list[AlertOutcome]
+    problem: str | None
+    links: dict[str, str]
+
+
+class Deployment(BaseModel):
+    id: str
+    commit: str
+    message: str
+    createdAt: dt.datetime
+    repo: str
+    branch: str
+    path: str
+    valid: bool
+    active: bool
+    errors: list[dict[str, Any]]
+    playbooks: list[str]
+
+
+class DeployOutcome(BaseModel):
+    commit: str | None
+    changed: bool
+    valid: bool | None
+    errors: list[dict[str, Any]]

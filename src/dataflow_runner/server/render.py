@@ -58,6 +58,9 @@ def run(record: RunRecord) -> dict[str, Any]:
             else None
         ),
         "links": run_links(record.id),
+        "schedule": options.get("schedule"),
+        "tick": options.get("tick"),
+        "commit": options.get("commit"),
     }
 
 

@@ -67,14 +67,16 @@ def submit(body: RunSubmit, request: Request, caller: Submitter) -> dict[str, An
     who = parts(request)
     writable(who)
     options = _options(body)
+    if body.pool is not None and body.cluster is not None:
+        raise FlagError("a run goes to a cluster config or a pool, not both")
     if isinstance(body.playbook, str):
-        if body.cluster is not None:
-            raise FlagError("a saved playbook brings its cluster config: do not give one")
+        if body.cluster is not None or body.pool is not None:
+            raise FlagError("a saved playbook brings its cluster config or pool: do not give one")
         kept = saved_playbooks.get(who.engine, who.keyring, body.playbook)
         submission = saved_playbooks.submission(kept, body.vars, by=caller.name, **options)
     else:
         documents = Documents(body.playbook, body.cluster, body.vars)
-        submission = Submission(documents, submitted_by=caller.name, **options)
+        submission = Submission(documents, submitted_by=caller.name, pool=body.pool, **options)
     return accept(who, submission)
 
 

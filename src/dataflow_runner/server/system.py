@@ -1,4 +1,4 @@
-"""The rest of the API: clusters, health, metrics, the UI's session, tokens."""
+"""The rest of the API: health, metrics, the UI's session, tokens."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from fastapi import APIRouter, Request, Response
 from dataflow_runner import __version__
 from dataflow_runner.engine import tokens
 from dataflow_runner.server import render
-from dataflow_runner.server.auth import Admin, Caller, Viewer, end_session, start_session
+from dataflow_runner.server.auth import Admin, Caller, end_session, start_session
 from dataflow_runner.server.auth import check_csrf as _check_csrf
 from dataflow_runner.server.errors import CONFLICT, NOT_FOUND, ApiError
 from dataflow_runner.server.models import (
-    Cluster,
     Health,
     Session,
     SessionIn,
@@ -26,21 +25,6 @@ from dataflow_runner.server.state import parts
 from dataflow_runner.store.records import TokenRecord
 
 router = APIRouter()
-
-
-@router.get(
-    "/clusters",
-    response_model=list[Cluster],
-    tags=["clusters"],
-    summary="The clusters the engine launched or ran on, with their active steps",
-)
-def clusters(request: Request, _caller: Viewer) -> list[dict[str, Any]]:
-    who = parts(request)
-    reader = who.engine.store.reader
-    return [
-        render.cluster(c, [] if c.state.finished else reader.active_steps(c.id))
-        for c in who.engine.clusters()
-    ]
 
 
 @router.get("/healthz", response_model=Health, tags=["server"], summary="Whether it is up")

@@ -26,7 +26,9 @@ from pathlib import Path
 from dataflow_runner.errors import StoreError
 from dataflow_runner.store.backends import Backend, mask_url, sqlite_path
 from dataflow_runner.store.pending import Pending
+from dataflow_runner.store.pools import PoolTables
 from dataflow_runner.store.reader import Page, RunFilter, StoreReader
+from dataflow_runner.store.scheduling import SchedulingStore
 from dataflow_runner.store.writer import StoreWriter
 
 __all__ = [
@@ -82,8 +84,11 @@ class Store:
         self.url_for_display = backend.url_for_display
         self.reader = StoreReader(backend)
         self.writer = StoreWriter(backend)
+        self.pools = PoolTables(backend)
         #: The ends of runs this store could not take, kept elsewhere until it can.
         self.pending = Pending(backend.identity)
+        #: Schedules, tick keys, alerts, leases, deployments (written by the engine).
+        self.scheduling = SchedulingStore(backend)
 
     def close(self) -> None:
         """Close the connection(s); the store cannot be used afterwards."""

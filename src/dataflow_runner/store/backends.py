@@ -21,7 +21,7 @@ from dataflow_runner.errors import StoreError
 
 #: Every schema revision this code knows, oldest first: the numbered Alembic
 #: revisions of ``migrations/versions`` (a test checks they agree).
-REVISIONS = ("0001", "0002", "0003", "0004")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD = REVISIONS[-1]
 
 #: How long a writer waits for another process's write transaction to end.

@@ -25,18 +25,32 @@ from typing import Any, TypeVar
 from dataflow_runner.errors import StoreError
 from dataflow_runner.store.records import (
     RECORDS,
+    AlertRecord,
     AttemptRecord,
     ClusterRecord,
     ClusterState,
+    CommandRecord,
+    DeploymentRecord,
+    GenieJobRecord,
+    LeaseRecord,
+    PoolLaunchRecord,
+    PoolRecord,
+    PoolWaitRecord,
+    RegistryRecord,
     RequestRecord,
     RunRecord,
     SavedPlaybookRecord,
+    ScheduleRecord,
     StepRecord,
+    TickRecord,
     TokenRecord,
 )
 
 R = TypeVar(
     "R",
+    PoolRecord,
+    PoolLaunchRecord,
+    PoolWaitRecord,
     RunRecord,
     StepRecord,
     AttemptRecord,
@@ -44,6 +58,14 @@ R = TypeVar(
     RequestRecord,
     TokenRecord,
     SavedPlaybookRecord,
+    RegistryRecord,
+    CommandRecord,
+    GenieJobRecord,
+    ScheduleRecord,
+    TickRecord,
+    AlertRecord,
+    LeaseRecord,
+    DeploymentRecord,
 )
 
 
@@ -190,12 +212,15 @@ CLUSTER_FILTERS = {
 
 # --- a server's queue (``engine/queue.py``) -------------------------------------------
 INSERT_REQUEST = _insert("run_requests")
+INSERT_WAIT = _insert("pool_waits")
 SELECT_REQUEST = f"{_select('run_requests')} WHERE run_id = :run_id"
 # A worker claims the oldest QUEUED run nobody holds (a claim is a lease: the
 # claimer's heartbeat, which goes stale if it dies before starting the run). On
 # PostgreSQL, concurrent claimers skip each other's rows; SQLite serialises writers.
+# A run in a pool's queue (not placed on a cluster yet) waits for the pool manager.
 _CLAIMABLE = (
     "SELECT id FROM runs WHERE state = 'QUEUED' AND COALESCE(heartbeat_at, 0) < :stale "
+    "AND id NOT IN (SELECT run_id FROM pool_waits WHERE cluster_id IS NULL) "
     "ORDER BY created_at, id LIMIT 1"
 )
 _CLAIM = (
@@ -218,6 +243,11 @@ START_QUEUED = (
     "UPDATE runs SET "
     + ", ".join(f"{c} = :{c}" for c in _STARTED)
     + " WHERE id = :id AND state = 'QUEUED' AND pid = :pid AND host = :host"
+)
+# A claimed QUEUED run handed to the process that will start it (a cluster's host).
+PASS_CLAIM = (
+    "UPDATE runs SET pid = :to_pid, host = :to_host, heartbeat_at = :at "
+    "WHERE id = :id AND state = 'QUEUED' AND pid = :pid AND host = :host"
 )
 END_QUEUED = (
     "UPDATE runs SET state = :state, ended_at = :at, reason = :reason, heartbeat_at = :at "
@@ -273,6 +303,41 @@ UPSERT_SAVED = f"{_insert('saved_playbooks')} ON CONFLICT (name) DO UPDATE SET "
 SELECT_SAVED = f"{_select('saved_playbooks')} WHERE name = :name"
 LIST_SAVED = f"{_select('saved_playbooks')} ORDER BY name"
 DELETE_SAVED = "DELETE FROM saved_playbooks WHERE name = :name"
+
+# --- the clusters registry, commands, Genie's jobs ----------------------------------------
+UPSERT_REGISTRY = f"{_insert('cluster_registry')} ON CONFLICT (cluster_id) DO UPDATE SET " + (
+    ", ".join(f"{c} = excluded.{c}" for c in COLUMNS["cluster_registry"]
+              if c not in ("cluster_id", "created_at"))
+)  # fmt: skip
+SELECT_REGISTRY = f"{_select('cluster_registry')} WHERE cluster_id = :cluster_id"
+LIST_REGISTRY = f"{_select('cluster_registry')} ORDER BY cluster_id"
+# A job routed to a cluster counts in its load until the next poll sees it.
+NOTE_ROUTED = (
+    "INSERT INTO cluster_registry (cluster_id, created_at, tags, capacity, service, active, "
+    "pending, routed, terminate_when_idle, origin, updated_by) VALUES (:cluster_id, :at, '[]', "
+    "1, 'UP', 0, 0, 1, 0, 'launched', '') ON CONFLICT (cluster_id) DO UPDATE SET "
+    "routed = cluster_registry.routed + 1"
+)
+# What the store knows of each cluster's load: the unfinished steps of its RUNNING
+# runs, and its QUEUED runs (one step each until they start).
+STEP_LOAD = (
+    "SELECT r.cluster_id AS cluster_id, s.state AS state, COUNT(*) AS n FROM steps s "
+    "JOIN runs r ON r.id = s.run_id WHERE r.cluster_id IS NOT NULL AND r.state = 'RUNNING' "
+    "AND s.state IN ('RUNNING', 'PENDING') GROUP BY r.cluster_id, s.state"
+)
+QUEUED_LOAD = (
+    "SELECT cluster_id, COUNT(*) AS n FROM runs WHERE state = 'QUEUED' "
+    "AND cluster_id IS NOT NULL GROUP BY cluster_id"
+)
+UPSERT_COMMAND = f"{_insert('commands')} ON CONFLICT (name) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in COLUMNS["commands"] if c not in ("name", "created_at")
+)
+SELECT_COMMAND = f"{_select('commands')} WHERE name = :name"
+LIST_COMMANDS = f"{_select('commands')} ORDER BY name"
+DELETE_COMMAND = "DELETE FROM commands WHERE name = :name"
+INSERT_GENIE_JOB = _insert("genie_jobs")
+SELECT_GENIE_JOB = f"{_select('genie_jobs')} WHERE id = :id"
+LIST_GENIE_JOBS = f"{_select('genie_jobs')} ORDER BY created_at DESC, id DESC LIMIT :limit"
 
 
 def where(conditions: Iterable[str]) -> str:

@@ -27,6 +27,9 @@ from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
     ClusterState,
+    CommandRecord,
+    GenieJobRecord,
+    RegistryRecord,
     RequestRecord,
     RunKind,
     RunRecord,
@@ -320,3 +323,39 @@ class StoreReader:
 
     def saved_list(self) -> list[SavedPlaybookRecord]:
         return [q.decode(SavedPlaybookRecord, r) for r in self._backend.query(q.LIST_SAVED, {})]
+
+    # --- the clusters registry, commands, Genie's jobs ---------------------------------
+
+    def registry(self, cluster_id: str) -> RegistryRecord | None:
+        rows = self._backend.query(q.SELECT_REGISTRY, {"cluster_id": cluster_id})
+        return q.decode(RegistryRecord, rows[0]) if rows else None
+
+    def registry_rows(self) -> list[RegistryRecord]:
+        return [q.decode(RegistryRecord, r) for r in self._backend.query(q.LIST_REGISTRY, {})]
+
+    def store_load(self) -> dict[str, tuple[int, int]]:
+        """Per cluster id: (active, pending) steps as the store knows them — the
+        unfinished steps of its RUNNING runs (RUNNING ones active), and its QUEUED
+        runs as pending."""
+        found: dict[str, list[int]] = {}
+        for row in self._backend.query(q.STEP_LOAD, {}):
+            counts = found.setdefault(str(row["cluster_id"]), [0, 0])
+            counts[0 if row["state"] == "RUNNING" else 1] += int(row["n"])
+        for row in self._backend.query(q.QUEUED_LOAD, {}):
+            found.setdefault(str(row["cluster_id"]), [0, 0])[1] += int(row["n"])
+        return {k: (v[0], v[1]) for k, v in found.items()}
+
+    def command(self, name: str) -> CommandRecord | None:
+        rows = self._backend.query(q.SELECT_COMMAND, {"name": name})
+        return q.decode(CommandRecord, rows[0]) if rows else None
+
+    def commands(self) -> list[CommandRecord]:
+        return [q.decode(CommandRecord, r) for r in self._backend.query(q.LIST_COMMANDS, {})]
+
+    def genie_job(self, job_id: str) -> GenieJobRecord | None:
+        rows = self._backend.query(q.SELECT_GENIE_JOB, {"id": job_id})
+        return q.decode(GenieJobRecord, rows[0]) if rows else None
+
+    def genie_jobs(self, *, limit: int = 100) -> list[GenieJobRecord]:
+        rows = self._backend.query(q.LIST_GENIE_JOBS, {"limit": max(1, min(limit, MAX_PAGE))})
+        return [q.decode(GenieJobRecord, r) for r in rows]

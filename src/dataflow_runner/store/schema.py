@@ -63,6 +63,8 @@ def _table(cls: type[Any]) -> sa.Table:
         )
     for name, indexed in spec.indexes:
         items.append(sa.Index(name, *indexed))
+    for name, indexed in spec.unique:
+        items.append(sa.Index(name, *indexed, unique=True))
     return sa.Table(spec.name, metadata, *items)
 
 

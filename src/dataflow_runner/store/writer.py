@@ -24,6 +24,10 @@ from dataflow_runner.store.backends import Backend
 from dataflow_runner.store.records import (
     AttemptRecord,
     ClusterRecord,
+    CommandRecord,
+    GenieJobRecord,
+    PoolWaitRecord,
+    RegistryRecord,
     RequestRecord,
     RunRecord,
     RunState,
@@ -232,15 +236,18 @@ class StoreWriter:
 
     # --- a server's queue, tokens and saved playbooks -----------------------------------
 
-    def enqueue_run(self, run: RunRecord, request: RequestRecord) -> None:
-        """Record a QUEUED run and what it was asked to run, in one transaction."""
-        self._write(
-            [
-                (q.INSERT_RUN, q.params("runs", run)),
-                (q.INSERT_REQUEST, q.params("run_requests", request)),
-            ],
-            f"run '{run.id}'",
-        )
+    def enqueue_run(
+        self, run: RunRecord, request: RequestRecord, wait: PoolWaitRecord | None = None
+    ) -> None:
+        """Record a QUEUED run and what it was asked to run, in one transaction; with
+        ``wait``, in its pool's queue (no worker claims it until it is placed)."""
+        statements: list[_Statement] = [
+            (q.INSERT_RUN, q.params("runs", run)),
+            (q.INSERT_REQUEST, q.params("run_requests", request)),
+        ]
+        if wait is not None:
+            statements.append((q.INSERT_WAIT, q.params("pool_waits", wait)))
+        self._write(statements, f"run '{run.id}'")
 
     def claim_queued(self, *, pid: int, host: str, at: float, stale: float) -> str | None:
         """Claim the oldest QUEUED run that nobody holds (or whose claimer's lease is
@@ -285,6 +292,16 @@ class StoreWriter:
                     f"at {self._where}"
                 )
             tx.execute_many(q.INSERT_STEP, rows)
+
+    def pass_claim(
+        self, run_id: str, *, pid: int, host: str, to_pid: int, to_host: str, at: float
+    ) -> bool:
+        """Hand a QUEUED run this claimer holds to another process (the engine host
+        of the cluster it goes to, which starts it); False when it was not ours."""
+        with self._backend.transaction() as tx:
+            params = {"id": run_id, "pid": pid, "host": host, "to_pid": to_pid,
+                      "to_host": to_host, "at": at}  # fmt: skip
+            return tx.execute(q.PASS_CLAIM, params) == 1
 
     def release_queued(self, run_id: str, *, pid: int, host: str) -> None:
         """Give a claimed QUEUED run back to the queue (its claimer cannot start it)."""
@@ -350,3 +367,34 @@ class StoreWriter:
     def delete_saved(self, name: str) -> bool:
         with self._backend.transaction() as tx:
             return tx.execute(q.DELETE_SAVED, {"name": name}) == 1
+
+    # --- the clusters registry, commands, Genie's jobs ---------------------------------
+
+    def upsert_registry(self, entry: RegistryRecord) -> None:
+        """Record a cluster's registry entry (its creation time kept if it exists)."""
+        self._write([(q.UPSERT_REGISTRY, _params("cluster_registry", entry))], "")
+
+    def update_registry(self, cluster_id: str, **fields: Any) -> None:
+        self._update(RegistryRecord, {"cluster_id": cluster_id}, fields, f"cluster '{cluster_id}'")
+
+    def note_routed(self, cluster_id: str, *, at: float) -> None:
+        """One more job sent to ``cluster_id`` since its last poll."""
+        self._write([(q.NOTE_ROUTED, {"cluster_id": cluster_id, "at": at})], "")
+
+    def put_command(self, command: CommandRecord) -> None:
+        self._write([(q.UPSERT_COMMAND, _params("commands", command))], "")
+
+    def delete_command(self, name: str) -> bool:
+        with self._backend.transaction() as tx:
+            return tx.execute(q.DELETE_COMMAND, {"name": name}) > 0
+
+    def create_genie_job(self, job: GenieJobRecord) -> bool:
+        """Record a Genie job; False (nothing written) when its id is taken."""
+        with self._backend.transaction() as tx:
+            if tx.fetch(q.SELECT_GENIE_JOB, {"id": job.id}):
+                return False
+            tx.execute(q.INSERT_GENIE_JOB, _params("genie_jobs", job))
+        return True
+
+    def update_genie_job(self, job_id: str, **fields: Any) -> None:
+        self._update(GenieJobRecord, {"id": job_id}, fields, f"job '{job_id}'")

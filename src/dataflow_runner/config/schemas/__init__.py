@@ -87,7 +87,7 @@ def build() -> dict[str, dict[str, Any]]:
         old["properties"].pop(key, None)
     for key in STEP_ADDED_IN_1_1_0:
         old_defs["Step"]["properties"].pop(key, None)
-    for name in ("Partitions", "Param", "WaitForInputs"):
+    for name in ("Partitions", "Param", "WaitForInputs", "Schedule", "CatchUp", "Alerts"):
         old_defs.pop(name, None)
     return {
         "cluster-config-1-0-0.json": _wrap(CLUSTER_SCHEMA, "Cluster config", cluster, defs),

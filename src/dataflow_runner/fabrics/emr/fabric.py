@@ -235,6 +235,22 @@ class EmrFabric:
                 )
         return list(reversed(out))
 
+    def step_load(self, ref: ClusterRef) -> tuple[int, int]:
+        """The cluster's (RUNNING, PENDING) steps, whoever sent them: one ListSteps
+        filtered by state (a page holds 50: more pages only past that)."""
+        running = pending = 0
+        kwargs: dict[str, Any] = {"ClusterId": ref.id, "StepStates": ["PENDING", "RUNNING"]}
+        while True:
+            page = self._call("ListSteps", self._emr.list_steps, **kwargs)
+            for step in page.get("Steps", []):
+                if step.get("Status", {}).get("State") == "RUNNING":
+                    running += 1
+                else:
+                    pending += 1
+            if not page.get("Marker"):
+                return running, pending
+            kwargs["Marker"] = page["Marker"]
+
     def reattach(self, ref: ClusterRef, stored: StepRef) -> Reattached:
         """An EMR step outlives its runner: it is followed by its id (its first poll
         gives its outcome if it ended meanwhile)."""
