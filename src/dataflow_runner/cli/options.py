@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from dataflow_runner.cli.output import LEVELS, setup_logging
+from dataflow_runner.client.api import SERVER_ENV, TOKEN_ENV, ServerClient
 from dataflow_runner.errors import FlagError
 
 if TYPE_CHECKING:
@@ -332,9 +333,6 @@ def data_flags(*names: str) -> Callable[[F], F]:
 
 # --- a server ------------------------------------------------------------------------
 
-SERVER_ENV = "DATAFLOW_RUNNER_SERVER"
-TOKEN_ENV = "DATAFLOW_RUNNER_TOKEN"
-
 
 def _secret(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """A token given as a flag is masked wherever it could be shown."""
@@ -351,7 +349,8 @@ server_option = click.option(
     envvar=SERVER_ENV,
     show_envvar=True,
     help="Ask this server (dataflow-runner server) instead of running here or reading the "
-    f"local store: run-transient, runs, status, logs and resume; its token in {TOKEN_ENV}.",
+    "local store (run-transient, runs, status, logs, resume, clusters); pools, schedules "
+    f"and trigger need one. Its token in {TOKEN_ENV}.",
 )
 token_option = click.option(
     "--token",
@@ -388,3 +387,12 @@ def remote(server: str | None, token: str | None, *local_flags: str) -> Remote |
                 "has its own store and runs what it is sent"
             )
     return Remote(url, token or root.get("token"))
+
+
+def server_client(server: str | None, token: str | None, *local_flags: str) -> ServerClient:
+    """A client of the server a command needs (found as ``remote`` finds it); without
+    one, a one-line error. httpx is imported only when the client is made."""
+    target = remote(server, token, *local_flags)
+    if target is None:
+        raise FlagError(f"this needs a server: give --server URL or set {SERVER_ENV}")
+    return ServerClient(target.url, target.token)

@@ -14,7 +14,7 @@ httpx is imported when a client is made, not with this module: the command line'
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dataflow_runner.errors import ConfigError, ConfigErrors, DataflowRunnerError, FlagError
@@ -129,12 +129,53 @@ class ServerClient:
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
 
+    # --- the registry of clusters, pools and schedules ---------------------------------------
+
+    def clusters(self) -> Any:
+        return self._json("GET", "/clusters")
+
+    def tag(self, cluster_id: str, *, add: Sequence[str], remove: Sequence[str]) -> list[str]:
+        """Adds ``add`` to a cluster's tags, then removes each of ``remove``: the
+        cluster's tags after both."""
+        path = f"/clusters/{_segment(cluster_id)}/tags"
+        tags = self._json("POST", path, json={"tags": list(add)}) if add else None
+        for one in remove:
+            self._json("DELETE", f"{path}/{_segment(one)}")
+        if remove or tags is None:
+            tags = self._json("GET", path)
+        return [str(t) for t in tags]
+
+    def drain(self, source: str, target: str, *, terminate_when_idle: bool) -> tuple[Any, Any]:
+        """Moves ``source``'s tags to ``target``: both clusters after, in that order."""
+        body = {"to": target, "terminateWhenIdle": terminate_when_idle}
+        found = self._json("POST", f"/clusters/{_segment(source)}/drain", json=body)
+        return found[0], found[1]
+
+    def pools(self) -> Any:
+        return self._json("GET", "/pools")
+
+    def put_pool(self, name: str, body: Mapping[str, Any]) -> Any:
+        return self._json("PUT", f"/pools/{_segment(name)}", json=dict(body))
+
+    def delete_pool(self, name: str) -> Any:
+        return self._json("DELETE", f"/pools/{_segment(name)}")
+
+    def schedules(self) -> Any:
+        return self._json("GET", "/schedules")
+
+    def trigger(self, name: str, variables: Mapping[str, str], partition: str | None) -> Any:
+        """Runs a schedule now: the run the server accepted (its id, state, links)."""
+        body = _params(vars=dict(variables), partition=partition)
+        return self._json("POST", f"/schedules/{_segment(name)}/trigger", json=body)
+
     # --- plumbing -------------------------------------------------------------------------
 
     def _json(
         self, method: str, path: str, *, files: Mapping[str, str] | None = None, **kwargs: Any
     ) -> Any:
         response = self._call(method, path, files=files, **kwargs)
+        if response.status_code == 204:
+            return None
         try:
             return response.json()
         except ValueError:
