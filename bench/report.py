@@ -254,6 +254,10 @@ def write_report(results: dict[str, Any], docs: Path) -> None:
         ]
     if "data" in results:
         lines += data_section(results["data"], results.get("data_s3"))
+    if "server" in results:
+        from server import report_section
+
+        lines += report_section(results["server"], results["date"])
     if ANALYSIS.exists():
         lines += [ANALYSIS.read_text().rstrip(), ""]
     (docs / "benchmarks.md").write_text("\n".join(lines) + "\n")

@@ -211,7 +211,10 @@ def test_the_clusters_command_talks_to_the_server(api_server: Server) -> None:
     refused = run_process("clusters", "tag", "j-2BBBBBBBBBBBB", "--add", "a:b",
                           env={**env, "DATAFLOW_RUNNER_TOKEN": viewer})  # fmt: skip
     assert refused.code == 1
-    assert 'msg="the server answered 403: ro is a viewer: this needs a admin"' in refused.err
+    assert (
+        f'msg="the server at {server.url} refused the request: ro is a viewer: this needs a '
+        'admin (set DATAFLOW_RUNNER_TOKEN to a token whose role allows it)"'
+    ) in refused.err, refused.err
     # Without a server, tag and drain say what they need.
     alone = run_process("clusters", "drain", "a", "--to", "b", env={"DATAFLOW_RUNNER_SERVER": ""})
-    assert alone.code != 0 and "this needs a server" in alone.err
+    assert alone.code == 1 and "this needs a server" in alone.err

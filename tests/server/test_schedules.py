@@ -4,6 +4,7 @@ and CLI), the roles, bad schedules as 422s at their JSON paths."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,6 +96,18 @@ def test_pause_unpause_and_manual_triggers_with_vars(
     run_id = done.stdout.strip().split()[-1]
     assert server.wait(run_id)["state"] == "COMPLETED"
     assert (work / "ticks.txt").read_text().split()[-1] == "bob"
+    # ``schedules`` lists it, paused, with its last run; as JSON too.
+    for output in ("text", "json"):
+        listed = subprocess.run(
+            [sys.executable, "-m", "dataflow_runner", "schedules", "--output", output],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        if output == "json":
+            assert [s["name"] for s in json.loads(listed.stdout)] == ["minutely"]
+        else:
+            assert listed.stdout.startswith("minutely  * * * * *  paused  last "), listed.stdout
+            assert "COMPLETED" in listed.stdout
     unpaused = server.api.post("/api/v1/schedules/minutely/unpause")
     assert unpaused.json()["paused"] is False
     clock.set("2026-11-20T10:06:01Z")

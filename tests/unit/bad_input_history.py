@@ -378,3 +378,97 @@ case(
     1,
     r"\.json: cannot read the file: No such file or directory$",
 )
+
+# --- against a server (--server URL, DATAFLOW_RUNNER_SERVER) ----------------------------
+case(
+    "server-not-a-url",
+    "a malformed flag value",
+    ["--server", "nowhere", "runs"],
+    1,
+    r"^--server: expected an http:// or https:// URL, got 'nowhere'$",
+)
+case(
+    "server-unreachable",
+    "a server that is not there",
+    ["status", "--server", "http://127.0.0.1:9"],
+    1,
+    r"^cannot reach the server at http://127\.0\.0\.1:9: .+$",
+)
+case(
+    "server-and-store",
+    "flags that exclude each other",
+    ["runs", "--store", "{d}/x.db"],
+    1,
+    r"^--store cannot be used with --server \(or DATAFLOW_RUNNER_SERVER\): .+$",
+    env={"DATAFLOW_RUNNER_SERVER": "http://127.0.0.1:9"},
+)
+case(
+    "server-token-unreachable-masked",
+    "a secret in the environment",
+    ["logs", "r-1", "a"],
+    1,
+    r"^cannot reach the server at http://127\.0\.0\.1:9: .+$",
+    env={
+        "DATAFLOW_RUNNER_SERVER": "http://127.0.0.1:9",
+        "DATAFLOW_RUNNER_TOKEN": "dfr_secret-token-value",
+    },
+)
+case(
+    "transient-async-without-server",
+    "a flag that needs another",
+    ["run-transient", "--emr-config", "{d}/c.json", "--emr-playbook", "{d}/p.json", "--async"],
+    1,
+    r"^--async needs --server: .+$",
+)
+
+# --- the commands only a server answers (clusters tag/drain, pools, schedules, trigger) ----
+NO_SERVER = r"^this needs a server: give --server URL or set DATAFLOW_RUNNER_SERVER$"
+UNREACHABLE = r"^cannot reach the server at http://127\.0\.0\.1:9: .+$"
+for name, argv in (
+    ("clusters-tag", ["clusters", "tag", "j-1", "--add", "a:b"]),
+    ("clusters-drain", ["clusters", "drain", "j-1", "--to", "j-2"]),
+    ("pools-list", ["pools", "list"]),
+    ("pools-create", ["pools", "create", "etl", "--size-class", "small"]),
+    ("pools-delete", ["pools", "delete", "etl"]),
+    ("schedules", ["schedules"]),
+    ("trigger", ["trigger", "nightly", "--vars", "a,b"]),
+):
+    case(
+        f"{name}-without-server",
+        "a flag that needs another",
+        argv,
+        1,
+        NO_SERVER,
+        env={"DATAFLOW_RUNNER_SERVER": ""},
+    )
+    case(
+        f"{name}-server-unreachable",
+        "a server that is not there",
+        [*argv[:2], "--server", "http://127.0.0.1:9", *argv[2:]],
+        1,
+        UNREACHABLE,
+        env={"DATAFLOW_RUNNER_TOKEN": "dfr_secret-token-value"},
+    )
+case(
+    "clusters-server-unreachable",
+    "a server that is not there",
+    ["clusters", "--active"],
+    1,
+    UNREACHABLE,
+    env={"DATAFLOW_RUNNER_SERVER": "http://127.0.0.1:9"},
+)
+case(
+    "clusters-server-and-state-dir",
+    "flags that exclude each other",
+    ["clusters", "--state-dir", "{d}/s"],
+    1,
+    r"^--state-dir cannot be used with --server \(or DATAFLOW_RUNNER_SERVER\): .+$",
+    env={"DATAFLOW_RUNNER_SERVER": "http://127.0.0.1:9"},
+)
+case(
+    "pools-server-not-a-url",
+    "a malformed flag value",
+    ["pools", "list", "--server", "nowhere"],
+    1,
+    r"^--server: expected an http:// or https:// URL, got 'nowhere'$",
+)

@@ -38,12 +38,15 @@ from dataflow_runner.cli.options import (
     options,
     output,
     poll_interval,
+    remote,
     require,
     retry_timeout,
     sentry,
+    server_option,
     soft_lock,
     state_dir,
     store_option,
+    token_option,
     vars_option,
 )
 from dataflow_runner.errors import FlagError
@@ -61,8 +64,10 @@ from dataflow_runner.errors import FlagError
     message="%(prog)s version %(version)s",
 )
 @log_level_option
+@server_option
+@token_option
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, server: str | None, token: str | None) -> None:
     """Run templatable playbooks of Hadoop/Spark/et al jobs on dataflow fabrics:
     this machine (local) and Amazon EMR."""
     if ctx.invoked_subcommand is None:
@@ -261,6 +266,14 @@ def down(
     max_config_size,
     cleanup_timeout,
     retry_timeout,
+    click.option(
+        "--async",
+        "async_",
+        is_flag=True,
+        help="With --server: return once the server took the run, printing its id.",
+    ),
+    server_option,
+    token_option,
     log_level_option,
 )
 @data_flags("partition", "from_", "to", "last", "max_partitions", "force", "force_steps")
@@ -283,13 +296,45 @@ def run_transient(
     max_config_size: int | None,
     cleanup_timeout: float,
     retry_timeout: float,
+    async_: bool,
+    server: str | None,
+    token: str | None,
     data: DataFlags,
 ) -> None:
     """Launches a cluster, runs the playbook and then terminates the cluster"""
     from dataflow_runner.cli import commands
 
     require(emr_config=emr_config, emr_playbook=emr_playbook)
-    check_lock_flags(async_=False, lock=lock, soft_lock=soft_lock, consul=consul)
+    check_lock_flags(async_=async_, lock=lock, soft_lock=soft_lock, consul=consul)
+    target = remote(server, token, "dry_run", "consul", "lock_backend", "state_dir", "store")
+    if target is not None:
+        from dataflow_runner.cli import remote as on_server
+
+        with on_server.connect(target.url, target.token) as client:
+            on_server.run_transient(
+                client,
+                emr_config or "",
+                emr_playbook or "",
+                vars,
+                async_=async_,
+                lock=lock,
+                soft_lock=soft_lock,
+                log_failed_steps=log_failed_steps,
+                data=data,
+                common=_common(
+                    sentry=sentry,
+                    fabric=fabric,
+                    output=output,
+                    poll_interval=poll_interval,
+                    max_config_size=max_config_size,
+                ),
+            )
+        return
+    if async_:
+        raise FlagError(
+            "--async needs --server: a local transient run ends its cluster, so it "
+            "waits for its steps"
+        )
     commands.run_transient(
         emr_config or "",
         emr_playbook or "",
@@ -346,6 +391,8 @@ def validate(
     max_config_size,
     cleanup_timeout,
     retry_timeout,
+    server_option,
+    token_option,
     log_level_option,
 )
 def resume(
@@ -360,9 +407,24 @@ def resume(
     max_config_size: int | None,
     cleanup_timeout: float,
     retry_timeout: float,
+    server: str | None,
+    token: str | None,
 ) -> None:
     """Continues a run whose runner died: nothing done is done again, nothing submitted twice"""
     from dataflow_runner.cli import commands
+
+    target = remote(server, token, "consul", "lock_backend", "state_dir", "store")
+    if target is not None:
+        from dataflow_runner.cli import remote as on_server
+
+        with on_server.connect(target.url, target.token) as client:
+            on_server.resume(
+                client,
+                app_history.run_ref(run_id),
+                vars,
+                common=_common(output=output, poll_interval=poll_interval),
+            )
+        return
 
     commands.resume(
         app_history.run_ref(run_id),

@@ -1,9 +1,9 @@
 """``clusters``: the clusters this tool knows. Without a server it lists the
 store's (as it always did); with ``--server URL`` (or ``DATAFLOW_RUNNER_SERVER``,
-the token in ``DATAFLOW_RUNNER_TOKEN``) it lists the server's registry, and its
-subcommands change it: ``clusters tag ID --add T --remove T`` and ``clusters
-drain A --to B [--terminate-when-idle]`` (admin). ``cli/server_client.py`` makes
-the calls (httpx, imported only then)."""
+the token in ``DATAFLOW_RUNNER_TOKEN`` or ``--token``) it lists the server's
+registry, and its subcommands change it: ``clusters tag ID --add T --remove T``
+and ``clusters drain A --to B [--terminate-when-idle]`` (admin). The calls are
+``client/api.py``'s (httpx, imported only then)."""
 
 from __future__ import annotations
 
@@ -16,23 +16,14 @@ from dataflow_runner.cli.options import (
     json_output,
     log_level_option,
     options,
+    remote,
+    server_client,
+    server_option,
     state_dir,
     store_option,
+    token_option,
 )
 from dataflow_runner.errors import FlagError
-
-server_option = click.option(
-    "--server",
-    metavar="URL",
-    envvar="DATAFLOW_RUNNER_SERVER",
-    help="A server's URL (env DATAFLOW_RUNNER_SERVER; its token in DATAFLOW_RUNNER_TOKEN).",
-)
-
-
-def _need_server(server: str | None) -> str:
-    if not server:
-        raise FlagError("this needs a server: give --server URL or set DATAFLOW_RUNNER_SERVER")
-    return server
 
 
 @click.group(invoke_without_command=True)
@@ -47,6 +38,7 @@ def _need_server(server: str | None) -> str:
     ),
     click.option("--region", metavar="REGION", help="The AWS region for --orphans."),
     server_option,
+    token_option,
     json_output,
     state_dir,
     store_option,
@@ -60,19 +52,25 @@ def clusters(
     orphans: bool,
     region: str | None,
     server: str | None,
+    token: str | None,
     output: str,
     state_dir: str | None,
     store: str | None,
 ) -> None:
     """Lists the clusters this tool knows (a server's registry with --server)"""
-    ctx.obj = {"server": server, "output": output}
+    ctx.obj = {"server": server, "token": token, "output": output}
     if ctx.invoked_subcommand is not None:
         return
-    if server and not orphans:
-        from dataflow_runner.cli import server_client
-
-        found = server_client.clusters(server, fabric=fabric, active=active)
-        server_client.show_clusters(found, output)
+    target = None if orphans else remote(server, token, "state_dir", "store")
+    if target is not None:
+        with server_client(target.url, target.token) as client:
+            found = client.clusters()
+        kept = [
+            c for c in found
+            if (fabric is None or c["fabric"] == fabric)
+            and (not active or c["status"] != "TERMINATED")
+        ]  # fmt: skip
+        show_clusters(kept, output)
         return
     from dataflow_runner.cli import history
     from dataflow_runner.cli.app_history import _engine
@@ -92,20 +90,19 @@ def clusters(
         "--remove", "remove", multiple=True, metavar="TAG", help="A tag to remove (repeatable)."
     ),
     server_option,
+    token_option,
     log_level_option,
 )
 @click.pass_obj
 def tag(
     obj: dict[str, Any], cluster_id: str, add: tuple[str, ...], remove: tuple[str, ...],
-    server: str | None,
+    server: str | None, token: str | None,
 ) -> None:  # fmt: skip
     """Adds and removes tags of a server's cluster"""
-    from dataflow_runner.cli import server_client
-
-    url = _need_server(server or obj.get("server"))
-    if not add and not remove:
-        raise FlagError("give --add TAG or --remove TAG")
-    tags = server_client.tag(url, cluster_id, add=list(add), remove=list(remove))
+    with server_client(server or obj["server"], token or obj["token"]) as client:
+        if not add and not remove:
+            raise FlagError("give --add TAG or --remove TAG")
+        tags = client.tag(cluster_id, add=add, remove=remove)
     click.echo(f"{cluster_id}: {' '.join(tags) or '(no tags)'}")
 
 
@@ -117,21 +114,42 @@ def tag(
         "--terminate-when-idle", is_flag=True, help="Terminate A once it has nothing left to run."
     ),
     server_option,
+    token_option,
     log_level_option,
 )
 @click.pass_obj
 def drain(
-    obj: dict[str, Any], source: str, target: str, terminate_when_idle: bool, server: str | None
-) -> None:
+    obj: dict[str, Any], source: str, target: str, terminate_when_idle: bool,
+    server: str | None, token: str | None,
+) -> None:  # fmt: skip
     """Moves cluster A's tags to B and sets A OUT_OF_SERVICE: new jobs go to B"""
-    from dataflow_runner.cli import server_client
-
-    url = _need_server(server or obj.get("server"))
-    a, b = server_client.drain(url, source, target, terminate_when_idle=terminate_when_idle)
+    with server_client(server or obj["server"], token or obj["token"]) as client:
+        a, b = client.drain(source, target, terminate_when_idle=terminate_when_idle)
     click.echo(
         f"{a['id']}: {a['status']}{' (terminated once idle)' if terminate_when_idle else ''}"
     )
     click.echo(f"{b['id']}: {b['status']}, tags {' '.join(b['tags'])}")
+
+
+def show_clusters(found: list[dict[str, Any]], output: str) -> None:
+    """A server's clusters, as a table (or JSON)."""
+    from dataflow_runner.cli.output import echo, print_json
+
+    if output == "json":
+        print_json(found)
+        return
+    if not found:
+        echo("no clusters")
+        return
+    rows = [
+        [c["id"], c["status"], c["fabric"], c["name"], f"{c['load']}/{c['capacity']}",
+         " ".join(c["tags"])]
+        for c in found
+    ]  # fmt: skip
+    header = ["CLUSTER", "STATUS", "FABRIC", "NAME", "LOAD", "TAGS"]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 COMMANDS = (clusters,)

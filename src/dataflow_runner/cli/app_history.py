@@ -14,8 +14,11 @@ from dataflow_runner.cli.options import (
     lock_backend,
     log_level_option,
     options,
+    remote,
+    server_option,
     state_dir,
     store_option,
+    token_option,
 )
 from dataflow_runner.errors import FlagError
 
@@ -65,6 +68,8 @@ def _engine(state_dir: str | None, store: str | None) -> Any:
     json_output,
     state_dir,
     store_option,
+    server_option,
+    token_option,
     log_level_option,
 )
 def runs(
@@ -77,6 +82,8 @@ def runs(
     output: str,
     state_dir: str | None,
     store: str | None,
+    server: str | None,
+    token: str | None,
 ) -> None:
     """Lists recent runs, newest first"""
     from dataflow_runner.cli import history
@@ -88,6 +95,22 @@ def runs(
         for flag, value in (("--since", since), ("--until", until))
         if value is not None
     }
+    target = remote(server, token, "state_dir", "store")
+    if target is not None:
+        from dataflow_runner.cli import remote as on_server
+
+        with on_server.connect(target.url, target.token) as client:
+            on_server.runs(
+                client,
+                state=state,
+                playbook=playbook,
+                since=bounds.get("--since"),
+                until=bounds.get("--until"),
+                limit=limit,
+                output=output,
+                partition=partition,
+            )
+        return
     with _engine(state_dir, store) as engine:
         history.runs(
             engine,
@@ -103,12 +126,26 @@ def runs(
 
 @click.command()
 @click.argument("run_id", metavar="[RUN]", required=False)
-@options(json_output, state_dir, store_option, log_level_option)
-def status(run_id: str | None, output: str, state_dir: str | None, store: str | None) -> None:
+@options(json_output, state_dir, store_option, server_option, token_option, log_level_option)
+def status(
+    run_id: str | None,
+    output: str,
+    state_dir: str | None,
+    store: str | None,
+    server: str | None,
+    token: str | None,
+) -> None:
     """Shows a run's steps with their states, attempts and durations (default: the latest)"""
     from dataflow_runner.cli import history
 
     ref = None if run_id is None else run_ref(run_id)
+    target = remote(server, token, "state_dir", "store")
+    if target is not None:
+        from dataflow_runner.cli import remote as on_server
+
+        with on_server.connect(target.url, target.token) as client:
+            on_server.status(client, ref, output=output)
+        return
     with _engine(state_dir, store) as engine:
         history.status(engine, ref, output=output)
 
@@ -128,6 +165,8 @@ def status(run_id: str | None, output: str, state_dir: str | None, store: str | 
     click.option("--follow", "-f", is_flag=True, help="Keep printing until the step ends."),
     state_dir,
     store_option,
+    server_option,
+    token_option,
     log_level_option,
 )
 def logs(
@@ -138,11 +177,20 @@ def logs(
     follow: bool,
     state_dir: str | None,
     store: str | None,
+    server: str | None,
+    token: str | None,
 ) -> None:
     """Prints a step's output (stdout and stderr) from a run"""
     from dataflow_runner.cli import history
 
     ref = run_ref(run_id)
+    target = remote(server, token, "state_dir", "store")
+    if target is not None:
+        from dataflow_runner.cli import remote as on_server
+
+        with on_server.connect(target.url, target.token) as client:
+            on_server.logs(client, ref, step_id, attempt=attempt, stream=stream, follow=follow)
+        return
     with _engine(state_dir, store) as engine:
         history.logs(engine, ref, step_id, attempt=attempt, stream=stream, follow=follow)
 

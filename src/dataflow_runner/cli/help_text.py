@@ -15,6 +15,13 @@ Options:
   -v, --version      Show the version and exit.
   --log-level LEVEL  Logging level, possible values are
                      debug,info,warning,error,fatal,panic (default info).
+  --server URL       Ask this server (dataflow-runner server) instead of running
+                     here or reading the local store (run-transient, runs,
+                     status, logs, resume, clusters); pools, schedules and
+                     trigger need one. Its token in DATAFLOW_RUNNER_TOKEN.  [env
+                     var: DATAFLOW_RUNNER_SERVER]
+  --token TOKEN      The server's bearer token (better in the environment:
+                     DATAFLOW_RUNNER_TOKEN).
   -h, --help         Show this message and exit.
 
 Commands:

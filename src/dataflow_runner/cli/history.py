@@ -171,7 +171,11 @@ def runs(
         until=until,
         partition=partition_range(partition) if partition else None,
     )
-    records = engine.runs(where, limit=limit).items
+    draw_runs(engine.runs(where, limit=limit).items, output=output)
+
+
+def draw_runs(records: list[RunRecord], *, output: str) -> None:
+    """``runs``: a table of runs, or their JSON (a server's runs are drawn alike)."""
     if output == "json":
         _json([run_json(r) for r in records])
         return
@@ -202,8 +206,13 @@ def status(engine: Engine, ref: str | None, *, output: str) -> None:
     run = engine.run_record(ref) if ref else engine.latest_run()
     if run is None:
         raise DataflowRunnerError("no runs yet")
-    steps: list[StepRecord] = engine.steps(run.id)
-    attempts: list[AttemptRecord] = engine.attempts(run.id)
+    draw_status(run, engine.steps(run.id), engine.attempts(run.id), output=output)
+
+
+def draw_status(
+    run: RunRecord, steps: list[StepRecord], attempts: list[AttemptRecord], *, output: str
+) -> None:
+    """``status``: a run and its steps, as text or JSON (a server's run alike)."""
     by_step: dict[str, list[AttemptRecord]] = {}
     for a in attempts:
         by_step.setdefault(a.step_id, []).append(a)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from dataflow_runner.cli.output import LEVELS, setup_logging
+from dataflow_runner.client.api import SERVER_ENV, TOKEN_ENV, ServerClient
 from dataflow_runner.errors import FlagError
 
 if TYPE_CHECKING:
@@ -328,3 +329,70 @@ def data_flags(*names: str) -> Callable[[F], F]:
         return cast(F, out)
 
     return apply
+
+
+# --- a server ------------------------------------------------------------------------
+
+
+def _secret(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A token given as a flag is masked wherever it could be shown."""
+    if value:
+        from dataflow_runner.config.redact import SECRETS
+
+        SECRETS.add(value)
+    return value
+
+
+server_option = click.option(
+    "--server",
+    metavar="URL",
+    envvar=SERVER_ENV,
+    show_envvar=True,
+    help="Ask this server (dataflow-runner server) instead of running here or reading the "
+    "local store (run-transient, runs, status, logs, resume, clusters); pools, schedules "
+    f"and trigger need one. Its token in {TOKEN_ENV}.",
+)
+token_option = click.option(
+    "--token",
+    metavar="TOKEN",
+    envvar=TOKEN_ENV,
+    callback=_secret,
+    help=f"The server's bearer token (better in the environment: {TOKEN_ENV}).",
+)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The server a command talks to, and its token."""
+
+    url: str
+    token: str | None
+
+
+def remote(server: str | None, token: str | None, *local_flags: str) -> Remote | None:
+    """The server this command talks to (its ``--server``, else the top-level one or
+    ``DATAFLOW_RUNNER_SERVER``), or None to work locally. ``local_flags``: the
+    parameters that mean a local store or run, refused with a server when they
+    were given on the command line."""
+    ctx = click.get_current_context()
+    root = ctx.find_root().params
+    url = server or root.get("server")
+    if not url:
+        return None
+    for name in local_flags:
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            flag = "--" + name.replace("_", "-")
+            raise FlagError(
+                f"{flag} cannot be used with --server (or {SERVER_ENV}): the server "
+                "has its own store and runs what it is sent"
+            )
+    return Remote(url, token or root.get("token"))
+
+
+def server_client(server: str | None, token: str | None, *local_flags: str) -> ServerClient:
+    """A client of the server a command needs (found as ``remote`` finds it); without
+    one, a one-line error. httpx is imported only when the client is made."""
+    target = remote(server, token, *local_flags)
+    if target is None:
+        raise FlagError(f"this needs a server: give --server URL or set {SERVER_ENV}")
+    return ServerClient(target.url, target.token)

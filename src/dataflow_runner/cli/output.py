@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from dataflow_runner.config.redact import redact, scrub
@@ -172,3 +173,15 @@ def echo(text: str, stream: IO[str] | None = None) -> None:
     out = stream or sys.stdout
     out.write(scrub(text) + "\n")
     out.flush()
+
+
+def print_listed(found: Sequence[Any], output: str, empty: str, line: Callable[[Any], str]) -> None:
+    """A list a server answered: as JSON with ``--output json``, else one printable
+    line per item (``line``'s), or ``empty`` when there is none."""
+    if output == "json":
+        print_json(found)
+        return
+    if not found:
+        echo(empty)
+    for item in found:
+        echo(printable(line(item)))

@@ -92,6 +92,9 @@ class Run(BaseModel):
     submittedBy: str
     savedPlaybook: str | None
     lock: str | None
+    concurrency: int | None = Field(
+        None, description="how many steps run at once (known once the run started)"
+    )
     variables: dict[str, Any]
     partitions: Partitions | None
     links: RunLinks

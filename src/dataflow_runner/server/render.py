@@ -50,6 +50,7 @@ def run(record: RunRecord) -> dict[str, Any]:
         "submittedBy": record.submitted_by,
         "savedPlaybook": options.get("saved"),
         "lock": options.get("lock"),
+        "concurrency": options.get("concurrency"),
         "variables": masked(record.variables),
         "partitions": (
             {"first": record.partition_first, "last": record.partition_last}
