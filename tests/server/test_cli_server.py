@@ -265,7 +265,7 @@ def test_a_missing_invalid_or_weak_token_says_what_to_do(both: Both, files: dict
     viewer = make_token(both.server.state_dir, None, "watcher", "viewer")
     there = both.remote(*run_transient(files, "good"), DATAFLOW_RUNNER_TOKEN=viewer)
     assert there.returncode == 1
-    assert "watcher is a viewer: this needs a submitter" in there.stderr
+    assert "watcher is a viewer: this needs the submitter role" in there.stderr
     assert "set DATAFLOW_RUNNER_TOKEN to a token whose role allows it" in there.stderr
     assert both.remote("runs", DATAFLOW_RUNNER_TOKEN=viewer).returncode == 0
 

@@ -212,8 +212,8 @@ def test_the_clusters_command_talks_to_the_server(api_server: Server) -> None:
                           env={**env, "DATAFLOW_RUNNER_TOKEN": viewer})  # fmt: skip
     assert refused.code == 1
     assert (
-        f'msg="the server at {server.url} refused the request: ro is a viewer: this needs a '
-        'admin (set DATAFLOW_RUNNER_TOKEN to a token whose role allows it)"'
+        f'msg="the server at {server.url} refused the request: ro is a viewer: this needs the '
+        'admin role (set DATAFLOW_RUNNER_TOKEN to a token whose role allows it)"'
     ) in refused.err, refused.err
     # Without a server, tag and drain say what they need.
     alone = run_process("clusters", "drain", "a", "--to", "b", env={"DATAFLOW_RUNNER_SERVER": ""})

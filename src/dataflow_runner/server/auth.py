@@ -176,9 +176,8 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(request: Request, who: Caller) -> Principal:
         if not who.role.allows(role):
-            raise ApiError(
-                403, "forbidden", f"{who.name} is a {who.role.value}: this needs a {role.value}"
-            )
+            needs = f"{who.name} is a {who.role.value}: this needs the {role.value} role"
+            raise ApiError(403, "forbidden", needs)
         if who.session is not None and request.method not in _SAFE:
             await check_csrf(request, who)
         return who
