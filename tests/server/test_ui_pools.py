@@ -124,6 +124,15 @@ def test_an_admin_creates_a_pool_runs_on_it_moves_a_tag_and_deletes_it(
 
     # A form with problems comes back with each one and what was typed; nothing is made.
     page.fill("#pool-name", "etl")
+    page.fill("#pool-cluster", "data: {name: adhoc}")  # YAML, with no schema
+    with page.expect_navigation() as sent:
+        page.click("#create-pool")
+    assert sent.value is not None and sent.value.status == 422
+    expect(page.locator(".flash.bad li")).to_have_text(
+        [re.compile(r"^pool: \$\.cluster\.schema: a value is required")]
+    )
+    expect(page.locator("#pool-cluster")).to_have_value("data: {name: adhoc}")
+    page.fill("#pool-cluster", "")
     page.select_option("#pool-size", "small")
     page.fill("#pool-tags", "team:data")
     page.fill("#pool-min", "3")

@@ -93,7 +93,8 @@ def _document(values: Mapping[str, str]) -> dict[str, Any]:
     if values["cluster"]:
         from dataflow_runner.config.loading import parse
 
-        doc["cluster"] = parse(values["cluster"], "cluster")
+        text = values["cluster"]
+        doc["cluster"] = parse(text, "cluster" if text.startswith("{") else "cluster.yaml")
     for key in _NUMBERS:
         text = values[key]
         if text == "":
