@@ -9,7 +9,8 @@ missing run, 403 for a forbidden action), or a redirect to the sign-in page
 Modules: ``core.py`` (templates, navigation, the HTML response, the form check),
 ``signin.py``, ``runs.py`` (the Runs page), ``run.py`` (a run: its DAG, Gantt chart,
 steps, cancel and retry, and its logs), ``graphs.py`` (the SVG drawings' layout),
-``playbooks.py``, ``clusters.py``, ``schedules.py`` (Schedules, Partitions, Deployments).
+``playbooks.py``, ``clusters.py`` (the registry, its tags), ``pools.py``,
+``schedules.py`` (Schedules, Partitions, Deployments).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from starlette.exceptions import HTTPException
 from dataflow_runner.errors import DataflowRunnerError
 from dataflow_runner.server.auth import COOKIE
 from dataflow_runner.server.errors import ApiError
-from dataflow_runner.server.ui import clusters, playbooks, run, runs, schedules, signin
+from dataflow_runner.server.ui import clusters, playbooks, pools, run, runs, schedules, signin
 from dataflow_runner.server.ui.core import STATIC, page
 
 #: The UI's routers; a new page's router is added here.
@@ -38,6 +39,7 @@ ROUTERS: list[APIRouter] = [
     run.router,
     playbooks.router,
     clusters.router,
+    pools.router,
     schedules.router,
 ]
 #: Paths that are not pages: their errors stay JSON.
