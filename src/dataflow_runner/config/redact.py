@@ -229,25 +229,35 @@ def is_secret(key: str, value: Any) -> bool:
     return is_secret_key(key)
 
 
-def secret_values(value: Any, *, key: str = "") -> Iterator[str]:
+def secret_values(value: Any, *, key: str = "") -> list[str]:
     """The secret values a JSON-like tree holds: those under secret-looking keys,
-    and the passwords of the URLs in any string.
+    and the passwords of the URLs in any string (a key too: it may be a URL).
 
     >>> sorted(secret_values({"vars": {"db_password": "pw-123456", "db": "pg://u:hunter22@h/d"}}))
     ['hunter22', 'pw-123456']
     """
+    found: list[str] = []
+    _collect(value, key, found)
+    return found
+
+
+def _collect(value: Any, key: str, found: list[str]) -> None:
+    # A list filled in place, and the URL parsing only for a string that may hold
+    # a URL: a 10,000-step playbook is walked in a few milliseconds.
     if isinstance(value, str):
         if is_secret(key, value):
-            yield value
-        else:
-            yield from url_secrets(value)
+            found.append(value)
+        elif "://" in value or "=" in value:
+            found += url_secrets(value)
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            yield from url_secrets(str(k))  # a key may be a URL too
-            yield from secret_values(v, key=str(k))
+            name = str(k)
+            if "://" in name or "=" in name:
+                found += url_secrets(name)
+            _collect(v, name, found)
     elif isinstance(value, list | tuple):
         for v in value:
-            yield from secret_values(v, key=key)
+            _collect(v, key, found)
 
 
 def _strings(value: Any) -> Iterator[str]:
