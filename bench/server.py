@@ -526,10 +526,6 @@ def main() -> int:
     return 1 if problems else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def report_section(result: dict[str, Any], date: str) -> list[str]:
     """The case's section of docs/benchmarks.md."""
     lines = [
@@ -602,3 +598,7 @@ def report_section(result: dict[str, Any], date: str) -> list[str]:
             )
         lines.append("")
     return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
