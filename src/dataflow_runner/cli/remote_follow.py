@@ -108,7 +108,10 @@ class Follower:
 
         state = str(doc["state"])
         steps: list[dict[str, Any]] = doc.get("steps") or []
-        if not self.started and steps and state != "QUEUED":
+        # Started as a local run says it: once its cluster is known (a run is
+        # recorded RUNNING a moment before its cluster is), or once it ended.
+        known = bool(doc.get("clusterId")) or state in _ENDED
+        if not self.started and steps and state != "QUEUED" and known:
             self.started = True
             self.drawn(
                 RunStarted(
